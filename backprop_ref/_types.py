@@ -1,0 +1,22 @@
+"""The types shared by the modules of backprop_ref: float arrays and the (W, b) of a layer."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.floating[Any]]
+"""A float32 or float64 array (the two dtypes the network computes in)."""
+
+
+class Layer(NamedTuple):
+    """The parameters that connect layer l to layer l + 1.
+
+    ``W`` has shape (s_{l+1}, s_l): ``W[i, j]`` connects unit j of layer l to unit i of layer
+    l + 1. ``b`` has shape (s_{l+1},). Gradients come in the same form.
+    """
+
+    W: FloatArray
+    b: FloatArray

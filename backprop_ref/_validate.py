@@ -1,0 +1,169 @@
+"""Checks at the public boundary: each returns the value in its working form or raises.
+
+Messages name the argument in backticks, give its value (or shape, or dtype) and the rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from backprop_ref._types import FloatArray, Layer
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def check_choice(name: str, value: object, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of the strings ``allowed``."""
+    listed = ", ".join(repr(choice) for choice in allowed)
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a str, one of {listed}; got {_type_name(value)}")
+    if value not in allowed:
+        raise ValueError(f"`{name}` is {value!r}; expected one of {listed}")
+    return value
+
+
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an int if it is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"`{name}` must be an int, got {value!r} ({_type_name(value)})")
+    if value < minimum:
+        raise ValueError(f"`{name}` is {value}; it must be >= {minimum}")
+    return int(value)
+
+
+def check_real(name: str, value: object, *, positive: bool) -> float:
+    """``value`` as a float if it is a finite real number, > 0 (``positive``) or >= 0."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"`{name}` must be a real number, got {value!r} ({_type_name(value)})")
+    number = float(value)
+    bound = "> 0" if positive else ">= 0"
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ValueError(f"`{name}` is {number!r}; it must be finite and {bound}")
+    return number
+
+
+def check_layer_sizes(value: object) -> tuple[int, ...]:
+    """``value`` as a tuple of at least two ints, each at least 1."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            "`layer_sizes` must be a sequence of ints (input layer first), "
+            f"got {value!r} ({_type_name(value)})"
+        )
+    if len(value) < 2:
+        raise ValueError(
+            f"`layer_sizes` is {tuple(value)!r}; a network needs at least 2 layers (input, output)"
+        )
+    return tuple(check_int(f"layer_sizes[{i}]", size, minimum=1) for i, size in enumerate(value))
+
+
+def check_float_array(name: str, value: object) -> FloatArray:
+    """``value`` as an ndarray (no copy when it is one) if its dtype is float32 or float64."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"`{name}` must be an array of floats: {error}") from error
+    if array.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"`{name}` has dtype {array.dtype}; expected float32 or float64")
+    return array
+
+
+def check_finite(name: str, array: FloatArray) -> None:
+    """Raise if ``array`` holds NaN or inf."""
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise ValueError(f"`{name}` contains {bad} NaN or inf value(s); it must be finite")
+
+
+def check_layers(params: object) -> list[Layer]:
+    """``params`` as a list of Layer of float arrays sharing one dtype; shapes are not checked."""
+    if isinstance(params, (str, bytes, np.ndarray)) or not isinstance(params, Sequence):
+        raise TypeError(f"`params` must be a list of (W, b) layers, got {_type_name(params)}")
+    if not params:
+        raise ValueError("`params` is empty; a network has at least one (W, b) layer")
+    layers = []
+    for i, layer in enumerate(params):
+        if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) != 2:
+            raise TypeError(f"`params[{i}]` must be a (W, b) pair, got {_type_name(layer)}")
+        W = check_float_array(f"params[{i}].W", layer[0])
+        b = check_float_array(f"params[{i}].b", layer[1])
+        layers.append(Layer(W, b))
+    dtype = layers[0].W.dtype
+    for i, layer in enumerate(layers):
+        for field, array in zip(Layer._fields, layer, strict=True):
+            if array.dtype != dtype:
+                raise TypeError(
+                    f"`params[{i}].{field}` has dtype {array.dtype}; `params[0].W` has {dtype} "
+                    "and all parameters must share one dtype"
+                )
+    return layers
+
+
+def check_params(params: object, layer_sizes: tuple[int, ...]) -> list[Layer]:
+    """``params`` as a list of finite Layer whose shapes fit ``layer_sizes``."""
+    layers = check_layers(params)
+    if len(layers) != len(layer_sizes) - 1:
+        raise ValueError(
+            f"`params` has {len(layers)} layer(s); expected {len(layer_sizes) - 1} "
+            f"for layer_sizes {layer_sizes}"
+        )
+    for i, layer in enumerate(layers):
+        expected = ((layer_sizes[i + 1], layer_sizes[i]), (layer_sizes[i + 1],))
+        for field, array, shape in zip(Layer._fields, layer, expected, strict=True):
+            if array.shape != shape:
+                raise ValueError(
+                    f"`params[{i}].{field}` has shape {array.shape}; expected {shape} "
+                    f"for layer_sizes {layer_sizes}"
+                )
+            check_finite(f"params[{i}].{field}", array)
+    return layers
+
+
+def check_inputs(X: object, n_inputs: int, dtype: np.dtype[Any]) -> FloatArray:
+    """``X`` as a finite (m, n_inputs) array of ``dtype``, m >= 1."""
+    array = check_float_array("X", X)
+    if array.ndim != 2 or array.shape[1] != n_inputs or array.shape[0] < 1:
+        raise ValueError(
+            f"`X` has shape {array.shape}; expected (m, {n_inputs}) with m >= 1: "
+            f"one example a row, {n_inputs} input unit(s)"
+        )
+    check_finite("X", array)
+    return array.astype(dtype, copy=False)
+
+
+def check_targets(
+    Y: object, shape: tuple[int, int], dtype: np.dtype[Any], *, unit: bool
+) -> FloatArray:
+    """``Y`` as a finite array of ``shape`` and ``dtype``, its values in [0, 1] if ``unit``."""
+    array = check_float_array("Y", Y)
+    if array.shape != shape:
+        raise ValueError(
+            f"`Y` has shape {array.shape}; expected {shape}: one row per row of `X`, "
+            f"{shape[1]} output unit(s)"
+        )
+    check_finite("Y", array)
+    if unit and (array.min() < 0 or array.max() > 1):
+        raise ValueError(
+            f"`Y` has values in [{array.min()}, {array.max()}]; cross-entropy targets "
+            "must lie in [0, 1]"
+        )
+    return array.astype(dtype, copy=False)
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """A Generator from ``rng``: None (fresh entropy), an int seed >= 0, or a Generator."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, Integral):
+        raise TypeError(
+            f"`rng` must be None, an int seed or a numpy.random.Generator, got {_type_name(rng)}"
+        )
+    return np.random.default_rng(check_int("rng", rng, minimum=0))
