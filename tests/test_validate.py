@@ -1,0 +1,425 @@
+"""Every public entry point of backprop_ref against bad input: one table, messages pinned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backprop_ref import MLP, Layer, flatten, train, unflatten
+
+NET = MLP([2, 3, 1])  # params: W (3, 2), b (3,), W (1, 3), b (1,)
+CE = MLP([2, 3, 1], loss="cross_entropy")
+X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [1.0, 1.0]])  # (4, 2)
+Y = np.array([[1.0], [1.0], [0.0], [0.0]])  # (4, 1)
+
+
+def good() -> list[Layer]:
+    return NET.init_params(rng=0)
+
+
+def with_array(layer: int, field: str, value: Any) -> list[Any]:
+    params: list[Any] = good()
+    params[layer] = params[layer]._replace(**{field: value})
+    return params
+
+
+def case(call: Callable[[], object], error: type[Exception], match: str, id: str) -> Any:
+    return pytest.param(call, error, match, id=id)
+
+
+TABLE = [
+    # MLP(layer_sizes, ...)
+    case(lambda: MLP(5), TypeError, r"`layer_sizes` must be a sequence of ints", "sizes int"),
+    case(lambda: MLP("23"), TypeError, r"`layer_sizes` must be a sequence", "sizes str"),
+    case(
+        lambda: MLP([3]),
+        ValueError,
+        r"`layer_sizes` is \(3,\); a network needs at least 2",
+        "one layer",
+    ),
+    case(
+        lambda: MLP([]),
+        ValueError,
+        r"`layer_sizes` is \(\); a network needs at least 2",
+        "no layer",
+    ),
+    case(lambda: MLP([2, 0]), ValueError, r"`layer_sizes\[1\]` is 0; it must be >= 1", "size 0"),
+    case(
+        lambda: MLP([-2, 1]), ValueError, r"`layer_sizes\[0\]` is -2; it must be >= 1", "size < 0"
+    ),
+    case(
+        lambda: MLP([2, 2.0]),
+        TypeError,
+        r"`layer_sizes\[1\]` must be an int, got 2.0 \(float\)",
+        "size float",
+    ),
+    case(
+        lambda: MLP([True, 2]),
+        TypeError,
+        r"`layer_sizes\[0\]` must be an int, got True \(bool\)",
+        "size bool",
+    ),
+    case(
+        lambda: MLP([2, 1], activation="softplus"),
+        ValueError,
+        r"`activation` is 'softplus'; expected one of 'identity', 'relu', 'sigmoid', 'tanh'$",
+        "unknown activation",
+    ),
+    case(
+        lambda: MLP([2, 1], activation=None),
+        TypeError,
+        r"`activation` must be a str, one of",
+        "activation None",
+    ),
+    case(
+        lambda: MLP([2, 1], activation="softmax"),
+        ValueError,
+        r"`activation` is 'softmax', .* allowed only as `output_activation`",
+        "softmax hidden",
+    ),
+    case(
+        lambda: MLP([2, 1], output_activation="logistic"),
+        ValueError,
+        r"`output_activation` is 'logistic'; expected one of .*'sigmoid', 'softmax', 'tanh'",
+        "unknown output",
+    ),
+    case(
+        lambda: MLP([2, 1], loss="mse"),
+        ValueError,
+        r"`loss` is 'mse'; expected one of 'cross_entropy', 'squared'",
+        "unknown loss",
+    ),
+    case(
+        lambda: MLP([2, 1], decay_convention="l2"),
+        ValueError,
+        r"`decay_convention` is 'l2'; expected one of 'coursera', 'ufldl'",
+        "unknown convention",
+    ),
+    case(
+        lambda: MLP([2, 1], loss="cross_entropy", output_activation="tanh"),
+        ValueError,
+        r"`output_activation` is 'tanh', but loss='cross_entropy' needs .*'sigmoid'.*'softmax'",
+        "cross-entropy tanh",
+    ),
+    case(
+        lambda: MLP([2, 1], loss="cross_entropy", output_activation="identity"),
+        ValueError,
+        r"`output_activation` is 'identity', but loss='cross_entropy'",
+        "cross-entropy identity",
+    ),
+    case(
+        lambda: MLP([2, 1], weight_decay=-0.1),
+        ValueError,
+        r"`weight_decay` is -0.1; it must be finite and >= 0",
+        "decay < 0",
+    ),
+    case(
+        lambda: MLP([2, 1], weight_decay=float("nan")),
+        ValueError,
+        r"`weight_decay` is nan; it must be finite",
+        "decay nan",
+    ),
+    case(
+        lambda: MLP([2, 1], weight_decay=float("inf")),
+        ValueError,
+        r"`weight_decay` is inf; it must be finite",
+        "decay inf",
+    ),
+    case(
+        lambda: MLP([2, 1], weight_decay="0.1"),
+        TypeError,
+        r"`weight_decay` must be a real number, got '0.1' \(str\)",
+        "decay str",
+    ),
+    case(
+        lambda: MLP([2, 1], weight_decay=True),
+        TypeError,
+        r"`weight_decay` must be a real number, got True",
+        "decay bool",
+    ),
+    case(
+        lambda: MLP([2, 1], weight_decay=1j),
+        TypeError,
+        r"`weight_decay` must be a real number, got 1j",
+        "decay complex",
+    ),
+    # MLP.init_params(rng, scale)
+    case(lambda: NET.init_params(rng=-1), ValueError, r"`rng` is -1; it must be >= 0", "seed < 0"),
+    case(
+        lambda: NET.init_params(rng=1.5),
+        TypeError,
+        r"`rng` must be None, an int seed or a numpy.random.Generator, got float",
+        "seed float",
+    ),
+    case(
+        lambda: NET.init_params(rng=np.random.RandomState(0)),
+        TypeError,
+        r"`rng` must be .* got RandomState",
+        "RandomState",
+    ),
+    case(
+        lambda: NET.init_params(scale=0.0),
+        ValueError,
+        r"`scale` is 0.0; it must be finite and > 0",
+        "scale 0",
+    ),
+    case(
+        lambda: NET.init_params(scale=-1.0),
+        ValueError,
+        r"`scale` is -1.0; it must be finite and > 0",
+        "scale < 0",
+    ),
+    case(
+        lambda: NET.init_params(scale=float("inf")),
+        ValueError,
+        r"`scale` is inf; it must be finite",
+        "scale inf",
+    ),
+    # params (through cost_and_gradient, its loop twin, cost and predict)
+    case(
+        lambda: NET.cost_and_gradient(np.zeros(13), X, Y),
+        TypeError,
+        r"`params` must be a list of \(W, b\) layers, got ndarray",
+        "params array",
+    ),
+    case(lambda: NET.cost_and_gradient([], X, Y), ValueError, r"`params` is empty", "params empty"),
+    case(
+        lambda: NET.cost_and_gradient(good()[:1], X, Y),
+        ValueError,
+        r"`params` has 1 layer\(s\); expected 2 for layer_sizes \(2, 3, 1\)",
+        "too few layers",
+    ),
+    case(
+        lambda: NET.cost_and_gradient([*good(), good()[1]], X, Y),
+        ValueError,
+        r"`params` has 3 layer\(s\); expected 2",
+        "too many layers",
+    ),
+    case(
+        lambda: NET.cost_and_gradient([good()[0], (np.zeros((1, 3)),)], X, Y),
+        TypeError,
+        r"`params\[1\]` must be a \(W, b\) pair, got tuple",
+        "not a pair",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(with_array(1, "W", np.zeros((3, 1))), X, Y),
+        ValueError,
+        r"`params\[1\].W` has shape \(3, 1\); expected \(1, 3\)",
+        "W transposed",
+    ),
+    case(
+        lambda: NET.cost_and_gradient_loop(with_array(0, "b", np.zeros((3, 1))), X, Y),
+        ValueError,
+        r"`params\[0\].b` has shape \(3, 1\); expected \(3,\)",
+        "b 2-D",
+    ),
+    case(
+        lambda: NET.cost(with_array(0, "b", np.zeros(2)), X, Y),
+        ValueError,
+        r"`params\[0\].b` has shape \(2,\); expected \(3,\)",
+        "b short",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(with_array(0, "W", np.ones((3, 2), dtype=int)), X, Y),
+        TypeError,
+        r"`params\[0\].W` has dtype int64; expected float32 or float64",
+        "W int",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(with_array(1, "W", np.ones((1, 3), dtype=complex)), X, Y),
+        TypeError,
+        r"`params\[1\].W` has dtype complex128; expected float32",
+        "W complex",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(with_array(0, "W", [[1.0], [1.0, 2.0]]), X, Y),
+        TypeError,
+        r"`params\[0\].W` must be an array of floats",
+        "W ragged",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(with_array(1, "b", np.zeros(1, np.float32)), X, Y),
+        TypeError,
+        r"`params\[1\].b` has dtype float32; `params\[0\].W` has float64 and all parameters "
+        r"must share one dtype",
+        "mixed dtypes",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(with_array(0, "W", np.full((3, 2), np.nan)), X, Y),
+        ValueError,
+        r"`params\[0\].W` contains 6 NaN or inf value\(s\)",
+        "W nan",
+    ),
+    case(
+        lambda: NET.predict(with_array(1, "b", np.array([np.inf])), X),
+        ValueError,
+        r"`params\[1\].b` contains 1 NaN or inf",
+        "b inf",
+    ),
+    # X and Y
+    case(
+        lambda: NET.cost_and_gradient(good(), X.astype(int), Y),
+        TypeError,
+        r"`X` has dtype int64; expected float32 or float64",
+        "X int",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(good(), X[0], Y),
+        ValueError,
+        r"`X` has shape \(2,\); expected \(m, 2\) with m >= 1",
+        "X 1-D",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(good(), X[:, :1], Y),
+        ValueError,
+        r"`X` has shape \(4, 1\); expected \(m, 2\)",
+        "X columns",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(good(), X[:0], Y[:0]),
+        ValueError,
+        r"`X` has shape \(0, 2\); expected \(m, 2\) with m >= 1",
+        "X empty",
+    ),
+    case(
+        lambda: NET.predict(good(), [[0.0, np.nan]]),
+        ValueError,
+        r"`X` contains 1 NaN or inf",
+        "X nan",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(good(), X, Y[:3]),
+        ValueError,
+        r"`Y` has shape \(3, 1\); expected \(4, 1\)",
+        "Y rows",
+    ),
+    case(
+        lambda: NET.cost_and_gradient_loop(good(), X, Y[:, 0]),
+        ValueError,
+        r"`Y` has shape \(4,\); expected \(4, 1\)",
+        "Y 1-D",
+    ),
+    case(
+        lambda: NET.cost(good(), X, Y.astype(bool)),
+        TypeError,
+        r"`Y` has dtype bool; expected float32 or float64",
+        "Y bool",
+    ),
+    case(
+        lambda: NET.cost_and_gradient(good(), X, np.where(Y > 0, np.inf, Y)),
+        ValueError,
+        r"`Y` contains 2 NaN or inf",
+        "Y inf",
+    ),
+    case(
+        lambda: CE.cost_and_gradient(good(), X, Y - 0.5),
+        ValueError,
+        r"`Y` has values in \[-0.5, 0.5\]; cross-entropy targets must lie in \[0, 1\]",
+        "Y < 0",
+    ),
+    case(
+        lambda: CE.cost(good(), X, Y * 1.001),
+        ValueError,
+        r"`Y` has values in \[0.0, 1.001\]; cross-entropy targets",
+        "Y > 1",
+    ),
+    # train(mlp, params, X, Y, *, learning_rate, epochs)
+    case(
+        lambda: train("net", good(), X, Y, learning_rate=1.0, epochs=1),
+        TypeError,
+        r"`mlp` must be an MLP, got str",
+        "train mlp",
+    ),
+    case(
+        lambda: train(NET, good(), X, Y, learning_rate=0.0, epochs=1),
+        ValueError,
+        r"`learning_rate` is 0.0; it must be finite and > 0",
+        "rate 0",
+    ),
+    case(
+        lambda: train(NET, good(), X, Y, learning_rate=float("nan"), epochs=1),
+        ValueError,
+        r"`learning_rate` is nan",
+        "rate nan",
+    ),
+    case(
+        lambda: train(NET, good(), X, Y, learning_rate=None, epochs=1),
+        TypeError,
+        r"`learning_rate` must be a real number, got None",
+        "rate None",
+    ),
+    case(
+        lambda: train(NET, good(), X, Y, learning_rate=1.0, epochs=-1),
+        ValueError,
+        r"`epochs` is -1; it must be >= 0",
+        "epochs < 0",
+    ),
+    case(
+        lambda: train(NET, good(), X, Y, learning_rate=1.0, epochs=2.0),
+        TypeError,
+        r"`epochs` must be an int, got 2.0 \(float\)",
+        "epochs float",
+    ),
+    case(
+        lambda: train(NET, good()[:1], X, Y, learning_rate=1.0, epochs=1),
+        ValueError,
+        r"`params` has 1 layer\(s\)",
+        "train params",
+    ),
+    case(
+        lambda: train(CE, good(), X, Y + 1.0, learning_rate=1.0, epochs=1),
+        ValueError,
+        r"`Y` has values in \[1.0, 2.0\]",
+        "train Y",
+    ),
+    # flatten(params), unflatten(theta, mlp)
+    case(
+        lambda: flatten(np.zeros((2, 3))),
+        TypeError,
+        r"`params` must be a list of \(W, b\) layers, got ndarray",
+        "flatten array",
+    ),
+    case(lambda: flatten([]), ValueError, r"`params` is empty", "flatten empty"),
+    case(
+        lambda: flatten([(np.zeros((1, 2), int), np.zeros(1))]),
+        TypeError,
+        r"`params\[0\].W` has dtype int64",
+        "flatten int",
+    ),
+    case(
+        lambda: unflatten(np.zeros(12), NET),
+        ValueError,
+        r"`theta` has shape \(12,\); expected \(13,\): the 13 parameters of "
+        r"layer_sizes \(2, 3, 1\)",
+        "theta short",
+    ),
+    case(
+        lambda: unflatten(np.zeros((13, 1)), NET),
+        ValueError,
+        r"`theta` has shape \(13, 1\); expected \(13,\)",
+        "theta 2-D",
+    ),
+    case(
+        lambda: unflatten(np.arange(13), NET),
+        TypeError,
+        r"`theta` has dtype int64; expected float32 or float64",
+        "theta int",
+    ),
+    case(
+        lambda: unflatten(np.zeros(13), (2, 3, 1)),
+        TypeError,
+        r"`mlp` must be an MLP, got tuple",
+        "unflatten mlp",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), TABLE)
+def test_bad_input_raises_a_message_naming_the_argument(
+    call: Callable[[], object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call()
