@@ -53,7 +53,7 @@ def test_out_argument_gives_the_same_values_in_place(name: str) -> None:
 
 @pytest.mark.parametrize("name", OUTPUT_ACTIVATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_is_kept(name: str, dtype: type[np.floating]) -> None:
+def test_activations_keep_the_dtype(name: str, dtype: type[np.floating]) -> None:
     activation = ACTIVATIONS[name]
     z = np.array([[-1.0, 0.5, 2.0]], dtype=dtype)
     a = activation.function(z)

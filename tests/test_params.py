@@ -52,7 +52,7 @@ def test_results_are_copies() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_is_kept(dtype: type[np.floating]) -> None:
+def test_flatten_and_unflatten_keep_the_dtype(dtype: type[np.floating]) -> None:
     mlp = MLP([3, 2])
     theta = np.linspace(-1.0, 1.0, 8).astype(dtype)
     params = unflatten(theta, mlp)

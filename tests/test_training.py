@@ -50,7 +50,7 @@ def test_zero_epochs_returns_a_copy() -> None:
     assert params[0].W is not start[0].W and not np.shares_memory(params[0].W, start[0].W)
 
 
-def test_caller_arrays_are_left_unchanged() -> None:
+def test_train_leaves_the_caller_arrays_unchanged() -> None:
     mlp = MLP([2, 2, 1])
     start = mlp.init_params(rng=4, scale=1.0)
     arrays = [*start[0], *start[1], XOR_X, XOR_Y]
