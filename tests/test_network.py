@@ -17,12 +17,16 @@ from backprop_ref import MLP, Layer
 HIDDEN = ("identity", "relu", "sigmoid", "tanh")
 OUTPUTS = (*HIDDEN, "softmax")
 CONFIGS = [
-    (hidden, output, loss, convention)
-    for hidden, output, loss, convention in itertools.product(
+    pytest.param(
+        {"activation": h, "output_activation": o, "loss": loss, "decay_convention": c},
+        id=f"{h}-{o}-{loss}-{c}",
+    )
+    for h, o, loss, c in itertools.product(
         HIDDEN, OUTPUTS, ("squared", "cross_entropy"), ("ufldl", "coursera")
     )
-    if loss == "squared" or output in ("sigmoid", "softmax")
+    if loss == "squared" or o in ("sigmoid", "softmax")
 ]
+"""Every valid (activation, output_activation, loss, decay_convention), as MLP keywords."""
 
 Params = list[Layer]
 
@@ -153,18 +157,9 @@ def test_vectorized_and_loop_agree(problem: tuple[MLP, Params, np.ndarray, np.nd
         assert grad.W.shape == loop_grad.W.shape and grad.b.shape == loop_grad.b.shape
 
 
-@pytest.mark.parametrize(("hidden", "output", "loss", "convention"), CONFIGS)
-def test_gradient_matches_central_differences(
-    hidden: str, output: str, loss: str, convention: str
-) -> None:
-    mlp = MLP(
-        [3, 4, 2, 3],
-        activation=hidden,
-        output_activation=output,
-        loss=loss,
-        weight_decay=0.8,
-        decay_convention=convention,
-    )
+@pytest.mark.parametrize("config", CONFIGS)
+def test_gradient_matches_central_differences(config: dict[str, str]) -> None:
+    mlp = MLP([3, 4, 2, 3], weight_decay=0.8, **config)
     params, X, Y = random_problem(mlp)
     cost, grads = mlp.cost_and_gradient(params, X, Y)
     numerical = flat(numerical_gradient(lambda p: mlp.cost(p, X, Y), params))
@@ -174,16 +169,9 @@ def test_gradient_matches_central_differences(
     assert np.all(np.abs(analytic - numerical) <= tolerance)
 
 
-@pytest.mark.parametrize(("hidden", "output", "loss", "convention"), CONFIGS)
-def test_cost_matches_the_formula(hidden: str, output: str, loss: str, convention: str) -> None:
-    mlp = MLP(
-        [2, 3, 4],
-        activation=hidden,
-        output_activation=output,
-        loss=loss,
-        weight_decay=1.7,
-        decay_convention=convention,
-    )
+@pytest.mark.parametrize("config", CONFIGS)
+def test_cost_matches_the_formula(config: dict[str, str]) -> None:
+    mlp = MLP([2, 3, 4], weight_decay=1.7, **config)
     params, X, Y = random_problem(mlp, m=6, seed=1)
     expected = reference_cost(mlp, params, X, Y)
     assert mlp.cost(params, X, Y) == pytest.approx(expected, rel=1e-12)
@@ -278,22 +266,15 @@ def test_float32_in_float32_out(method: str) -> None:
     np.testing.assert_allclose(flat(grads32), flat(grads64), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize(("hidden", "output", "loss", "convention"), CONFIGS)
+@pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pre_activations_of_a_thousand_stay_finite(
-    hidden: str, output: str, loss: str, convention: str, dtype: type[np.floating]
+    config: dict[str, str], dtype: type[np.floating]
 ) -> None:
     # Every pre-activation is ±1e3 (warnings are errors in this suite: no overflow either).
-    mlp = MLP(
-        [2, 2, 2],
-        activation=hidden,
-        output_activation=output,
-        loss=loss,
-        weight_decay=1.0,
-        decay_convention=convention,
-    )
+    mlp = MLP([2, 2, 2], weight_decay=1.0, **config)
     W1 = np.array([[500.0, 500.0], [-500.0, -500.0]], dtype=dtype)  # z(2) = ±(1e3, −1e3)
-    s = {"sigmoid": 1e3, "tanh": 500.0, "relu": 1.0, "identity": 0.5}[hidden]
+    s = {"sigmoid": 1e3, "tanh": 500.0, "relu": 1.0, "identity": 0.5}[mlp.activation]
     W2 = np.array([[s, -s], [-s, s]], dtype=dtype)  # |z(3)| from 500 to 1e3
     params = [Layer(W1, np.zeros(2, dtype)), Layer(W2, np.zeros(2, dtype))]
     X = np.array([[1.0, 1.0], [-1.0, -1.0]])
