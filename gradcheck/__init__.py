@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
+from gradcheck.numerical import numerical_gradient
+
 __version__ = "0.1.0"
+
+__all__ = ["numerical_gradient"]
