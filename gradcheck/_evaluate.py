@@ -35,8 +35,9 @@ array([10.5,  6. ])
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -146,6 +147,14 @@ def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return view
 
 
+@contextlib.contextmanager
+def _complex_warnings_as_errors() -> Iterator[None]:
+    """numpy's ComplexWarning (an imaginary part discarded) raised as an exception."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _ComplexWarning)
+        yield
+
+
 def _is_read_only_error(exc: ValueError) -> bool:
     """Whether numpy raised ``exc`` because something wrote into a read-only array."""
     return "read-only" in str(exc)
@@ -242,9 +251,7 @@ class SerialEvaluator:
         leaves = [b.copy() for b in buffers] if self._copying else [_read_only(b) for b in buffers]
         self._count += 1
         try:
-            with warnings.catch_warnings():
-                if complex_input:
-                    warnings.simplefilter("error", _ComplexWarning)
+            with _complex_warnings_as_errors() if complex_input else contextlib.nullcontext():
                 raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
         except ValueError as exc:
             if self._copying or not _is_read_only_error(exc):
