@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gradcheck.diagnosis import format_findings
+
 if TYPE_CHECKING:
     from gradcheck.report import GradientCheckResult
 
@@ -96,5 +98,5 @@ def render(r: GradientCheckResult) -> str:
     if not r.nondeterministic:
         lines += _table(r) + _mismatches(r) + _unverifiable(r)
     if r.diagnosis:
-        lines += ["diagnosis:"] + [f"  {item}" for item in r.diagnosis]
+        lines.append(format_findings(r.diagnosis))
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, _tree, _verdict, numerical, report, steps
+from gradcheck import _evaluate, _problem, _tree, _verdict, diagnosis, numerical, report, steps
 from gradcheck._problem import Problem
 
 __all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
@@ -115,6 +115,8 @@ def check_gradient(
     rtol: float | None = None,
     atol: float | None = None,
     nondet_tol: float | None = None,
+    weight_decay: float | None = None,
+    n_examples: int | None = None,
 ) -> report.GradientCheckResult:
     """Compare an analytic gradient with a numerical estimate, element by element.
 
@@ -142,6 +144,10 @@ def check_gradient(
     nondet_tol : float, optional
         The spread tolerated between two calls of f at the same x (default 0). It also
         enters the error model as an uncertainty of every value of f.
+    weight_decay, n_examples : float and int, optional
+        λ and m of the cost, when it has an L2 weight decay: used only to name the decay
+        findings of the diagnosis (``c = -λ`` is "decay missing", ``c = λ/m - λ`` "the other
+        convention"); without them a multiple of the parameters is reported with its fitted c.
 
     Returns
     -------
@@ -172,6 +178,9 @@ def check_gradient(
     verifiable and do not fail the check. f is first called twice at x; if the two values
     differ by more than ``nondet_tol`` the result fails as *nondeterministic* and no gradient
     is compared. With ``rtol``/``atol`` there is no confirmation and no kink classification.
+    When elements mismatch, ``result.diagnosis`` names the mistakes that explain them down to
+    the numerical noise (a constant factor, a missing weight decay, a transposed leaf, ...;
+    see :func:`gradcheck.diagnosis.diagnose`), and nothing when no pattern does.
     Cost: 2 calls plus the method's cost (forward P, central 2P, complex P, richardson 6P),
     plus 6 per failing or suspicious element.
 
@@ -186,8 +195,8 @@ def check_gradient(
     >>> result.passed, result.worst.name
     (False, "x['w'][0]")
     """
-    options = CheckOptions(args, method, step, rtol, atol, nondet_tol)
-    return run_check(f, x, grad, options, _evaluate.SerialEvaluator)
+    options = CheckOptions(args, method, step, rtol, atol, nondet_tol, weight_decay, n_examples)
+    return run_check(f, x, grad, options, _evaluate.factory_for(f))
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,8 @@ class CheckOptions:
     rtol: Any = None
     atol: Any = None
     nondet_tol: Any = None
+    weight_decay: Any = None
+    n_examples: Any = None
 
 
 def run_check(
@@ -239,10 +250,24 @@ def run_check(
             ev, pb, noise, est, analytic, eps_a, f0=f0, confirm_step=confirm
         )
         rule = "error model"
+    findings = _diagnosis(pb, analytic, verdict, options)
     seconds = time.perf_counter() - start
     return _result(
         pb, analytic, verdict, n_evaluations=ev.n_evaluations, seconds=seconds,
-        tolerance_rule=rule, nondet_tol=allowed,
+        tolerance_rule=rule, nondet_tol=allowed, diagnosis=findings,
+    )
+
+
+def _diagnosis(
+    pb: Problem, analytic: Float64Array, verdict: _verdict.Verdict, options: CheckOptions
+) -> tuple[diagnosis.Finding, ...]:
+    """The findings that explain the mismatches, when there are any (see gradcheck.diagnosis)."""
+    if not np.any(verdict.status == report.MISMATCH):
+        return ()
+    split = pb.layout.split
+    return diagnosis.diagnose(
+        pb.layout.paths, split(analytic), split(verdict.numeric), split(verdict.tolerance),
+        pb.leaves, weight_decay=options.weight_decay, n_examples=options.n_examples,
     )
 
 
@@ -272,6 +297,8 @@ def assert_gradient(
     rtol: float | None = None,
     atol: float | None = None,
     nondet_tol: float | None = None,
+    weight_decay: float | None = None,
+    n_examples: int | None = None,
 ) -> None:
     """Raise :class:`GradientMismatch` unless :func:`check_gradient` passes.
 
@@ -285,7 +312,7 @@ def assert_gradient(
     """
     result = check_gradient(
         f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
-        nondet_tol=nondet_tol,
+        nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples,
     )
     if not result.passed:
         raise report.GradientMismatch(result)

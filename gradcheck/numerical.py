@@ -284,7 +284,7 @@ def numerical_gradient(
     >>> np.round(g["w"], 6)
     array([ 3., 12.])
     """
-    return gradient_with(_evaluate.SerialEvaluator, f, x, args=args, method=method, step=step)
+    return gradient_with(_evaluate.factory_for(f), f, x, args=args, method=method, step=step)
 
 
 def gradient_with(

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from gradcheck import _report_text
 from gradcheck._tree import element_name
+from gradcheck.diagnosis import Finding
 
 __all__ = [
     "MISMATCH",
@@ -152,8 +153,9 @@ class GradientCheckResult:
     nondeterminism: float = 0.0
     """``|f(x) - f(x)|`` over the two calls at x."""
     nondet_tol: float = 0.0
-    diagnosis: tuple[Any, ...] = ()
-    """Filled by diagnosis code; each item is printed with ``str`` under the report."""
+    diagnosis: tuple[Finding, ...] = ()
+    """The mistakes that explain the mismatches (see :func:`gradcheck.diagnosis.diagnose`);
+    empty when the check passed or when no known pattern explains them."""
 
     def __bool__(self) -> bool:
         return self.passed

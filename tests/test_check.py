@@ -468,3 +468,24 @@ def test_the_package_surface() -> None:
     code = "import sys, gradcheck; assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
     subprocess.run([sys.executable, "-c", code], check=True,
                    env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+def test_a_failed_check_carries_the_diagnosis_that_explains_it() -> None:
+    rng = np.random.default_rng(3)
+    x = {"W": rng.normal(size=(3, 4)), "b": rng.normal(size=3)}
+    lam = 0.25
+
+    def f(p: dict[str, np.ndarray]) -> float:
+        return float(np.sum(np.tanh(p["W"])) + np.sum(p["b"] ** 2) + lam / 2 * np.sum(p["W"] ** 2))
+
+    def grad_without_decay(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"W": 1 - np.tanh(p["W"]) ** 2, "b": 2 * p["b"]}
+
+    result = check_gradient(f, x, grad_without_decay, weight_decay=lam)
+    assert not result.passed
+    assert result.diagnosis[0].name == "decay-missing"
+    assert "weight-decay term" in str(result)
+    correct = check_gradient(
+        f, x, lambda p: {"W": grad_without_decay(p)["W"] + lam * p["W"], "b": 2 * p["b"]}
+    )
+    assert correct.passed and correct.diagnosis == ()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck import GradientCheckResult, GradientMismatch, check_gradient, report
+from gradcheck.diagnosis import Finding
 
 
 def _result(**overrides: Any) -> GradientCheckResult:
@@ -95,10 +96,17 @@ def test_passed_report_and_explicit_tolerance_rule() -> None:
 
 def test_diagnosis_is_printed_only_when_filled() -> None:
     r = _result()
-    assert "diagnosis" not in str(r)
-    filled = dataclasses.replace(r, diagnosis=("δ(L) lacks the factor f'(z)", 42))
-    assert str(filled).endswith("diagnosis:\n  δ(L) lacks the factor f'(z)\n  42")
-    assert filled.to_dict()["diagnosis"] == ["δ(L) lacks the factor f'(z)", 42]
+    assert "Diagnosis" not in str(r)
+    finding = Finding("constant-factor", "the gradient is 2× the numerical one", ("[0].W",),
+                      {"factor": 2.0})
+    filled = dataclasses.replace(r, diagnosis=(finding,))
+    assert str(filled).endswith(
+        "Diagnosis:\n  - [constant-factor] the gradient is 2× the numerical one"
+    )
+    assert filled.to_dict()["diagnosis"] == [
+        {"name": "constant-factor", "message": "the gradient is 2× the numerical one",
+         "leaves": ["[0].W"], "evidence": {"factor": 2.0}}
+    ]
 
 
 def test_to_dict_is_strict_json_and_leaves_out_the_arrays() -> None:
