@@ -109,6 +109,9 @@ class MethodSummary:
     checks: int = 0
     failures: int = 0
     worst_rel_error: float = 0.0
+    """The largest per-element relative error (small elements included)."""
+    worst_rel_difference: float = 0.0
+    """The largest ‖n − a‖ / ‖n + a‖ of one check."""
     unverifiable: int = 0
 
 
@@ -165,6 +168,7 @@ def _check_case(i: int, case: Case, method: str, summary: Summary, max_reported:
         correct = correct or result
         stats.checks += 1
         stats.worst_rel_error = max(stats.worst_rel_error, result.max_rel_error)
+        stats.worst_rel_difference = max(stats.worst_rel_difference, result.relative_difference)
         stats.unverifiable += result.n_unverifiable
         if not result.passed:
             stats.failures += 1

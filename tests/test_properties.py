@@ -33,8 +33,11 @@ ZERO_CASE = DrawnCase(
 """The all-zero case: every unit at σ(0), softplus terms log 2."""
 
 
-def _network(case: DrawnCase) -> tuple[MLP, list[Layer]]:
-    return MLP(**case.keywords), [Layer(W, b) for W, b in case.params]
+def _network(case: DrawnCase, method: str) -> tuple[MLP, list[Layer]]:
+    """The case's MLP and params, noted for Hypothesis's report."""
+    mlp = MLP(**case.keywords)
+    note(f"{mlp!r}, m={case.X.shape[0]}, method={method}")
+    return mlp, [Layer(W, b) for W, b in case.params]
 
 
 def _pre_activations(mlp: MLP, params: list[Layer], X: Any) -> list[Any]:
@@ -66,8 +69,7 @@ def _excused(mlp: MLP, params: list[Layer], case: DrawnCase, failure: str) -> No
 @given(checkable_cases(), st.sampled_from(METHODS))
 @example(ZERO_CASE, "central")
 def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> None:
-    mlp, params = _network(case)
-    note(f"{mlp!r}, m={case.X.shape[0]}, method={method}")
+    mlp, params = _network(case, method)
     for compute in (mlp.cost_and_gradient, mlp.cost_and_gradient_loop):
         _, grads = compute(params, case.X, case.Y)
         result = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params, grads,
@@ -81,8 +83,7 @@ def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> No
 @given(checkable_cases(), st.sampled_from(METHODS))
 @example(ZERO_CASE, "complex")
 def test_the_checker_catches_every_applicable_bug(case: DrawnCase, method: str) -> None:
-    mlp, params = _network(case)
-    note(f"{mlp!r}, m={case.X.shape[0]}, method={method}")
+    mlp, params = _network(case, method)
     correct = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params,
                              mlp.cost_and_gradient(params, case.X, case.Y)[1], method=method)
     if not correct.passed:
