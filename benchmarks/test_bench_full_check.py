@@ -13,7 +13,7 @@ network (squared error, λ = 1e-4) with every one of its P numerical derivatives
   differences, 2P calls of the forward).
 
 The full size is [64, 128, 128, 10] with m = 64 (P = 26,122). The plain path runs at
-[16, 32, 32, 4] (P = 1,764): at full size it would take minutes. With ``--benchmark-disable``
+[16, 32, 32, 4] (P = 1,732): at full size it would take minutes. With ``--benchmark-disable``
 (the CI smoke run) every check runs once at the small size, and torch is skipped when it is not
 installed. Each benchmark records P, the seconds of its one run and the verdict in
 ``extra_info``; speed is never asserted, the verdict always is.
