@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from backprop_ref import holomorphic, loop, vectorized
+from backprop_ref import holomorphic, loop, structured, vectorized
 from backprop_ref._types import FloatArray, Layer
 from backprop_ref._validate import (
     check_choice,
@@ -326,6 +326,44 @@ class MLP:
         """
         layers, inputs, targets, decay = self._check(params, X, Y)
         return loop.cost_and_gradient_loop(self._functions, layers, inputs, targets, decay=decay)
+
+    def objective(
+        self, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = structured.BLOCK_BYTES
+    ) -> structured.Objective:
+        """The cost on fixed data as a function of ``params`` alone, fast to check numerically.
+
+        Parameters
+        ----------
+        X : array of shape (m, s_1)
+        Y : array of shape (m, s_L)
+            Validated once, here, as `cost` validates them.
+        block_bytes : int
+            Bound on the batch arrays of the structure-aware evaluator, in bytes.
+
+        Returns
+        -------
+        Objective
+            ``objective(params)`` is ``self.cost(params, X, Y)``; ``objective.gradient(params)``
+            is the backpropagated gradient. ``gradcheck.check_gradient(objective, params,
+            grad)`` moves one parameter at a time reusing the unperturbed activations below
+            it (see `backprop_ref.structured`): the same finite differences, to rounding, at a
+            fraction of the cost.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As `cost`, for ``X`` and ``Y``; ``block_bytes`` not an int >= 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> mlp = MLP([2, 3, 1])
+        >>> params = mlp.init_params(rng=0)
+        >>> X, Y = np.eye(2), np.ones((2, 1))  # X: (2, 2), Y: (2, 1)
+        >>> mlp.objective(X, Y)(params) == mlp.cost(params, X, Y)
+        True
+        """
+        return structured.Objective(self, X, Y, block_bytes=block_bytes)
 
     def _check(
         self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike, *, complex_ok: bool = False

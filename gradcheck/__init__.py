@@ -21,16 +21,29 @@ from typing import Any
 
 from gradcheck.check import assert_gradient, check_gradient
 from gradcheck.numerical import numerical_gradient
+from gradcheck.partial import (
+    DirectionalResult,
+    SampledResult,
+    check_directional,
+    check_sampled,
+)
 from gradcheck.report import GradientCheckResult, GradientMismatch
+from gradcheck.taylor import TaylorResult, taylor_test
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DirectionalResult",
     "GradientCheckResult",
     "GradientMismatch",
+    "SampledResult",
+    "TaylorResult",
     "assert_gradient",
+    "check_directional",
     "check_gradient",
+    "check_sampled",
     "numerical_gradient",
+    "taylor_test",
 ]
 
 _LAZY_SUBMODULES = ("strategies",)

@@ -1,0 +1,375 @@
+"""Cheap partial checks for huge P: random directional derivatives and random coordinates.
+
+A full check costs 2P calls of f. :func:`check_directional` compares vᵀg with a finite
+difference of f along a few random unit directions v (2 calls of f each, plus one at x), and
+states the probability that a wrong gradient goes unnoticed; :func:`check_sampled` runs the
+full element-wise check (:func:`gradcheck.check_gradient`) on k coordinates drawn at random.
+
+Example
+-------
+>>> import numpy as np
+>>> f = lambda w: float(np.sum(np.sin(w)))
+>>> x = np.linspace(0.0, 1.0, 1000)
+>>> check_directional(f, x, np.cos, rng=0).passed, check_sampled(f, x, np.cos, k=5).passed
+(True, True)
+>>> check_directional(f, x, lambda w: np.cos(w) * 1.001, rng=0).passed
+False
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck import _evaluate, _problem, _tree, _verdict, check, report, steps
+
+__all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]
+
+Float64Array = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+DISTRIBUTIONS = ("gaussian", "rademacher")
+_METHODS = ("central", "forward", "complex")
+
+
+class DirectionalResult(NamedTuple):
+    """The outcome of :func:`check_directional`; every array has shape (n_directions,)."""
+
+    passed: bool
+    method: str
+    distribution: str
+    analytic: Float64Array
+    """``aᵀd / |step|``: the analytic gradient along the displacement f really saw."""
+    numeric: Float64Array
+    """The finite-difference directional derivative."""
+    tolerance: Float64Array
+    """The error-model bound on ``|analytic - numeric|`` per direction."""
+    step: Float64Array
+    size: int
+    """P, the number of coordinates of x."""
+    n_evaluations: int
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def miss_probability(self, error_norm: float) -> float:
+        """P(every direction passes) for a gradient error of 2-norm ``error_norm`` (see Notes
+        of :func:`check_directional`): ``Π_j erf(τ_j √P / (√2 ‖e‖))``."""
+        if error_norm <= 0:
+            return 1.0
+        factor = math.sqrt(self.size / 2.0) / error_norm
+        return float(np.prod([math.erf(t * factor) for t in self.tolerance]))
+
+    def detectable_error(self, miss: float = 0.01) -> float:
+        """The error norm ‖e‖ missed with probability at most ``miss``, from the bound
+        ``Π_j 2τ_j √P / (√(2π) ‖e‖) = miss``."""
+        n = len(self.tolerance)
+        geometric = float(np.exp(np.mean(np.log(np.maximum(self.tolerance, 1e-300)))))
+        bound: float = math.sqrt(2.0 * self.size / math.pi) * geometric / miss ** (1.0 / n)
+        return bound
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        lines = [
+            f"directional gradient check {verdict}: {len(self.step)} random {self.distribution} "
+            f"unit directions of P = {self.size} ({self.method} differences, "
+            f"{self.n_evaluations} calls of f)"
+        ]
+        for j, (a, n, t) in enumerate(zip(self.analytic, self.numeric, self.tolerance,
+                                          strict=True)):
+            mark = "ok" if abs(a - n) <= t else "MISMATCH"
+            lines.append(f"  v{j}: vᵀg {a:.6e}  numeric {n:.6e}  |diff| {abs(a - n):.2e}  "
+                         f"tol {t:.2e}  {mark}")
+        lines.append(f"  a gradient error of norm >= {self.detectable_error():.3g} is missed "
+                     "with probability < 1%")
+        return "\n".join(lines)
+
+
+def _generator(rng: object) -> np.random.Generator:
+    """A Generator from ``rng``: None (seed 0: reproducible by default), a seed or one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"`rng` is {rng!r}; it must be None, an int seed >= 0 or a Generator")
+    return np.random.default_rng(int(rng))
+
+
+def _count(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
+    if value < 1:
+        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
+    return int(value)
+
+
+def _directions(gen: np.random.Generator, distribution: str, n: int, size: int) -> Float64Array:
+    """n random unit vectors of length ``size``, one a row."""
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"`distribution` is {distribution!r}; it must be one of "
+                         f"{', '.join(DISTRIBUTIONS)}")
+    if distribution == "gaussian":
+        v = gen.standard_normal((n, size))
+    else:
+        v = gen.choice(np.array([-1.0, 1.0]), size=(n, size))
+    norms: Float64Array = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / norms
+
+
+class _Caller:
+    """f at moved points, on fresh arrays; values validated, f's precision recorded."""
+
+    def __init__(self, pb: _problem.Problem, f: Any) -> None:
+        self.pb, self.f, self.count, self.eps = pb, f, 0, 0.0
+        self.x = _tree.concat(pb.leaves)
+
+    def __call__(self, shift: Any) -> tuple[complex, Float64Array]:
+        """f(x + shift) (shift real or imaginary, flat) and the real displacement it saw."""
+        imaginary = np.iscomplexobj(shift)
+        leaves, moved = [], []
+        for leaf, part in zip(self.pb.leaves, self.pb.layout.split(shift), strict=True):
+            ctype = np.result_type(leaf.dtype, np.complex64) if imaginary else leaf.dtype
+            point = (leaf.astype(np.float64) + part.reshape(leaf.shape)).astype(ctype)
+            leaves.append(point)
+            moved.append((point.imag if imaginary else point - leaf).astype(np.float64))
+        self.count += 1
+        raw = self.f(_tree.unflatten(self.pb.treedef, leaves), *self.pb.args)
+        value, eps = _evaluate.scalar_value(raw, complex_input=imaginary)
+        if not np.isfinite(value):
+            raise ValueError(f"`f` returned {value} near x; f must be finite near x")
+        self.eps = max(self.eps, eps)
+        return value, _tree.concat(moved)
+
+
+def check_directional(
+    f: _evaluate.ScalarFunction,
+    x: Any,
+    grad: Any = None,
+    *,
+    args: tuple[Any, ...] = (),
+    n_directions: int = 4,
+    rng: int | np.random.Generator | None = None,
+    method: str = "central",
+    distribution: str = "gaussian",
+    step: float | None = None,
+) -> DirectionalResult:
+    """Compare vᵀg with a finite difference of f along random unit directions v.
+
+    Parameters
+    ----------
+    f, x, grad, args
+        As :func:`gradcheck.check_gradient`.
+    n_directions : int
+        How many directions (>= 1).
+    rng : None, int or numpy.random.Generator
+        The source of the directions; None is seed 0 (reproducible).
+    method : {"central", "forward", "complex"}
+        The difference along v: ``(f(x+hv) - f(x-hv)) / 2h`` (2 calls), ``(f(x+hv) - f(x)) / h``
+        (1 call) or ``Im f(x+ihv) / h`` (1 call, f analytic).
+    distribution : {"gaussian", "rademacher"}
+        v = z/‖z‖ for z standard normal, or v_k = ±1/√P.
+    step : float, optional
+        h > 0; by default the method's relative step (see :mod:`gradcheck.steps`) times
+        ``max(1, max_k |x_k|)``.
+
+    Returns
+    -------
+    DirectionalResult
+        ``passed``, per direction vᵀg, the numerical value and the tolerance, and
+        ``miss_probability(‖e‖)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`gradcheck.check_gradient`; a bad ``n_directions``, ``rng``,
+        ``distribution``, ``step``, or ``method="richardson"``.
+
+    Notes
+    -----
+    The analytic side is ``aᵀd / h`` with d the displacement f really saw (x + hv rounded to
+    each leaf's dtype, minus x), so rounding of the point does not count as an error. The
+    tolerance τ is the central-difference error model of :mod:`gradcheck.numerical` along v:
+    ``SAFETY (ε F / h + h² / 6 max(F / m³, |f''_v| / m) + ANALYTIC ε_a (Σ|a_k v_k| + F / m))``
+    (forward: ``2 ε F / h + h F / (2 m²)``; complex: ``ε |n| + h² F / (6 m³)``), with F the
+    largest |f| seen and m = max(1, max |x_k|). Cost: 1 + 2n calls of f (central).
+
+    *Probability of missing a bug.* Let e = a - ∇f be the error of the gradient. Along v the
+    check sees vᵀe and misses it when |vᵀe| <= τ. For z ~ N(0, I_P), zᵀe ~ N(0, ‖e‖²) and
+    ‖z‖ ≈ √P, so vᵀe = zᵀe / ‖z‖ ~ N(0, ‖e‖² / P) and, with Φ the normal CDF,
+    ``P(|vᵀe| <= τ) = 2Φ(τ√P / ‖e‖) - 1 = erf(τ√P / (√2 ‖e‖)) <= 2τ√P / (√(2π) ‖e‖)``.
+    The directions are independent, so all n miss with probability
+    ``Π_j erf(τ_j √P / (√2 ‖e‖))`` (``result.miss_probability``), below
+    ``Π_j 2τ_j √P / (√(2π) ‖e‖)``. For Rademacher directions vᵀe has the same mean and
+    variance and is near normal when e is spread over many coordinates; an error in a single
+    coordinate k is seen exactly as |e_k| / √P, caught for sure when above τ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = {"w": np.array([1.0, 2.0, 3.0])}
+    >>> result = check_directional(lambda p: float(np.sum(p["w"] ** 3)), x,
+    ...                            lambda p: {"w": 3 * p["w"] ** 2}, n_directions=2)
+    >>> result.passed, result.size, result.n_evaluations
+    (True, 3, 5)
+    """
+    if method not in _METHODS:
+        raise ValueError(f"`method` is {method!r}; check_directional takes one of "
+                         f"{', '.join(_METHODS)}")
+    pb = _problem.prepare(f, x, args, method)
+    n = _count("n_directions", n_directions)
+    if step is not None and not (isinstance(step, (int, float)) and 0 < step < math.inf):
+        raise ValueError(f"`step` is {step!r}; it must be a positive finite number or None")
+    pair = check._PairValue(pb.f) if grad is None else None
+    call = _Caller(pb, pair or pb.f)
+    f0 = call(np.zeros(pb.layout.size))[0].real
+    analytic, eps_a = check._analytic(pb, grad, pair)
+    v = _directions(_generator(rng), distribution, n, pb.layout.size)
+    m = max(1.0, float(np.max(np.abs(call.x))))
+    eps = max(float(np.max(pb.layout.eps())), call.eps)
+    h = steps.relative_step(method, eps) * m if step is None else float(step)
+    rows = [_along(call, method, h * row, f0, analytic, eps, m) for row in v]
+    numeric, along_a, error, f_max = (np.array(c) for c in zip(*rows, strict=True))
+    size = np.abs(v) @ np.abs(np.nan_to_num(analytic))
+    tol = _verdict.SAFETY * (error + _verdict.ANALYTIC * float(np.max(eps_a)) * (size + f_max / m))
+    passed = bool(np.all(np.abs(along_a - numeric) <= tol))
+    return DirectionalResult(passed, method, distribution, along_a, numeric, tol,
+                             np.full(n, h), pb.layout.size, call.count)
+
+
+def _along(
+    call: _Caller, method: str, hv: Float64Array, f0: float, a: Float64Array, eps: float,
+    m: float,
+) -> tuple[float, float, float, float]:
+    """(numeric, aᵀd/h, error estimate, F) of one direction (hv = h·v)."""
+    h = float(np.linalg.norm(hv))
+    if method == "complex":
+        value, d = call(1j * hv)
+        numeric, f_max = value.imag / h, abs(value.real)
+        return numeric, float(a @ d) / h, eps * abs(numeric) + h**2 * f_max / (6 * m**3), f_max
+    fp, dp = call(hv)
+    if method == "forward":
+        f_max = max(abs(f0), abs(fp.real))
+        error = 2 * eps * f_max / h + h * f_max / (2 * m**2)
+        return (fp.real - f0) / h, float(a @ dp) / h, error, f_max
+    fm, dm = call(-hv)
+    f_max = max(abs(f0), abs(fp.real), abs(fm.real))
+    second = abs(fp.real - 2 * f0 + fm.real) / h**2
+    error = eps * f_max / h + h**2 / 6 * max(f_max / m**3, second / m)
+    return (fp.real - fm.real) / (2 * h), float(a @ (dp - dm)) / (2 * h), error, f_max
+
+
+class SampledResult(NamedTuple):
+    """The outcome of :func:`check_sampled`: a full check of k coordinates out of P."""
+
+    result: report.GradientCheckResult
+    """The check of the sampled coordinates (its paths are ``[i]``, one per sampled leaf)."""
+    coordinates: IntArray
+    """The flat indices checked (leaves in flatten order, each in C order), sorted."""
+    names: tuple[str, ...]
+    """The element names of the coordinates checked, as in a full report."""
+    size: int
+    """P."""
+
+    @property
+    def passed(self) -> bool:
+        """Whether every sampled coordinate passed."""
+        return self.result.passed
+
+    def __bool__(self) -> bool:
+        return self.result.passed
+
+    @property
+    def mismatches(self) -> tuple[str, ...]:
+        """The names of the sampled coordinates that mismatch."""
+        status = np.concatenate([s.reshape(-1) for s in self.result.status])
+        return tuple(self.names[i] for i in np.flatnonzero(status == report.MISMATCH))
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        shown = ", ".join(self.names[:8]) + (", ..." if len(self.names) > 8 else "")
+        lines = [f"sampled gradient check {verdict}: {len(self.names)} of {self.size} "
+                 f"coordinates chosen at random ({shown})"]
+        if self.mismatches:
+            lines.append("mismatching: " + ", ".join(self.mismatches))
+        return "\n".join([*lines, str(self.result)])
+
+
+def check_sampled(
+    f: _evaluate.ScalarFunction,
+    x: Any,
+    grad: Any = None,
+    *,
+    k: int = 100,
+    args: tuple[Any, ...] = (),
+    rng: int | np.random.Generator | None = None,
+    method: str = "central",
+    step: float | None = None,
+) -> SampledResult:
+    """The element-wise check of :func:`gradcheck.check_gradient` on k random coordinates.
+
+    Parameters
+    ----------
+    f, x, grad, args, method
+        As :func:`gradcheck.check_gradient`.
+    k : int
+        How many coordinates (>= 1; all P when k >= P), drawn without replacement.
+    rng : None, int or numpy.random.Generator
+        The source of the sample; None is seed 0 (reproducible).
+    step : float, optional
+        One absolute step for every coordinate; None chooses the method's default, the same
+        per-coordinate step as the full check.
+
+    Returns
+    -------
+    SampledResult
+        The check of the sample, which coordinates (``names``) and k of P.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`gradcheck.check_gradient`; a bad ``k`` or ``rng``.
+
+    Notes
+    -----
+    f is checked as a function of the sampled coordinates only, the others held at x, so each
+    sampled element gets exactly the step, estimate, tolerance and confirmation it gets in a
+    full check. Cost: 2 + 2k calls of f (central), each on a fresh copy of x. A bug that
+    corrupts a fraction q of the coordinates is missed with probability about (1 - q)^k.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(1.0, 101.0)
+    >>> sampled = check_sampled(lambda w: float(w @ w), x, 2 * x, k=3, rng=1)
+    >>> sampled.passed, len(sampled.coordinates), sampled.size
+    (True, 3, 100)
+    """
+    pb = _problem.prepare(f, x, args, method)
+    count = min(_count("k", k), pb.layout.size)
+    chosen = np.sort(_generator(rng).choice(pb.layout.size, size=count, replace=False))
+    pair = check._PairValue(pb.f) if grad is None else None
+    if pair is not None:
+        pair(pb.fresh_x(), *pb.args)
+    analytic, eps_a = check._analytic(pb, grad, pair)
+    leaf_of = np.searchsorted(pb.layout.offsets[1:], chosen, side="right")
+    used = [int(i) for i in np.unique(leaf_of)]
+    local = {i: chosen[leaf_of == i] - pb.layout.offsets[i] for i in used}
+    sub_x = [pb.leaves[i].reshape(-1)[local[i]] for i in used]
+    sub_grad = [analytic[chosen[leaf_of == i]].astype(
+        np.float32 if eps_a[chosen[leaf_of == i][0]] > 1e-10 else np.float64) for i in used]
+    scalar = pair if pair is not None else pb.f
+
+    def restricted(sub: list[Any], *extra: Any) -> Any:
+        leaves = [leaf.copy() for leaf in pb.leaves]
+        for i, values in zip(used, sub, strict=True):
+            leaves[i].reshape(-1)[local[i]] = values
+        return scalar(_tree.unflatten(pb.treedef, leaves), *extra)
+
+    result = check.check_gradient(restricted, sub_x, sub_grad, args=pb.args, method=method,
+                                  step=step)
+    names = tuple(pb.layout.describe(int(c)) for c in chosen)
+    return SampledResult(result, chosen, names, pb.layout.size)
