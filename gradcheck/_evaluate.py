@@ -19,6 +19,11 @@ The contract of an evaluator:
 * it is built as ``make(f, leaves, treedef, args)`` (an :data:`EvaluatorFactory`), ``f`` called
   as ``f(x, *args)`` with ``x`` rebuilt from ``treedef``.
 
+The evaluators of this package also take a keyword ``report``: a callable ``report(n)`` told
+after each completed block of ``n`` evaluations (the progress hook, see
+:mod:`gradcheck._progress`). :mod:`gradcheck._batched` evaluates blocks of points in one call
+of a vectorized ``f``; :mod:`gradcheck._parallel` sends them to an executor.
+
 Example
 -------
 >>> import numpy as np
@@ -35,9 +40,10 @@ array([10.5,  6. ])
 
 from __future__ import annotations
 
-import contextlib
+import abc
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,11 +53,15 @@ from gradcheck import _tree
 
 __all__ = [
     "COMPLEX_STEP_HELP",
+    "BlockEvaluator",
+    "ComplexInputGuard",
     "Evaluator",
     "EvaluatorFactory",
+    "Report",
     "SerialEvaluator",
     "describe_value",
     "factory_for",
+    "read_only",
     "scalar_value",
 ]
 
@@ -92,11 +102,34 @@ class Evaluator(Protocol):
         """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
 
 
+class BlockEvaluator(abc.ABC):
+    """Base of evaluators that answer real and imaginary requests with one method."""
+
+    def along(self, index: IntArray, shift: Float64Array) -> Float64Array:
+        """``f(x + shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        values: Float64Array = self._values(index, shift, imaginary=False)
+        return values
+
+    def along_imaginary(self, index: IntArray, shift: Float64Array) -> Complex128Array:
+        """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        values: Complex128Array = self._values(index, shift, imaginary=True)
+        return values
+
+    @abc.abstractmethod
+    def _values(
+        self, index: IntArray, shift: Float64Array, *, imaginary: bool
+    ) -> npt.NDArray[Any]:
+        """The values of f at the points: float64, or complex128 when ``imaginary``."""
+
+
 EvaluatorFactory = Callable[
     [ScalarFunction, Sequence[_tree.FloatArray], _tree.TreeDef, tuple[Any, ...]], Evaluator
 ]
 """Builds an evaluator from ``f``, the leaves of ``x``, its tree definition and ``args``;
 :class:`SerialEvaluator` is one."""
+
+Report = Callable[[int], None]
+"""``report(n)``: n more evaluations of ``f`` have completed."""
 
 
 def factory_for(f: ScalarFunction) -> EvaluatorFactory:
@@ -167,19 +200,37 @@ def scalar_value(value: object, *, complex_input: bool) -> tuple[complex, float]
     )
 
 
-def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """A read-only view of ``array``."""
     view: npt.NDArray[Any] = array.view()
     view.flags.writeable = False
     return view
 
 
-@contextlib.contextmanager
-def _complex_warnings_as_errors() -> Iterator[None]:
-    """numpy's ComplexWarning (an imaginary part discarded) raised as an exception."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", _ComplexWarning)
-        yield
+class ComplexInputGuard:
+    """For complex x: ComplexWarning and TypeError from ``f`` as a TypeError explaining why.
+
+    For real x it does nothing (and costs next to nothing: it is entered once per call of f).
+    """
+
+    def __init__(self, complex_input: bool) -> None:
+        self._warnings = warnings.catch_warnings() if complex_input else None
+
+    def __enter__(self) -> None:
+        if self._warnings is not None:
+            self._warnings.__enter__()
+            warnings.simplefilter("error", _ComplexWarning)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._warnings is None:
+            return
+        self._warnings.__exit__(kind, exc, tb)
+        if isinstance(exc, (TypeError, _ComplexWarning)):
+            raise TypeError(
+                f"`f` raised {type(exc).__name__} ({exc}) when called with complex x; "
+                + COMPLEX_STEP_HELP
+            ) from exc
 
 
 def _is_read_only_error(exc: ValueError) -> bool:
@@ -197,6 +248,7 @@ class SerialEvaluator:
     built containers. If ``f`` writes into its argument, numpy raises a read-only ValueError;
     from that call on ``f`` receives fresh writable copies of every leaf at every call, which
     costs one copy of ``x`` (P elements) per evaluation, and the interrupted call is repeated.
+    ``report``, when given, is told of every call of ``f`` once it has returned.
     """
 
     def __init__(
@@ -205,8 +257,11 @@ class SerialEvaluator:
         leaves: Sequence[_tree.FloatArray],
         treedef: _tree.TreeDef,
         args: tuple[Any, ...],
+        *,
+        report: Report | None = None,
     ) -> None:
         self._f = f
+        self._report = report
         self._args = args
         self._treedef = treedef
         sizes = [leaf.size for leaf in leaves]
@@ -275,23 +330,18 @@ class SerialEvaluator:
 
     def _call(self, buffers: list[npt.NDArray[Any]], *, complex_input: bool) -> complex:
         """One call of ``f`` on the buffers, guarded as the class docstring describes."""
-        leaves = [b.copy() for b in buffers] if self._copying else [_read_only(b) for b in buffers]
+        leaves = [b.copy() for b in buffers] if self._copying else [read_only(b) for b in buffers]
         self._count += 1
         try:
-            with _complex_warnings_as_errors() if complex_input else contextlib.nullcontext():
+            with ComplexInputGuard(complex_input):
                 raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
         except ValueError as exc:
             if self._copying or not _is_read_only_error(exc):
                 raise
             self._copying = True
             return self._call(buffers, complex_input=complex_input)
-        except (TypeError, _ComplexWarning) as exc:
-            if not complex_input:
-                raise
-            raise TypeError(
-                f"`f` raised {type(exc).__name__} ({exc}) when called with complex x; "
-                + COMPLEX_STEP_HELP
-            ) from exc
         value, eps = scalar_value(raw, complex_input=complex_input)
         self._eps = max(self._eps, eps)
+        if self._report is not None:
+            self._report(1)
         return value

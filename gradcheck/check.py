@@ -6,13 +6,25 @@ import copy
 import math
 import numbers
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, _tree, _verdict, diagnosis, numerical, report, steps
+from gradcheck import (
+    _evaluate,
+    _evaluation,
+    _parallel,
+    _problem,
+    _tree,
+    _verdict,
+    diagnosis,
+    numerical,
+    report,
+    steps,
+)
 from gradcheck._problem import Problem
 
 __all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
@@ -117,6 +129,10 @@ def check_gradient(
     nondet_tol: float | None = None,
     weight_decay: float | None = None,
     n_examples: int | None = None,
+    vectorized: bool = False,
+    executor: _parallel.SupportsSubmit | None = None,
+    max_batch_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> report.GradientCheckResult:
     """Compare an analytic gradient with a numerical estimate, element by element.
 
@@ -148,6 +164,15 @@ def check_gradient(
         λ and m of the cost, when it has an L2 weight decay: used only to name the decay
         findings of the diagnosis (``c = -λ`` is "decay missing", ``c = λ/m - λ`` "the other
         convention"); without them a multiple of the parameters is reported with its fitted c.
+    vectorized : bool, optional
+        f accepts a batch of points (a leading batch axis on every leaf of x) and returns an
+        array of one value per row; needs ``grad`` given (not None). Default False.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Evaluate chunks of points as parallel tasks on it. Default: this thread.
+    max_batch_bytes : int, optional
+        With ``vectorized=True``, the most bytes of input per batch; default 256 KiB.
+    progress : callable, optional
+        ``progress(done, total)``, called as blocks of evaluations of f complete.
 
     Returns
     -------
@@ -163,7 +188,9 @@ def check_gradient(
         input for ``method="complex"``.
     ValueError
         Unknown method, bad step, NaN/inf in ``x``, a gradient shaped unlike ``x``, negative
-        tolerances, or ``f`` not finite at or near x.
+        tolerances, ``f`` not finite at or near x, ``vectorized=True`` with ``grad=None``, or
+        a bad ``max_batch_bytes``. The evaluation options raise the errors listed in
+        :func:`gradcheck.numerical_gradient`.
 
     Notes
     -----
@@ -184,6 +211,15 @@ def check_gradient(
     Cost: 2 calls plus the method's cost (forward P, central 2P, complex P, richardson 6P),
     plus 6 per failing or suspicious element.
 
+    ``vectorized``, ``executor``, ``max_batch_bytes`` and ``progress`` work as in
+    :func:`gradcheck.numerical_gradient` (see its Notes: what a vectorized f must accept and
+    return, memory, pickling f for process pools and Dask) and never change the verdict: the
+    numbers compared are those of the serial path (bit-identical with an executor alone).
+    ``progress`` counts the plan above as ``total``, 2 + the method's cost; when failing or
+    suspicious elements are confirmed, ``total`` grows by their 6 evaluations each as the
+    confirmation starts. A result that stops early (nondeterministic f) ends with
+    ``done == total`` all the same.
+
     Examples
     --------
     >>> import numpy as np
@@ -196,7 +232,17 @@ def check_gradient(
     (False, "x['w'][0]")
     """
     options = CheckOptions(args, method, step, rtol, atol, nondet_tol, weight_decay, n_examples)
-    return run_check(f, x, grad, options, _evaluate.factory_for(f))
+    evaluation = _evaluation.options(vectorized=vectorized, executor=executor,
+                                     max_batch_bytes=max_batch_bytes, progress=progress)
+    if evaluation.vectorized and grad is None:
+        raise ValueError(
+            "`grad` is None (f returns (value, gradient)) but `vectorized` is True; a "
+            "vectorized f returns one value per row, so pass the gradient or a callable `grad`"
+        )
+    plan = _evaluation.Plan(f, evaluation, method, calls_at_x=2)
+    result = run_check(f, x, grad, options, plan.factory)
+    plan.finish()
+    return result
 
 
 @dataclass(frozen=True)
@@ -299,6 +345,10 @@ def assert_gradient(
     nondet_tol: float | None = None,
     weight_decay: float | None = None,
     n_examples: int | None = None,
+    vectorized: bool = False,
+    executor: _parallel.SupportsSubmit | None = None,
+    max_batch_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Raise :class:`GradientMismatch` unless :func:`check_gradient` passes.
 
@@ -313,6 +363,8 @@ def assert_gradient(
     result = check_gradient(
         f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
         nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples,
+        vectorized=vectorized, executor=executor, max_batch_bytes=max_batch_bytes,
+        progress=progress,
     )
     if not result.passed:
         raise report.GradientMismatch(result)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import gradcheck
+from gradcheck._progress import TextProgress
 from gradcheck._verify import METHODS, Summary, verify
 
 __all__ = ["DEFAULT_CASES", "main"]
@@ -80,17 +81,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Progress:
-    """Progress on a stream: one updating line on a TTY, else one line per phase."""
+    """Progress on a stream: one updating line per phase on a TTY, else one line per phase."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._tty = stream.isatty()
         self._phase = ""
+        self._line = TextProgress("", stream=stream, enabled=False)
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if self._tty:
-            end = "\n" if done == total else ""
-            self._stream.write(f"\r{phase}: {done}/{total} case-method pairs{end}")
+            if phase != self._phase:
+                self._line = TextProgress(phase, unit="case-method pairs", stream=self._stream)
+            self._line(done, total)
         elif phase != self._phase:
             self._stream.write(f"{phase}: {total} case-method pairs...\n")
         elif done == total:

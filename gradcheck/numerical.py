@@ -28,12 +28,13 @@ rounding of ``T₂``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, _tree, steps
+from gradcheck import _evaluate, _evaluation, _parallel, _problem, _tree, steps
 from gradcheck._problem import Noise, Problem
 
 __all__ = ["Estimate", "estimate", "gradient_with", "numerical_gradient", "richardson"]
@@ -229,6 +230,10 @@ def numerical_gradient(
     args: tuple[Any, ...] = (),
     method: str = "central",
     step: Any = None,
+    vectorized: bool = False,
+    executor: _parallel.SupportsSubmit | None = None,
+    max_batch_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Any:
     """Estimate the gradient of a scalar function by finite differences or the complex step.
 
@@ -247,6 +252,16 @@ def numerical_gradient(
         Absolute step: one positive number for every coordinate, or positive arrays with the
         structure and shapes of ``x``. ``None`` chooses the method's default,
         ``relative_step · max(1, |x_k|)`` (see :mod:`gradcheck.steps`).
+    vectorized : bool, optional
+        f accepts a batch of points: every leaf of x with a leading batch axis of length B,
+        returning an array of shape (B,), one value per row (see Notes). Default False.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Evaluate chunks of points as parallel tasks on it (see Notes). Default: this thread.
+    max_batch_bytes : int, optional
+        With ``vectorized=True``, the most bytes of input in one batch handed to f; default
+        256 KiB, cache-sized (complex input counts twice).
+    progress : callable, optional
+        ``progress(done, total)``, called as blocks of evaluations of f complete.
 
     Returns
     -------
@@ -257,10 +272,12 @@ def numerical_gradient(
     ------
     TypeError
         ``f`` not callable, ``args`` not a tuple, a leaf of ``x`` not a float32/float64
-        array, ``f`` not returning a real scalar, or ``f`` not accepting complex input for
-        ``method="complex"``.
+        array, ``f`` not returning a real scalar (with ``vectorized=True``: an array of shape
+        (B,)), ``f`` not accepting complex input for ``method="complex"``, ``vectorized`` not
+        a bool, ``executor`` without ``submit``, or ``progress`` not callable.
     ValueError
-        Unknown ``method``, bad ``step``, NaN or inf in ``x``, or ``f`` not finite at or near x.
+        Unknown ``method``, bad ``step``, NaN or inf in ``x``, ``f`` not finite at or near x,
+        or ``max_batch_bytes`` not positive (or given without ``vectorized=True``).
 
     Notes
     -----
@@ -277,14 +294,59 @@ def numerical_gradient(
 
     Steps are recomputed as the representable ``(x_k + h) - x_k`` in the leaf's dtype.
 
+    The evaluation options change how f is called, not the steps, the formulas or the result:
+
+    * ``vectorized=True``: f is called once per block of B points, as ``f(xb, *args)`` where
+      ``xb`` has the structure of x and each leaf of shape ``s`` arrives with shape
+      ``(B, *s)``, row j holding x with one element moved; f returns an array of shape (B,)
+      (real, or complex for ``method="complex"``). B is the number of rows that fit in
+      ``max_batch_bytes`` (at least 1), so memory is bounded by about ``max_batch_bytes``
+      plus what f allocates per block; the default keeps a block and f's temporaries in the
+      CPU cache, raise it for an f with a high cost per call. f(x) is evaluated as a batch
+      of one row. Each block is a fresh array, so f may write into it. Values agree with the
+      serial path up to the rounding of f's own batched arithmetic. Batching saves the cost
+      of a call of f per point, not f's arithmetic: it pays most for small P and cheap f.
+    * ``executor``: any object with ``submit(fn, *args) -> future`` and ``future.result()``:
+      a ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` or a ``dask.distributed.Client``.
+      Each request of the estimator (up to P points: x moved by +h along every coordinate,
+      say) is split into at most 32 tasks of consecutive points; a task receives x, f and
+      args and evaluates its points on its own copies, serially or, with
+      ``vectorized=True``, in blocks. Values are gathered in order, so the
+      result is bit-identical to the serial path. For a process pool or a Dask cluster, f,
+      args and the leaves are pickled once per task: f must be picklable (a module-level
+      function or a picklable callable object, not a lambda or closure) and importable on the
+      workers. Threads help when f releases the GIL (large numpy operations). f(x) is
+      evaluated in the calling thread. An exception raised in a task propagates with its
+      type; tasks not yet gathered are cancelled. A function's own ``gradcheck_evaluator`` is
+      not used when ``vectorized`` or ``executor`` is given.
+    * ``progress(done, total)``: ``done`` and ``total`` count evaluations of f (points). It
+      is called after each block completes (each call of f on the serial path, each batch,
+      each task) and a last time with ``done == total``. ``total`` is the plan, P + 1, 2P, P
+      or 6P (forward, central, complex, richardson). Exceptions from it propagate.
+
+    ``n_evaluations`` (in a check's result) counts points in every case, not calls of f.
+
     Examples
     --------
     >>> import numpy as np
     >>> g = numerical_gradient(lambda p: float(np.sum(p["w"] ** 3)), {"w": np.array([1.0, 2.0])})
     >>> np.round(g["w"], 6)
     array([ 3., 12.])
+    >>> batch = lambda p: np.sum(p["w"] ** 3, axis=1)  # p["w"] arrives with shape (B, 2)
+    >>> g = numerical_gradient(batch, {"w": np.array([1.0, 2.0])}, vectorized=True)
+    >>> np.round(g["w"], 6)
+    array([ 3., 12.])
     """
-    return gradient_with(_evaluate.factory_for(f), f, x, args=args, method=method, step=step)
+    plan = _evaluation.Plan(
+        f,
+        _evaluation.options(vectorized=vectorized, executor=executor,
+                            max_batch_bytes=max_batch_bytes, progress=progress),
+        method,
+        calls_at_x=1 if method == "forward" else 0,
+    )
+    gradient = gradient_with(plan.factory, f, x, args=args, method=method, step=step)
+    plan.finish()
+    return gradient
 
 
 def gradient_with(

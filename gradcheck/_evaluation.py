@@ -1,0 +1,160 @@
+"""The evaluation options of the public functions, and the evaluator factory they choose.
+
+``vectorized``, ``executor``, ``max_batch_bytes`` and ``progress`` decide how ``f`` is
+evaluated, never what is computed: :func:`options` validates them, and a :class:`Plan` turns
+them into the :data:`gradcheck._evaluate.EvaluatorFactory` of one call of
+:func:`gradcheck.numerical_gradient` or :func:`gradcheck.check_gradient`:
+
+=====================  ===================  =============================================
+vectorized, executor   evaluator            f is called
+=====================  ===================  =============================================
+False, None            f's own or serial    once per point, in this thread
+True, None             batched              once per block of points, in this thread
+False, an executor     parallel (serial)    once per point, in tasks
+True, an executor      parallel (batched)   once per block of points, in tasks
+=====================  ===================  =============================================
+
+With ``progress`` the evaluator is wrapped in :class:`gradcheck._progress.Tracked`.
+
+Example
+-------
+>>> import numpy as np
+>>> seen = []
+>>> plan = Plan(np.sum, options(progress=lambda d, t: seen.append((d, t))), "central", 0)
+>>> ev = plan.factory(np.sum, [np.ones(3)], _tree.flatten(np.ones(3))[2], ())
+>>> _ = ev.along(np.arange(3), np.full(3, 0.5)); plan.finish()
+>>> seen
+[(1, 6), (2, 6), (3, 6), (3, 3)]
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcheck import _batched, _evaluate, _parallel, _progress, _tree, steps
+
+__all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Options", "Plan", "options"]
+
+CALLS_PER_COORDINATE = {"forward": 1, "central": 2, "complex": 1, "richardson": 6}
+"""Evaluations of f per coordinate of each method's estimate (see gradcheck.numerical)."""
+CONFIRMATION_CALLS = 6
+"""Evaluations of f per element the checker looks at again (Richardson; gradcheck._verdict)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Validated evaluation options (see :func:`options`)."""
+
+    vectorized: bool = False
+    executor: Any = None
+    max_batch_bytes: int = _batched.DEFAULT_MAX_BATCH_BYTES
+    progress: _progress.Progress | None = None
+
+
+def options(
+    *,
+    vectorized: object = False,
+    executor: object = None,
+    max_batch_bytes: object = None,
+    progress: object = None,
+) -> Options:
+    """The evaluation options, or TypeError/ValueError naming the bad one."""
+    if not isinstance(vectorized, (bool, np.bool_)):
+        raise TypeError(f"`vectorized` is {vectorized!r}; it must be True or False")
+    if executor is not None:
+        _parallel.check_executor(executor)
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"`progress` is {progress!r}; it must be a callable progress(done, total) or None"
+        )
+    return Options(
+        bool(vectorized), executor, _batch_bytes(max_batch_bytes, bool(vectorized)), progress
+    )
+
+
+def _batch_bytes(value: object, vectorized: bool) -> int:
+    """``max_batch_bytes`` as a positive int (the default for None)."""
+    if value is None:
+        return _batched.DEFAULT_MAX_BATCH_BYTES
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`max_batch_bytes` is {value!r}; it must be a positive integer")
+    if value <= 0:
+        raise ValueError(f"`max_batch_bytes` is {value!r}; it must be a positive integer")
+    if not vectorized:
+        raise ValueError(
+            f"`max_batch_bytes` is {value!r} but `vectorized` is False; it bounds the batches "
+            "handed to a vectorized f, so pass vectorized=True or leave it out"
+        )
+    return int(value)
+
+
+class Plan:
+    """The evaluators of one public call of the checker: their factory and their progress.
+
+    ``calls_at_x`` is the number of evaluations at x the caller makes besides the method's
+    estimate (2 for check_gradient, 1 for forward differences in numerical_gradient).
+    """
+
+    def __init__(self, f: _evaluate.ScalarFunction, opts: Options, method: object,
+                 calls_at_x: int) -> None:
+        self._f = f
+        self._opts = opts
+        self._method = method
+        self._calls_at_x = calls_at_x
+        self._tracker: _progress.Tracker | None = None
+        if opts.progress is not None:
+            self._tracker = _progress.Tracker(opts.progress, growth=CONFIRMATION_CALLS)
+
+    def factory(
+        self,
+        g: _evaluate.ScalarFunction,
+        leaves: Sequence[_tree.FloatArray],
+        treedef: _tree.TreeDef,
+        args: tuple[Any, ...],
+    ) -> _evaluate.Evaluator:
+        """The evaluator of ``g`` (f, or f wrapped by the checker) at the given x."""
+        tracker = self._tracker
+        if tracker is None:
+            return self._evaluator(g, leaves, treedef, args, None)
+        if tracker.total == 0:
+            per = CALLS_PER_COORDINATE[steps.check_method(self._method)]
+            tracker.total = self._calls_at_x + per * sum(int(leaf.size) for leaf in leaves)
+        inner = self._evaluator(g, leaves, treedef, args, tracker.advance)
+        return _progress.Tracked(inner, tracker)
+
+    def finish(self) -> None:
+        """Tell ``progress`` the final count, with ``done == total``."""
+        if self._tracker is not None:
+            self._tracker.finish()
+
+    def _evaluator(
+        self,
+        g: _evaluate.ScalarFunction,
+        leaves: Sequence[_tree.FloatArray],
+        treedef: _tree.TreeDef,
+        args: tuple[Any, ...],
+        report: _evaluate.Report | None,
+    ) -> _evaluate.Evaluator:
+        """The evaluator the options choose (see the module's table)."""
+        opts = self._opts
+        make: _parallel.InnerFactory = _evaluate.SerialEvaluator
+        if opts.vectorized:
+            make = functools.partial(
+                _batched.BatchedEvaluator, max_batch_bytes=opts.max_batch_bytes
+            )
+        if opts.executor is not None:
+            return _parallel.ParallelEvaluator(
+                g, leaves, treedef, args, executor=opts.executor, make=make, report=report
+            )
+        if opts.vectorized:
+            return make(g, leaves, treedef, args, report=report)
+        own = _evaluate.factory_for(self._f)
+        if own is _evaluate.SerialEvaluator:
+            return _evaluate.SerialEvaluator(g, leaves, treedef, args, report=report)
+        return own(g, leaves, treedef, args)

@@ -1,0 +1,173 @@
+"""Parallel evaluation: chunks of perturbed points sent as tasks to an executor.
+
+Any object with the ``submit(fn, *args) -> future`` method of
+:class:`concurrent.futures.Executor`, whose futures have ``result()``, will do: a
+``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, or a ``dask.distributed.Client`` as it is
+(the core never imports Dask). :class:`ParallelEvaluator` splits each request of
+:class:`gradcheck._evaluate.Evaluator` into at most :data:`TASKS_PER_REQUEST` chunks of
+consecutive points. A task carries the unperturbed leaves, ``f``, ``args`` and its chunk of
+(index, shift) pairs, builds its own evaluator (serial or batched) on its own working copies,
+and returns the values in order; the results are gathered in submission order, so ``f`` is
+evaluated at the same points with the same arithmetic as on the serial path and the gradient
+is bit-identical. ``f(x)`` itself is evaluated in the calling thread.
+
+Example
+-------
+>>> from concurrent.futures import ThreadPoolExecutor
+>>> import numpy as np
+>>> leaves, _, treedef = _tree.flatten(np.array([1.0, 2.0, 3.0]))
+>>> with ThreadPoolExecutor(2) as pool:
+...     ev = ParallelEvaluator(lambda v: float(v @ v), leaves, treedef, (), executor=pool)
+...     ev.along(np.array([0, 1, 2]), np.array([1.0, 1.0, 1.0]))
+array([17., 19., 21.])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck import _evaluate, _tree
+
+__all__ = [
+    "TASKS_PER_REQUEST",
+    "InnerFactory",
+    "ParallelEvaluator",
+    "SupportsSubmit",
+    "check_executor",
+]
+
+TASKS_PER_REQUEST = 32
+"""The most tasks one request (up to P points) is split into; more tasks balance the load
+better, fewer send ``x``, ``f`` and ``args`` fewer times."""
+
+
+class SupportsSubmit(Protocol):
+    """What an executor must offer: ``submit(fn, *args)`` returning a future with ``result()``."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Schedule ``fn(*args)``; return a future."""
+
+
+class InnerFactory(Protocol):
+    """Builds the evaluator a task (or the calling thread) uses: serial or batched."""
+
+    def __call__(
+        self,
+        f: _evaluate.ScalarFunction,
+        leaves: Sequence[_tree.FloatArray],
+        treedef: _tree.TreeDef,
+        args: tuple[Any, ...],
+        *,
+        report: _evaluate.Report | None = None,
+    ) -> _evaluate.Evaluator: ...
+
+
+def check_executor(executor: object) -> None:
+    """TypeError naming ``executor`` unless it has a callable ``submit``."""
+    if not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"`executor` is {type(executor).__name__} {executor!r:.60}; it must be a "
+            "concurrent.futures.Executor (ThreadPoolExecutor, ProcessPoolExecutor) or an "
+            "object with the same submit(fn, *args) -> future API, such as a "
+            "dask.distributed.Client"
+        )
+
+
+def _evaluate_chunk(
+    make: InnerFactory,
+    f: _evaluate.ScalarFunction,
+    leaves: Sequence[_tree.FloatArray],
+    treedef: _tree.TreeDef,
+    args: tuple[Any, ...],
+    index: _evaluate.IntArray,
+    shift: _evaluate.Float64Array,
+    imaginary: bool,
+) -> tuple[npt.NDArray[Any], int, float]:
+    """One task: the values of ``f`` at a chunk of points, its count of evaluations, its ε."""
+    ev = make(f, leaves, treedef, args)
+    values = ev.along_imaginary(index, shift) if imaginary else ev.along(index, shift)
+    return values, ev.n_evaluations, ev.result_eps
+
+
+class ParallelEvaluator(_evaluate.BlockEvaluator):
+    """Evaluates the points of each request in parallel tasks on ``executor`` (see module).
+
+    Every task receives the unperturbed leaves (pickled once per task by a process pool or
+    Dask) and copies them into its own working buffers. If a task raises, the tasks not yet
+    gathered are cancelled and the exception propagates with its type.
+    """
+
+    def __init__(
+        self,
+        f: _evaluate.ScalarFunction,
+        leaves: Sequence[_tree.FloatArray],
+        treedef: _tree.TreeDef,
+        args: tuple[Any, ...],
+        *,
+        executor: Any,
+        make: InnerFactory = _evaluate.SerialEvaluator,
+        report: _evaluate.Report | None = None,
+    ) -> None:
+        check_executor(executor)
+        self._f = f
+        self._args = args
+        self._treedef = treedef
+        self._leaves = tuple(
+            _evaluate.read_only(np.array(leaf, order="C", copy=True)) for leaf in leaves
+        )
+        self._executor = executor
+        self._make = make
+        self._report = report
+        self._local = make(f, self._leaves, treedef, args, report=report)
+        self._count = 0
+        self._eps = 0.0
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many points ``f`` has been evaluated at, in this thread and in tasks."""
+        return self._local.n_evaluations + self._count
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+        return max(self._local.result_eps, self._eps)
+
+    def at_x(self) -> float:
+        """``f(x)``, evaluated in the calling thread."""
+        return self._local.at_x()
+
+    def _values(
+        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array, *, imaginary: bool
+    ) -> npt.NDArray[Any]:
+        """Submit the chunks of a request, then collect their values in order."""
+        dtype = np.complex128 if imaginary else np.float64
+        n_tasks = min(len(index), TASKS_PER_REQUEST)
+        if n_tasks == 0:
+            return np.zeros(0, dtype)
+        chunks = zip(np.array_split(np.asarray(index, dtype=np.intp), n_tasks),
+                     np.array_split(np.asarray(shift, dtype=np.float64), n_tasks), strict=True)
+        futures = [
+            self._executor.submit(
+                _evaluate_chunk, self._make, self._f, self._leaves, self._treedef, self._args,
+                part_index, part_shift, imaginary,
+            )
+            for part_index, part_shift in chunks
+        ]
+        parts = []
+        try:
+            for future in futures:
+                values, count, eps = future.result()
+                parts.append(values)
+                self._count += count
+                self._eps = max(self._eps, eps)
+                if self._report is not None:
+                    self._report(count)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return np.concatenate(parts).astype(dtype)

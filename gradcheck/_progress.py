@@ -1,0 +1,165 @@
+"""Progress: counting evaluations of ``f`` for a ``progress(done, total)`` callback, and a text
+display of such a callback on a terminal.
+
+:class:`Tracker` keeps ``done`` (evaluations of ``f`` completed) and ``total`` (the plan) and
+tells the callback after every completed block; :class:`Tracked` wraps any evaluator so that
+its requests reach the tracker, also for evaluators that do not report their own blocks.
+:class:`TextProgress` is a callback that draws one updating line on a TTY; the library never
+prints, so only code that asks for it (the command line) uses it.
+
+Example
+-------
+>>> seen = []
+>>> tracker = Tracker(lambda done, total: seen.append((done, total)), planned=4, growth=6)
+>>> tracker.expect(4); tracker.advance(3); tracker.advance(1)
+>>> tracker.expect(2); tracker.advance(2); tracker.finish()
+>>> seen
+[(3, 4), (4, 4), (6, 16), (6, 6)]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO, TypeVar
+
+from gradcheck import _evaluate
+
+__all__ = ["Progress", "TextProgress", "Tracked", "Tracker"]
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: evaluations of f completed, and planned."""
+
+_T = TypeVar("_T")
+
+
+class Tracker:
+    """``done`` and ``total`` evaluations of ``f``, told to ``progress`` as blocks complete.
+
+    ``total`` starts as the plan. A request that would take ``done`` past ``total`` is the
+    start of work beyond the plan (the confirmation of failing elements): ``total`` then grows
+    by ``growth`` evaluations per point of that request, and never falls below ``done``.
+    """
+
+    def __init__(self, progress: Progress, *, planned: int = 0, growth: int = 1) -> None:
+        self._progress = progress
+        self._growth = growth
+        self.done = 0
+        self.total = planned
+        self._told = (-1, -1)
+
+    def expect(self, n: int) -> None:
+        """A request for ``n`` evaluations is about to start."""
+        if self.done + n > self.total:
+            self.total = self.done + self._growth * n
+
+    def advance(self, n: int) -> None:
+        """``n`` more evaluations have completed."""
+        self.done += n
+        self.total = max(self.total, self.done)
+        self._tell()
+
+    def finish(self) -> None:
+        """The work is over: ``total`` becomes ``done``, and the callback hears it once more."""
+        self.total = self.done
+        if self._told != (self.done, self.total):
+            self._tell()
+
+    def _tell(self) -> None:
+        """Call the callback with the current counts."""
+        self._told = (self.done, self.total)
+        self._progress(self.done, self.total)
+
+
+class Tracked:
+    """An evaluator whose requests are announced to a :class:`Tracker` and settled after.
+
+    Evaluations the inner evaluator did not report itself (one that takes no ``report``, such
+    as a function's own ``gradcheck_evaluator``) are reported when its request returns.
+    """
+
+    def __init__(self, inner: _evaluate.Evaluator, tracker: Tracker) -> None:
+        self._inner = inner
+        self._tracker = tracker
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many times ``f`` has been evaluated."""
+        return self._inner.n_evaluations
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+        return self._inner.result_eps
+
+    def at_x(self) -> float:
+        """``f(x)``."""
+        return self._run(1, self._inner.at_x)
+
+    def along(
+        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array
+    ) -> _evaluate.Float64Array:
+        """``f(x + shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        return self._run(len(index), lambda: self._inner.along(index, shift))
+
+    def along_imaginary(
+        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array
+    ) -> _evaluate.Complex128Array:
+        """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        return self._run(len(index), lambda: self._inner.along_imaginary(index, shift))
+
+    def _run(self, n: int, request: Callable[[], _T]) -> _T:
+        """Announce ``n`` evaluations, run the request, report what it did not."""
+        tracker = self._tracker
+        tracker.expect(n)
+        count, done = self._inner.n_evaluations, tracker.done
+        out = request()
+        missing = (self._inner.n_evaluations - count) - (tracker.done - done)
+        if missing > 0:
+            tracker.advance(missing)
+        return out
+
+
+class TextProgress:
+    """A ``progress(done, total)`` callback drawing one updating line on a terminal.
+
+    Writes ``label: done/total unit (p%)`` over itself with a carriage return, at most once
+    per ``interval`` seconds (the last update, ``done == total``, always, then a newline).
+    Writes nothing when ``enabled`` is false or ``stream`` (default ``sys.stderr``) is not a
+    TTY. Uses nothing beyond the standard library.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        unit: str = "evaluations",
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._label = label
+        self._unit = unit
+        self._stream = sys.stderr if stream is None else stream
+        self._active = enabled and self._stream.isatty()
+        self._interval = interval
+        self._clock = clock
+        self._last = -float("inf")
+        self._width = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._active:
+            return
+        final = done >= total
+        now = self._clock()
+        if not final and now - self._last < self._interval:
+            return
+        self._last = now
+        percent = 100 * done // total if total > 0 else 100
+        unit = f" {self._unit}" if self._unit else ""
+        line = f"{self._label}: {done}/{total}{unit} ({percent}%)"
+        self._stream.write("\r" + line.ljust(self._width) + ("\n" if final else ""))
+        self._stream.flush()
+        self._width = 0 if final else len(line)
