@@ -11,7 +11,6 @@ from __future__ import annotations
 import doctest
 import itertools
 import re
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -560,16 +559,17 @@ def test_the_docstring_examples_run() -> None:
     assert result.failed == 0
 
 
-def test_a_hundred_thousand_elements_take_milliseconds() -> None:
+def test_a_hundred_thousand_elements_are_diagnosed_like_small_ones() -> None:
+    # Its speed is measured in benchmarks/test_bench_diagnosis.py, never asserted here.
     rng = np.random.default_rng(6)
     shapes = [(250, 200), (250,), (200, 250), (200,)]
     numeric = [rng.normal(size=shape) for shape in shapes]
     tolerance = [1e-8 * np.abs(n) + 1e-12 for n in numeric]
     params = [rng.normal(size=shape) for shape in shapes]
-    for analytic in ([1.7 * n for n in numeric], [n * (1 + 1e-3 * rng.normal()) for n in numeric]):
-        start = time.perf_counter()
-        diagnose(PATHS, analytic, numeric, tolerance, params, weight_decay=0.1, n_examples=9)
-        assert time.perf_counter() - start < 0.5  # about 5 ms measured; generous for CI
+    doubled = diagnose(PATHS, [1.7 * n for n in numeric], numeric, tolerance, params)
+    assert [f.name for f in doubled] == ["constant-factor"]
+    noisy = [n * (1 + 1e-3 * rng.normal(size=n.shape)) for n in numeric]
+    assert diagnose(PATHS, noisy, numeric, tolerance, params) == ()
 
 
 # Invalid arguments.

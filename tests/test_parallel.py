@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import multiprocessing
-import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -159,7 +158,6 @@ def test_dask_client_gives_the_serial_result() -> None:
     distributed = pytest.importorskip("distributed")
     x = _point()
     good = gradient(x)
-    start = time.perf_counter()
     # In-process workers (processes=False): starts in a fraction of a second, opens no port
     # for the workers (inproc transport) and no dashboard, so it runs beside pytest -n.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
@@ -172,7 +170,6 @@ def test_dask_client_gives_the_serial_result() -> None:
     assert result.passed and serial.passed
     for a, b in zip(serial.numeric, result.numeric, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert time.perf_counter() - start < 30.0
 
 
 def test_doctests() -> None:
