@@ -16,8 +16,9 @@ through the generic `Activation` functions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
@@ -117,24 +118,36 @@ def _fast(name: str, array: FloatArray) -> bool:
     return name in _FORWARD and array.dtype.kind == "f"
 
 
-def _workspace(m: int, widths: list[int], dtype: np.dtype[Any]) -> list[FloatArray]:
-    """Empty (m, s) arrays, one per width, carved from a single allocation.
+def _block(shapes: list[tuple[int, ...]], dtype: np.dtype[Any]) -> list[FloatArray]:
+    """Empty arrays of these shapes, carved from a single allocation.
 
     Fresh memory is paid for page by page when first written, and for arrays of a few MiB that
     costs as much as the sigmoid. One block aligned to 2 MiB and of at least 4 MiB, which numpy
     marks for transparent huge pages, is paid for a few times instead.
     """
     dtype = np.dtype(dtype)
-    nbytes = m * sum(widths) * dtype.itemsize
+    sizes = [math.prod(shape) for shape in shapes]
+    nbytes = sum(sizes) * dtype.itemsize
     if nbytes < _HUGE_PAGE:
         raw = np.empty(nbytes, np.uint8)
     else:
         raw = np.empty(max(nbytes, 2 * _HUGE_PAGE) + _HUGE_PAGE, np.uint8)
         start = -raw.ctypes.data % _HUGE_PAGE
         raw = raw[start : start + nbytes]
-    block = raw.view(dtype)
-    offsets = np.cumsum([0, *widths]) * m
-    return [block[start:stop].reshape(m, -1) for start, stop in pairwise(offsets.tolist())]
+    flat = raw.view(dtype)
+    bounds = pairwise(accumulate(sizes, initial=0))
+    return [flat[i:j].reshape(shape) for (i, j), shape in zip(bounds, shapes, strict=True)]
+
+
+def _workspace(m: int, widths: list[int], dtype: np.dtype[Any]) -> list[FloatArray]:
+    """Empty (m, s) arrays, one per width s, from one block."""
+    return _block([(m, s) for s in widths], dtype)
+
+
+def _empty_gradients(layers: list[Layer], dtype: np.dtype[Any]) -> list[Layer]:
+    """Empty (W, b) arrays of the shapes of ``layers``, from one block."""
+    arrays = _block([array.shape for layer in layers for array in layer], dtype)
+    return [Layer(W, b) for W, b in zip(arrays[::2], arrays[1::2], strict=True)]
 
 
 def _result_dtype(layers: list[Layer], X: FloatArray) -> np.dtype[Any]:
@@ -190,13 +203,17 @@ def backward(
     if spare is None:
         widest = max((a.shape[1] for a in activations[1:-1]), default=0)
         spare = _workspace(delta.shape[0], [widest, widest], delta.dtype)
-    grads = []
+    grads = _empty_gradients(layers, delta.dtype)
     for k in range(len(layers) - 1, -1, -1):
         W, a = layers[k].W, activations[k]
-        grad_W = delta.T @ a  # (s_{k+2}, s_{k+1})
+        grad_W, grad_b = grads[k]
+        if delta.shape[0] == 1:  # an outer product, where BLAS is slow (inner dimension 1)
+            np.einsum("i,j->ij", delta[0], a[0], out=grad_W)
+        else:
+            np.matmul(delta.T, a, out=grad_W)  # (s_{k+2}, s_{k+1})
         if decay:
             grad_W += decay * W
-        grads.append(Layer(grad_W, delta.sum(axis=0)))
+        np.sum(delta, axis=0, out=grad_b)
         if k > 0:
             spare.reverse()  # Δ(l+1) lives in one spare buffer, Δ(l) goes to the other
             new_delta = spare[0].reshape(-1)[: a.size].reshape(a.shape)
@@ -206,7 +223,6 @@ def backward(
             else:
                 new_delta = hidden.backward(a, new_delta)
             delta = new_delta
-    grads.reverse()
     return grads
 
 

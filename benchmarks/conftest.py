@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,13 @@ def _torch_threads() -> int | None:
     except ImportError:
         return None
     return int(torch.get_num_threads())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Create the folder of ``--benchmark-json`` (pytest-benchmark writes the file at the end)."""
+    json_path = config.getoption("benchmark_json", None)
+    if json_path:
+        Path(os.fsdecode(json_path)).parent.mkdir(parents=True, exist_ok=True)
 
 
 def pytest_benchmark_update_machine_info(
