@@ -15,6 +15,7 @@ import numpy as np
 from backprop_ref._types import FloatArray, Layer
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+COMPLEX_DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
 
 
 def _type_name(value: object) -> str:
@@ -65,14 +66,25 @@ def check_layer_sizes(value: object) -> tuple[int, ...]:
     return tuple(check_int(f"layer_sizes[{i}]", size, minimum=1) for i, size in enumerate(value))
 
 
-def check_float_array(name: str, value: object) -> FloatArray:
-    """``value`` as an ndarray (no copy when it is one) if its dtype is float32 or float64."""
+def check_float_array(name: str, value: object, *, complex_ok: bool = False) -> FloatArray:
+    """``value`` as an ndarray (no copy when it is one) if its dtype is float32 or float64.
+
+    With ``complex_ok``, complex64 and complex128 are accepted too.
+    """
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(f"`{name}` must be an array of floats: {error}") from error
+    if complex_ok and array.dtype in COMPLEX_DTYPES:
+        return array
     if array.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"`{name}` has dtype {array.dtype}; expected float32 or float64")
+        hint = (
+            " (complex parameters are accepted by `MLP.cost` only, for complex-step "
+            "differentiation)"
+            if array.dtype in COMPLEX_DTYPES
+            else ""
+        )
+        raise TypeError(f"`{name}` has dtype {array.dtype}; expected float32 or float64{hint}")
     return array
 
 
@@ -83,8 +95,11 @@ def check_finite(name: str, array: FloatArray) -> None:
         raise ValueError(f"`{name}` contains {bad} NaN or inf value(s); it must be finite")
 
 
-def check_layers(params: object) -> list[Layer]:
-    """``params`` as a list of Layer of float arrays sharing one dtype; shapes are not checked."""
+def check_layers(params: object, *, complex_ok: bool = False) -> list[Layer]:
+    """``params`` as a list of Layer of float arrays sharing one dtype; shapes are not checked.
+
+    With ``complex_ok``, complex arrays (complex64 or complex128, one dtype for all) too.
+    """
     if isinstance(params, (str, bytes, np.ndarray)) or not isinstance(params, Sequence):
         raise TypeError(f"`params` must be a list of (W, b) layers, got {_type_name(params)}")
     if not params:
@@ -93,8 +108,8 @@ def check_layers(params: object) -> list[Layer]:
     for i, layer in enumerate(params):
         if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) != 2:
             raise TypeError(f"`params[{i}]` must be a (W, b) pair, got {_type_name(layer)}")
-        W = check_float_array(f"params[{i}].W", layer[0])
-        b = check_float_array(f"params[{i}].b", layer[1])
+        W = check_float_array(f"params[{i}].W", layer[0], complex_ok=complex_ok)
+        b = check_float_array(f"params[{i}].b", layer[1], complex_ok=complex_ok)
         layers.append(Layer(W, b))
     dtype = layers[0].W.dtype
     for i, layer in enumerate(layers):
@@ -107,9 +122,11 @@ def check_layers(params: object) -> list[Layer]:
     return layers
 
 
-def check_params(params: object, layer_sizes: tuple[int, ...]) -> list[Layer]:
-    """``params`` as a list of finite Layer whose shapes fit ``layer_sizes``."""
-    layers = check_layers(params)
+def check_params(
+    params: object, layer_sizes: tuple[int, ...], *, complex_ok: bool = False
+) -> list[Layer]:
+    """``params`` as a list of finite Layer whose shapes fit ``layer_sizes`` (see check_layers)."""
+    layers = check_layers(params, complex_ok=complex_ok)
     if len(layers) != len(layer_sizes) - 1:
         raise ValueError(
             f"`params` has {len(layers)} layer(s); expected {len(layer_sizes) - 1} "

@@ -23,8 +23,12 @@ from backprop_ref._types import FloatArray
 __all__ = [
     "ACTIVATIONS",
     "HIDDEN_ACTIVATIONS",
+    "HOLOMORPHIC_ACTIVATIONS",
     "OUTPUT_ACTIVATIONS",
     "Activation",
+    "holomorphic_log_softmax",
+    "holomorphic_relu",
+    "holomorphic_softmax",
     "identity",
     "identity_derivative",
     "log_softmax",
@@ -162,3 +166,39 @@ ACTIVATIONS: Mapping[str, Activation] = {
     "tanh": _elementwise("tanh", tanh, tanh_derivative),
 }
 """Every activation by name."""
+
+
+# --- complex arguments, for complex-step differentiation ---------------------------------------
+# The complex step needs f(z + ih) for a tiny h, so each function must be analytic in z: no
+# abs, no comparison of complex values, no conjugate. The real part decides the branch.
+
+
+def holomorphic_relu(z: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """relu(z) = z · [Re z > 0]: z on the positive side, 0 on the other (complex z allowed)."""
+    result: FloatArray = np.multiply(z, z.real > 0, out=out)
+    return result
+
+
+def holomorphic_softmax(z: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """softmax(z) along the last axis, less the row maximum of Re z (complex z allowed)."""
+    result: FloatArray = np.subtract(z, z.real.max(axis=-1, keepdims=True), out=out)
+    np.exp(result, out=result)
+    result /= result.sum(axis=-1, keepdims=True)
+    return result
+
+
+def holomorphic_log_softmax(z: FloatArray) -> FloatArray:
+    """log softmax(z) along the last axis, less the row maximum of Re z (complex z allowed)."""
+    shifted: FloatArray = z - z.real.max(axis=-1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return shifted
+
+
+HOLOMORPHIC_ACTIVATIONS: Mapping[str, _Forward] = {
+    "identity": identity,
+    "relu": holomorphic_relu,
+    "sigmoid": sigmoid,
+    "softmax": holomorphic_softmax,
+    "tanh": tanh,
+}
+"""Every activation by name, as a function that accepts complex z and is analytic in it."""

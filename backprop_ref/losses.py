@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from backprop_ref._types import FloatArray, Layer
-from backprop_ref.activations import Activation, log_softmax
+from backprop_ref.activations import Activation, holomorphic_log_softmax, log_softmax
 
 __all__ = [
     "CROSS_ENTROPY_OUTPUTS",
@@ -32,6 +32,8 @@ __all__ = [
     "Loss",
     "NetworkFunctions",
     "decay_term",
+    "holomorphic_cost",
+    "holomorphic_decay_term",
     "make_loss",
 ]
 
@@ -124,3 +126,45 @@ class NetworkFunctions(NamedTuple):
 def decay_term(layers: Sequence[Layer], coefficient: float) -> _Scalar:
     """D = (c/2) Σ_l ‖W(l)‖², biases excluded; c is λ ("ufldl") or λ/m ("coursera")."""
     return 0.5 * coefficient * sum(np.vdot(W, W) for W, _ in layers)
+
+
+# --- complex parameters, for complex-step differentiation --------------------------------------
+# The same costs written with analytic operations only (no abs, no conjugate, no comparison of
+# complex values), so that Im J(θ + ih e_k) / h is ∂J/∂θ_k. They are slower than the real forms.
+
+
+def _holomorphic_softplus(z: FloatArray) -> FloatArray:
+    """log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), the branch chosen by Re z; e^(·) ≤ 1."""
+    positive = z.real > 0
+    result: FloatArray = np.where(positive, z, 0.0) + np.log1p(np.exp(np.where(positive, -z, z)))
+    return result
+
+
+def _holomorphic_squared_error(z: FloatArray, a: FloatArray, y: FloatArray) -> _Scalar:
+    """Σ ½ (a − y)², with (a − y)² not |a − y|²."""
+    error = a - y
+    return 0.5 * np.sum(error * error)
+
+
+def _holomorphic_sigmoid_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> _Scalar:
+    """Σ [y softplus(−z) + (1 − y) softplus(z)], the same sum as `sigmoid_cross_entropy`."""
+    return np.sum(y * _holomorphic_softplus(-z) + (1.0 - y) * _holomorphic_softplus(z))
+
+
+def _holomorphic_softmax_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> _Scalar:
+    """Σ −y_k log softmax(z)_k."""
+    return -np.sum(y * holomorphic_log_softmax(z))
+
+
+def holomorphic_cost(loss: Loss, output: Activation) -> Callable[..., _Scalar]:
+    """The data cost of ``loss`` with output ``output``, analytic in complex z and a."""
+    if loss.name == "squared":
+        return _holomorphic_squared_error
+    if output.name == "softmax":
+        return _holomorphic_softmax_cross_entropy
+    return _holomorphic_sigmoid_cross_entropy
+
+
+def holomorphic_decay_term(layers: Sequence[Layer], coefficient: float) -> _Scalar:
+    """D = (c/2) Σ_l Σ W(l)², with W·W (not |W|²), so analytic in complex W."""
+    return 0.5 * coefficient * sum(np.sum(W * W) for W, _ in layers)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from backprop_ref import loop, vectorized
+from backprop_ref import holomorphic, loop, vectorized
 from backprop_ref._types import FloatArray, Layer
 from backprop_ref._validate import (
     check_choice,
@@ -201,26 +202,35 @@ class MLP:
         activations, _ = vectorized.forward(self._functions, layers, inputs)
         return activations[-1]
 
-    def cost(self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+    def cost(self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike) -> Any:
         """The cost J(W, b) = (1/m) Σ_i loss(h(x_i), y_i) + D, without its gradient.
 
         Parameters
         ----------
         params : list of Layer
-            W(l) of shape (s_{l+1}, s_l) and b(l) of shape (s_{l+1},).
+            W(l) of shape (s_{l+1}, s_l) and b(l) of shape (s_{l+1},); float32 or float64, or
+            complex64 or complex128 (one dtype for all).
         X : array of shape (m, s_1)
-            One example a row, m >= 1.
+            One example a row, m >= 1; real.
         Y : array of shape (m, s_L)
-            The targets, in [0, 1] for cross-entropy.
+            The targets, in [0, 1] for cross-entropy; real.
 
         Returns
         -------
-        float
+        float, or complex for complex ``params``
 
         Raises
         ------
         TypeError, ValueError
-            As `cost_and_gradient`.
+            As `cost_and_gradient`; complex parameters are accepted here (finite, like real
+            ones), complex X or Y are not.
+
+        Notes
+        -----
+        Complex parameters: for complex-step differentiation (Im J(θ + ih e_k) / h = ∂J/∂θ_k),
+        the cost is then computed by analytic operations only (see `backprop_ref.holomorphic`:
+        relu as z · [Re z > 0], branches and shifts chosen by Re z, ΣW² as W·W, never |W|²).
+        The gradient methods accept real parameters only.
 
         Examples
         --------
@@ -229,8 +239,14 @@ class MLP:
         >>> params = [([[0.0, 0.0]], [0.0])]  # W(1): (1, 2), b(1): (1,); h = σ(0) = 0.5
         >>> mlp.cost(params, np.ones((3, 2)), np.ones((3, 1)))  # X: (3, 2), Y: (3, 1)
         0.125
+        >>> h = 1e-20  # the complex step: ∂J/∂b = Im J(b + ih) / h
+        >>> complex_params = [(np.zeros((1, 2), complex), np.array([1j * h]))]
+        >>> round(mlp.cost(complex_params, np.ones((3, 2)), np.ones((3, 1))).imag / h, 15)
+        -0.125
         """
-        layers, inputs, targets, decay = self._check(params, X, Y)
+        layers, inputs, targets, decay = self._check(params, X, Y, complex_ok=True)
+        if np.iscomplexobj(layers[0].W):
+            return holomorphic.cost(self._functions, layers, inputs, targets, decay=decay)
         return vectorized.cost(self._functions, layers, inputs, targets, decay=decay)
 
     def cost_and_gradient(
@@ -312,11 +328,11 @@ class MLP:
         return loop.cost_and_gradient_loop(self._functions, layers, inputs, targets, decay=decay)
 
     def _check(
-        self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike
+        self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike, *, complex_ok: bool = False
     ) -> tuple[list[Layer], FloatArray, FloatArray, float]:
-        """The validated params, X and Y in their dtype, and c in D = (c/2) Σ‖W‖², ∇D = cW."""
-        layers = check_params(params, self.layer_sizes)
-        dtype = layers[0].W.dtype
+        """The validated params, X and Y in their (real) dtype, and c in D = (c/2) Σ‖W‖²."""
+        layers = check_params(params, self.layer_sizes, complex_ok=complex_ok)
+        dtype = np.finfo(layers[0].W.dtype).dtype  # float64 for complex128
         inputs = check_inputs(X, self.layer_sizes[0], dtype)
         m = inputs.shape[0]
         targets = check_targets(

@@ -1,5 +1,43 @@
-"""gradcheck: numerical gradient checking with error-model tolerances and diagnostic reports."""
+"""gradcheck: numerical gradient checking with error-model tolerances and diagnostic reports.
+
+The public names are :func:`numerical_gradient`, :func:`check_gradient`,
+:func:`assert_gradient`, :class:`GradientCheckResult` and :class:`GradientMismatch`.
+``gradcheck.strategies`` (Hypothesis strategies) is imported on first access only, so that the
+core never imports Hypothesis.
+
+Example
+-------
+>>> import numpy as np
+>>> import gradcheck
+>>> x = np.array([0.5, -1.0])
+>>> gradcheck.check_gradient(lambda w: float(np.sum(w**3)), x, lambda w: 3 * w**2).passed
+True
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+from gradcheck.check import assert_gradient, check_gradient
+from gradcheck.numerical import numerical_gradient
+from gradcheck.report import GradientCheckResult, GradientMismatch
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "GradientCheckResult",
+    "GradientMismatch",
+    "assert_gradient",
+    "check_gradient",
+    "numerical_gradient",
+]
+
+_LAZY_SUBMODULES = ("strategies",)
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``gradcheck.strategies`` (which needs Hypothesis) on first access."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"gradcheck.{name}")
+    raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

@@ -55,6 +55,18 @@ class Finding(NamedTuple):
     leaves: tuple[str, ...]
     evidence: Mapping[str, EvidenceValue]
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict: name, message, leaves (a list) and evidence (a dict)."""
+        return {
+            "name": self.name,
+            "message": self.message,
+            "leaves": list(self.leaves),
+            "evidence": {
+                key: value if not isinstance(value, float) or np.isfinite(value) else str(value)
+                for key, value in self.evidence.items()
+            },
+        }
+
 
 class _Leaf(NamedTuple):
     path: str
@@ -520,7 +532,8 @@ def _isolated_finding(group: Sequence[_Candidate], ctx: _Context) -> list[Findin
         leaf = ctx.leaves[cand.leaf]
         where = np.argwhere(leaf.failing)
         count += len(where)
-        worst = max(worst, float(np.nanmax(np.abs(leaf.a - leaf.n)[leaf.failing])))
+        gaps = np.abs(leaf.a - leaf.n)[leaf.failing]
+        worst = max(worst, float(np.max(np.where(np.isnan(gaps), np.inf, gaps))))
         names += [f"{leaf.path}[{', '.join(map(str, index))}]" for index in where.tolist()]
     listing = ", ".join(names[:_LISTED]) + (f", … ({count} in all)" if count > _LISTED else "")
     plural = "elements are" if count > 1 else "element is"

@@ -1,0 +1,297 @@
+"""The evaluation layer: ``f`` at ``x`` and at ``x`` moved along single coordinates.
+
+Every estimator in :mod:`gradcheck.numerical` talks to ``f`` only through an :class:`Evaluator`,
+so a batched, parallel or structure-aware evaluator can replace :class:`SerialEvaluator`
+without touching the estimators. Coordinates are numbered ``k = 0 .. P-1`` over all leaves of
+``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck._tree.Layout`).
+
+The contract of an evaluator:
+
+* ``at_x()`` returns ``f(x)`` as a float;
+* ``along(index, shift)`` returns ``f(x + shift[j] e_index[j])`` for each j, in order, as a
+  float64 array; ``shift`` holds representable real shifts;
+* ``along_imaginary(index, shift)`` returns ``f(x + i shift[j] e_index[j])`` as a complex128
+  array, ``x`` held in the complex dtype matching each leaf (complex128 or complex64);
+* ``n_evaluations`` counts the calls of ``f``; ``result_eps`` is the machine epsilon of the
+  least precise value ``f`` has returned so far;
+* ``f`` never receives the caller's arrays, and the caller's arrays are never changed, whatever
+  ``f`` does or raises; values returned by ``f`` are validated with :func:`scalar_value`;
+* it is built as ``make(f, leaves, treedef, args)`` (an :data:`EvaluatorFactory`), ``f`` called
+  as ``f(x, *args)`` with ``x`` rebuilt from ``treedef``.
+
+Example
+-------
+>>> import numpy as np
+>>> x = [np.array([1.0, 2.0]), np.array(3.0)]
+>>> leaves, _, treedef = _tree.flatten(x)
+>>> ev = SerialEvaluator(lambda p: float(np.sum(p[0]) * p[1]), leaves, treedef, ())
+>>> ev.at_x()
+9.0
+>>> ev.along(np.array([0, 2]), np.array([0.5, -1.0]))
+array([10.5,  6. ])
+>>> ev.n_evaluations, x[0]
+(3, array([1., 2.]))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck import _tree
+
+__all__ = [
+    "COMPLEX_STEP_HELP",
+    "Evaluator",
+    "EvaluatorFactory",
+    "SerialEvaluator",
+    "describe_value",
+    "factory_for",
+    "scalar_value",
+]
+
+ScalarFunction = Callable[..., Any]
+IntArray = npt.NDArray[np.intp]
+Float64Array = npt.NDArray[np.float64]
+Complex128Array = npt.NDArray[np.complex128]
+
+_ComplexWarning: type[Warning] = getattr(
+    getattr(np, "exceptions", np), "ComplexWarning", RuntimeWarning
+)
+_EPS64 = float(np.finfo(np.float64).eps)
+COMPLEX_STEP_HELP = (
+    "the complex step evaluates f at x + ih·e_k, so f must accept complex input and be "
+    "analytic in x: no abs, np.real, comparisons, max/min or float() casts of values that "
+    "depend on x; use method='central' or method='richardson' for such an f"
+)
+
+
+class Evaluator(Protocol):
+    """Evaluates ``f`` at ``x`` and at ``x`` moved along single coordinates (see module)."""
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many times ``f`` has been called."""
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+
+    def at_x(self) -> float:
+        """``f(x)``."""
+
+    def along(self, index: IntArray, shift: Float64Array) -> Float64Array:
+        """``f(x + shift[j] e_index[j])`` for each j, shape (len(index),)."""
+
+    def along_imaginary(self, index: IntArray, shift: Float64Array) -> Complex128Array:
+        """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
+
+
+EvaluatorFactory = Callable[
+    [ScalarFunction, Sequence[_tree.FloatArray], _tree.TreeDef, tuple[Any, ...]], Evaluator
+]
+"""Builds an evaluator from ``f``, the leaves of ``x``, its tree definition and ``args``;
+:class:`SerialEvaluator` is one."""
+
+
+def factory_for(f: ScalarFunction) -> EvaluatorFactory:
+    """The evaluator factory for ``f``: its own ``gradcheck_evaluator`` if it has one.
+
+    A function object may offer a faster evaluator of itself (a neural network that reuses
+    its unperturbed activations, say) as a method ``gradcheck_evaluator(leaves, treedef, args)``
+    returning an :class:`Evaluator`; the checker then uses it in place of
+    :class:`SerialEvaluator`, with the same steps and formulas.
+    """
+    own = getattr(f, "gradcheck_evaluator", None)
+    if own is None:
+        return SerialEvaluator
+
+    def make(
+        g: ScalarFunction,
+        leaves: Sequence[_tree.FloatArray],
+        treedef: _tree.TreeDef,
+        args: tuple[Any, ...],
+    ) -> Evaluator:
+        if g is not f:  # f wrapped, e.g. to split (value, gradient): no shortcut applies
+            return SerialEvaluator(g, leaves, treedef, args)
+        evaluator: Evaluator = own(leaves, treedef, args)
+        return evaluator
+
+    return make
+
+
+def describe_value(value: object) -> str:
+    """How a returned value is described in messages."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def scalar_value(value: object, *, complex_input: bool) -> tuple[complex, float]:
+    """A value returned by ``f`` as a Python number and the epsilon of its precision.
+
+    Accepts Python and numpy real scalars and 0-d arrays (complex ones for complex input);
+    anything else is a TypeError naming ``f`` and what it returned.
+    """
+    raw = value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`f` must return a real scalar; it returned {describe_value(raw)}")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        if complex_input:
+            raise TypeError(
+                f"`f` returned a real number ({describe_value(raw)}) for complex x; "
+                + COMPLEX_STEP_HELP
+            )
+        eps = float(np.finfo(value.dtype).eps) if isinstance(value, np.floating) else _EPS64
+        return float(value), eps
+    if isinstance(value, (complex, np.complexfloating)) and complex_input:
+        eps = float(np.finfo(value.dtype).eps) if isinstance(value, np.generic) else _EPS64
+        return complex(value), eps
+    hint = (
+        " (a function returning (value, gradient) needs grad=None)"
+        if isinstance(raw, (tuple, list))
+        else ""
+    )
+    raise TypeError(
+        "`f` must return a real scalar (a Python or numpy float, or a 0-d array); it returned "
+        f"{describe_value(raw)}{hint}"
+    )
+
+
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A read-only view of ``array``."""
+    view: npt.NDArray[Any] = array.view()
+    view.flags.writeable = False
+    return view
+
+
+@contextlib.contextmanager
+def _complex_warnings_as_errors() -> Iterator[None]:
+    """numpy's ComplexWarning (an imaginary part discarded) raised as an exception."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _ComplexWarning)
+        yield
+
+
+def _is_read_only_error(exc: ValueError) -> bool:
+    """Whether numpy raised ``exc`` because something wrote into a read-only array."""
+    return "read-only" in str(exc)
+
+
+class SerialEvaluator:
+    """Calls ``f`` once per point, on working copies of ``x``.
+
+    Each leaf is copied once into a C-ordered working buffer (and, for the complex step, once
+    more into a complex buffer of the matching precision). A shifted point is made by changing
+    one buffer element in place, calling ``f``, and restoring the element, so a point costs one
+    call of ``f`` and no copy of ``x``. ``f`` receives read-only views of the buffers in freshly
+    built containers. If ``f`` writes into its argument, numpy raises a read-only ValueError;
+    from that call on ``f`` receives fresh writable copies of every leaf at every call, which
+    costs one copy of ``x`` (P elements) per evaluation, and the interrupted call is repeated.
+    """
+
+    def __init__(
+        self,
+        f: ScalarFunction,
+        leaves: Sequence[_tree.FloatArray],
+        treedef: _tree.TreeDef,
+        args: tuple[Any, ...],
+    ) -> None:
+        self._f = f
+        self._args = args
+        self._treedef = treedef
+        sizes = [leaf.size for leaf in leaves]
+        self._ends = np.cumsum(sizes, dtype=np.intp)
+        self._real = [np.array(leaf, order="C", copy=True) for leaf in leaves]
+        self._complex: list[npt.NDArray[Any]] = []
+        self._copying = False
+        self._count = 0
+        self._eps = 0.0
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many times ``f`` has been called."""
+        return self._count
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+        return self._eps
+
+    def at_x(self) -> float:
+        """``f(x)``."""
+        return self._call(self._real, complex_input=False).real
+
+    def along(self, index: IntArray, shift: Float64Array) -> Float64Array:
+        """``f(x + shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        out = np.empty(len(index))
+        for j, (leaf, local) in enumerate(self._locate(index)):
+            out[j] = self._shifted(self._real, leaf, local, float(shift[j]), False).real
+        return out
+
+    def along_imaginary(self, index: IntArray, shift: Float64Array) -> Complex128Array:
+        """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        if not self._complex:
+            self._complex = [
+                b.astype(np.complex64 if b.dtype == np.float32 else np.complex128)
+                for b in self._real
+            ]
+        out = np.empty(len(index), dtype=np.complex128)
+        for j, (leaf, local) in enumerate(self._locate(index)):
+            out[j] = self._shifted(self._complex, leaf, local, 1j * float(shift[j]), True)
+        return out
+
+    def _locate(self, index: IntArray) -> list[tuple[int, int]]:
+        """(leaf number, flat index within the leaf) of each coordinate."""
+        leaf = np.searchsorted(self._ends, index, side="right")
+        starts = np.concatenate([[0], self._ends])[leaf]
+        return [(int(a), int(b)) for a, b in zip(leaf, np.asarray(index) - starts, strict=True)]
+
+    def _shifted(
+        self,
+        buffers: list[npt.NDArray[Any]],
+        leaf: int,
+        local: int,
+        delta: complex,
+        complex_input: bool,
+    ) -> complex:
+        """``f`` with one buffer element moved by ``delta``; the element is always restored."""
+        flat = buffers[leaf].reshape(-1)
+        old = flat[local]
+        flat[local] = old + delta
+        try:
+            return self._call(buffers, complex_input=complex_input)
+        finally:
+            flat[local] = old
+
+    def _call(self, buffers: list[npt.NDArray[Any]], *, complex_input: bool) -> complex:
+        """One call of ``f`` on the buffers, guarded as the class docstring describes."""
+        leaves = [b.copy() for b in buffers] if self._copying else [_read_only(b) for b in buffers]
+        self._count += 1
+        try:
+            with _complex_warnings_as_errors() if complex_input else contextlib.nullcontext():
+                raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
+        except ValueError as exc:
+            if self._copying or not _is_read_only_error(exc):
+                raise
+            self._copying = True
+            return self._call(buffers, complex_input=complex_input)
+        except (TypeError, _ComplexWarning) as exc:
+            if not complex_input:
+                raise
+            raise TypeError(
+                f"`f` raised {type(exc).__name__} ({exc}) when called with complex x; "
+                + COMPLEX_STEP_HELP
+            ) from exc
+        value, eps = scalar_value(raw, complex_input=complex_input)
+        self._eps = max(self._eps, eps)
+        return value

@@ -1,0 +1,318 @@
+"""check_gradient and assert_gradient: compare an analytic gradient with a numerical one."""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck import _evaluate, _problem, _tree, _verdict, diagnosis, numerical, report, steps
+from gradcheck._problem import Problem
+
+__all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
+
+Float64Array = npt.NDArray[np.float64]
+
+
+class _PairValue:
+    """``f`` returning ``(value, gradient)`` seen as a scalar function of x.
+
+    Keeps a deep copy of the gradient returned by the first call (the call at x).
+    """
+
+    def __init__(self, f: _evaluate.ScalarFunction) -> None:
+        self._f = f
+        self.gradient: Any = None
+        self.seen = False
+
+    def __call__(self, x: Any, *args: Any) -> Any:
+        out = self._f(x, *args)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(
+                f"`f` returned {_evaluate.describe_value(out)}; with grad=None, f must return "
+                "(value, gradient); pass `grad` (a callable or the gradient) when f returns "
+                "only the value"
+            )
+        if not self.seen:
+            self.gradient, self.seen = copy.deepcopy(out[1]), True
+        return out[0]
+
+
+def _number(name: str, value: object) -> float:
+    """``value`` as a finite float >= 0, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` is {value!r}; it must be a finite number >= 0")
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"`{name}` is {value!r}; it must be a finite number >= 0")
+    return number
+
+
+def _explicit_tolerance(rtol: object, atol: object) -> tuple[float, float] | None:
+    """(rtol, atol) when either is given (the other then 0), else None."""
+    if rtol is None and atol is None:
+        return None
+    return (
+        0.0 if rtol is None else _number("rtol", rtol),
+        0.0 if atol is None else _number("atol", atol),
+    )
+
+
+def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float64Array, Any]:
+    """The analytic gradient as a flat (P,) float64 array, and its per-coordinate epsilon."""
+    if pair is not None:
+        tree, name = pair.gradient, "f(x)[1]"
+    elif callable(grad):
+        tree, name = grad(pb.fresh_x(), *pb.args), "grad"
+    else:
+        tree, name = grad, "grad"
+    raw = _tree.flatten_like(tree, pb.treedef, name, "x")
+    leaves = _tree.float_leaves(raw, pb.layout.paths, name, strict=False)
+    _tree.check_shapes(leaves, pb.leaves, pb.layout.paths, name, "x")
+    eps = np.repeat(
+        [float(np.finfo(leaf.dtype).eps) for leaf in leaves], np.diff(pb.layout.offsets)
+    )
+    return _tree.concat(leaves), eps
+
+
+def _confirm_step(pb: Problem, h: Float64Array, eps_floor: float) -> Float64Array:
+    """Base step of the Richardson confirmation: its default, or h/8 for Richardson itself."""
+    if pb.method == "richardson":
+        return h / 8.0
+    return steps.default_steps("richardson", pb.leaves, eps_floor=eps_floor)
+
+
+def _result(
+    pb: Problem, analytic: Float64Array, verdict: _verdict.Verdict, **extra: Any
+) -> report.GradientCheckResult:
+    """The GradientCheckResult of a finished comparison."""
+    return report.build_result(
+        paths=pb.layout.paths,
+        shapes=pb.layout.shapes,
+        analytic=analytic,
+        numeric=verdict.numeric,
+        tolerance=verdict.tolerance,
+        status=verdict.status,
+        method=pb.method,
+        **extra,
+    )
+
+
+def check_gradient(
+    f: _evaluate.ScalarFunction,
+    x: Any,
+    grad: Any = None,
+    *,
+    args: tuple[Any, ...] = (),
+    method: str = "central",
+    step: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    nondet_tol: float | None = None,
+    weight_decay: float | None = None,
+    n_examples: int | None = None,
+) -> report.GradientCheckResult:
+    """Compare an analytic gradient with a numerical estimate, element by element.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)`` returns a real scalar; with ``grad=None`` it returns
+        ``(value, gradient)``, the gradient with the structure of ``x``.
+    x : ndarray or pytree of ndarrays
+        The point: a float32/float64 array, or a dict, list, tuple or NamedTuple of them,
+        nested. Must be finite. Never changed, whatever f does or raises.
+    grad : None, callable or pytree of ndarrays, optional
+        The analytic gradient: ``None`` (f returns it), a callable ``grad(x, *args)``, or
+        the gradient itself; float arrays with the structure and shapes of ``x``. A NaN in it
+        is a mismatching element, not an error.
+    args : tuple, optional
+        Extra positional arguments for ``f`` (and ``grad``).
+    method : {"central", "forward", "complex", "richardson"}, optional
+        The numerical estimator (see :func:`gradcheck.numerical_gradient`).
+    step : float or pytree of arrays, optional
+        Absolute step(s); ``None`` chooses the method's default.
+    rtol, atol : float, optional
+        Replace the error-model tolerance: element k passes iff
+        ``|a_k - n_k| <= atol + rtol |n_k|`` (a missing one counts as 0).
+    nondet_tol : float, optional
+        The spread tolerated between two calls of f at the same x (default 0). It also
+        enters the error model as an uncertainty of every value of f.
+    weight_decay, n_examples : float and int, optional
+        λ and m of the cost, when it has an L2 weight decay: used only to name the decay
+        findings of the diagnosis (``c = -λ`` is "decay missing", ``c = λ/m - λ`` "the other
+        convention"); without them a multiple of the parameters is reported with its fitted c.
+
+    Returns
+    -------
+    GradientCheckResult
+        ``passed``, the errors, per-parameter summary and per-element arrays; see
+        :class:`gradcheck.GradientCheckResult`.
+
+    Raises
+    ------
+    TypeError
+        Bad types of ``f``, ``x``, ``grad``, ``args``, ``rtol``/``atol``/``nondet_tol``, ``f``
+        not returning a real scalar (or a pair with ``grad=None``), or not accepting complex
+        input for ``method="complex"``.
+    ValueError
+        Unknown method, bad step, NaN/inf in ``x``, a gradient shaped unlike ``x``, negative
+        tolerances, or ``f`` not finite at or near x.
+
+    Notes
+    -----
+    Element k passes when ``|a_k - n_k| <= tol_k`` with, by default,
+    ``tol_k = 10 (e_k + 10 ε_a (max(|a_k|, |n_k|) + F_k / m_k))``: ``e_k`` the estimator's own
+    error estimate (rounding ``~ ε F / h`` plus truncation from the method's order, see
+    :mod:`gradcheck.numerical`), ``ε_a`` the epsilon of the analytic gradient (or of x and
+    f when coarser), ``F_k`` the largest ``|f|`` seen and ``m_k = max(1, |x_k|)``. An element
+    that fails is re-estimated alone by Richardson extrapolation (6 more calls of f per failing
+    element) and is a mismatch only when that confirmation agrees (see
+    :mod:`gradcheck._verdict`); elements where f has a kink within the step are reported as not
+    verifiable and do not fail the check. f is first called twice at x; if the two values
+    differ by more than ``nondet_tol`` the result fails as *nondeterministic* and no gradient
+    is compared. With ``rtol``/``atol`` there is no confirmation and no kink classification.
+    When elements mismatch, ``result.diagnosis`` names the mistakes that explain them down to
+    the numerical noise (a constant factor, a missing weight decay, a transposed leaf, ...;
+    see :func:`gradcheck.diagnosis.diagnose`), and nothing when no pattern does.
+    Cost: 2 calls plus the method's cost (forward P, central 2P, complex P, richardson 6P),
+    plus 6 per failing or suspicious element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = lambda p: float(np.sum(np.sin(p["w"])))
+    >>> x = {"w": np.array([0.1, 0.2, 0.3])}
+    >>> check_gradient(f, x, lambda p: {"w": np.cos(p["w"])}).passed
+    True
+    >>> result = check_gradient(f, x, {"w": np.cos(x["w"]) * 1.0001})
+    >>> result.passed, result.worst.name
+    (False, "x['w'][0]")
+    """
+    options = CheckOptions(args, method, step, rtol, atol, nondet_tol, weight_decay, n_examples)
+    return run_check(f, x, grad, options, _evaluate.factory_for(f))
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The keyword options of :func:`check_gradient`, unvalidated."""
+
+    args: Any = ()
+    method: Any = "central"
+    step: Any = None
+    rtol: Any = None
+    atol: Any = None
+    nondet_tol: Any = None
+    weight_decay: Any = None
+    n_examples: Any = None
+
+
+def run_check(
+    f: _evaluate.ScalarFunction,
+    x: Any,
+    grad: Any,
+    options: CheckOptions,
+    make_evaluator: _evaluate.EvaluatorFactory,
+) -> report.GradientCheckResult:
+    """:func:`check_gradient` evaluating f through evaluators made by ``make_evaluator``."""
+    start = time.perf_counter()
+    pb = _problem.prepare(f, x, options.args, options.method, make_evaluator)
+    explicit = _explicit_tolerance(options.rtol, options.atol)
+    nondet_tol = options.nondet_tol
+    allowed = 0.0 if nondet_tol is None else _number("nondet_tol", nondet_tol)
+    step = options.step
+    if step is not None:
+        steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=0.0)
+    pair = _PairValue(pb.f) if grad is None else None
+    ev = pb.evaluator(pair)
+    f0, again = numerical.value_at_x(ev), numerical.value_at_x(ev)
+    analytic, eps_a = _analytic(pb, grad, pair)
+    if abs(f0 - again) > allowed:
+        return _nondeterministic(pb, analytic, abs(f0 - again), allowed, ev, start)
+    noise = _problem.noise_for(pb, ev.result_eps, allowed)
+    h = steps.resolve_steps(
+        pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
+    )
+    est = numerical.estimate(ev, pb, noise, h, _problem.all_coordinates(pb), f0)
+    if explicit is not None:
+        verdict = _verdict.explicit(est, analytic, *explicit)
+        rule = f"rtol={explicit[0]:g}, atol={explicit[1]:g}"
+    else:
+        eps_a = np.maximum(eps_a, noise.eps)
+        confirm = _confirm_step(pb, h, ev.result_eps)
+        verdict = _verdict.judge(
+            ev, pb, noise, est, analytic, eps_a, f0=f0, confirm_step=confirm
+        )
+        rule = "error model"
+    findings = _diagnosis(pb, analytic, verdict, options)
+    seconds = time.perf_counter() - start
+    return _result(
+        pb, analytic, verdict, n_evaluations=ev.n_evaluations, seconds=seconds,
+        tolerance_rule=rule, nondet_tol=allowed, diagnosis=findings,
+    )
+
+
+def _diagnosis(
+    pb: Problem, analytic: Float64Array, verdict: _verdict.Verdict, options: CheckOptions
+) -> tuple[diagnosis.Finding, ...]:
+    """The findings that explain the mismatches, when there are any (see gradcheck.diagnosis)."""
+    if not np.any(verdict.status == report.MISMATCH):
+        return ()
+    split = pb.layout.split
+    return diagnosis.diagnose(
+        pb.layout.paths, split(analytic), split(verdict.numeric), split(verdict.tolerance),
+        pb.leaves, weight_decay=options.weight_decay, n_examples=options.n_examples,
+    )
+
+
+def _nondeterministic(
+    pb: Problem, analytic: Float64Array, spread: float, allowed: float,
+    ev: _evaluate.Evaluator, start: float,
+) -> report.GradientCheckResult:
+    """The failed result of an f that gave two values at the same x: nothing compared."""
+    nan = np.full(pb.layout.size, np.nan)
+    status = np.full(pb.layout.size, report.UNCHECKED, dtype=np.int8)
+    verdict = _verdict.Verdict(nan, nan, status, 0)
+    return _result(
+        pb, analytic, verdict, n_evaluations=ev.n_evaluations,
+        seconds=time.perf_counter() - start, nondeterministic=True, nondeterminism=spread,
+        nondet_tol=allowed,
+    )
+
+
+def assert_gradient(
+    f: _evaluate.ScalarFunction,
+    x: Any,
+    grad: Any = None,
+    *,
+    args: tuple[Any, ...] = (),
+    method: str = "central",
+    step: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    nondet_tol: float | None = None,
+    weight_decay: float | None = None,
+    n_examples: int | None = None,
+) -> None:
+    """Raise :class:`GradientMismatch` unless :func:`check_gradient` passes.
+
+    Takes the arguments of :func:`check_gradient`; the exception's message is the report and
+    its ``result`` attribute the :class:`GradientCheckResult`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> assert_gradient(lambda w: float(w @ w), np.array([1.0, -2.0]), lambda w: 2 * w)
+    """
+    result = check_gradient(
+        f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
+        nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples,
+    )
+    if not result.passed:
+        raise report.GradientMismatch(result)

@@ -1,0 +1,103 @@
+"""gradcheck verify: the summary, --json, exit statuses and usage errors."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import subprocess
+import sys
+
+import pytest
+
+import gradcheck
+from gradcheck import _verify, cli
+
+
+def test_verify_prints_a_summary_and_progress_per_phase(capsys: pytest.CaptureFixture[str]) -> None:
+    status = cli.main(["verify", "--cases", "2", "--methods", "central,complex"])
+    out, err = capsys.readouterr()
+    assert status == 0, out
+    assert out.startswith("gradcheck verify: 2 random cases (seed 0), methods central, complex")
+    assert "bugs: " in out and " applicable caught (56 planted;" in out
+    assert out.rstrip().splitlines()[-1].startswith("PASSED in ")
+    assert err == "checking: 4 case-method pairs...\nchecking: done\n"
+
+
+def test_verify_json_is_the_only_output(capsys: pytest.CaptureFixture[str]) -> None:
+    status = cli.main(["verify", "--cases", "2", "--seed", "3", "--json", "--quiet",
+                       "--methods", "richardson"])
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert err == ""
+    assert status == (0 if summary["passed"] else 1)
+    assert summary["cases"] == 2 and summary["seed"] == 3 and summary["methods"] == ["richardson"]
+    assert summary["per_method"]["richardson"]["checks"] == 4
+    bugs = summary["bugs"]
+    assert bugs["applicable"] + bugs["not_applicable"] == 2 * bugs["planted"]
+
+
+def test_verify_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for _ in range(2):
+        cli.main(["verify", "--cases", "1", "--seed", "5", "--json", "--quiet"])
+        summary = json.loads(capsys.readouterr().out)
+        del summary["seconds"]
+        runs.append(summary)
+    assert runs[0] == runs[1]
+
+
+def test_a_failing_case_exits_1_with_the_checker_report(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: object, params: object, X: object, Y: object) -> object:
+        cost, grads = real(self, params, X, Y)  # type: ignore[arg-type]
+        return cost, [type(g)(2 * g.W, g.b) for g in grads]
+
+    real = _verify.MLP.cost_and_gradient_loop
+    monkeypatch.setattr(_verify.MLP, "cost_and_gradient_loop", broken)
+    status = cli.main(["verify", "--cases", "1", "--methods", "central", "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "FAILED: case 0 (MLP(" in out and ", loop, central" in out
+    assert "worst mismatches" in out
+    assert out.rstrip().splitlines()[-1].startswith("FAILED in ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["verify", "--cases", "0"],
+        ["verify", "--cases", "many"],
+        ["verify", "--seed", "-1"],
+        ["verify", "--methods", "central,secant"],
+        ["verify", "--methods", "central,central"],
+        ["verify", "--methods", ""],
+    ],
+    ids=["no-command", "unknown-command", "zero-cases", "cases-not-int", "negative-seed",
+         "unknown-method", "repeated-method", "no-method"],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "error" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == gradcheck.__version__
+
+
+def test_python_dash_m_gradcheck_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcheck", "--version"], capture_output=True, text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == gradcheck.__version__
+
+
+def test_cli_docstring_examples_run() -> None:
+    failed, _ = doctest.testmod(cli, optionflags=doctest.ELLIPSIS)
+    assert failed == 0
