@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from backprop_ref._types import FloatArray, Layer
+from backprop_ref.activations import ACTIVATIONS, Activation
 from backprop_ref.losses import NetworkFunctions, decay_term
 
 __all__ = ["backward", "cost", "cost_and_gradient", "forward"]
@@ -113,9 +114,19 @@ _BACKWARD: dict[str, _Kernel] = {
 }
 
 
-def _fast(name: str, array: FloatArray) -> bool:
-    """Whether the in-place kernels apply: a known elementwise activation on a real dtype."""
-    return name in _FORWARD and array.dtype.kind == "f"
+def _fast(hidden: Activation, part: str, array: FloatArray) -> bool:
+    """Whether a kernel stands in for ``hidden``'s ``part`` ("function" or "backward").
+
+    Only for a real dtype and the very function registered in `ACTIVATIONS` (not a stand-in of
+    the same name, such as the planted bugs of `backprop_ref.bugs`).
+    """
+    registered = ACTIVATIONS.get(hidden.name)
+    return (
+        registered is not None
+        and hidden.name in _FORWARD
+        and getattr(hidden, part) is getattr(registered, part)
+        and array.dtype.kind == "f"
+    )
 
 
 def _block(shapes: list[tuple[int, ...]], dtype: np.dtype[Any]) -> list[FloatArray]:
@@ -172,7 +183,7 @@ def forward(
     hidden = functions.hidden
     for (W, b), z in zip(layers[:-1], buffers, strict=True):
         np.matmul(activations[-1], W.T, out=z)  # (m, s_{l+1})
-        if _fast(hidden.name, z):
+        if _fast(hidden, "function", z):
             _FORWARD[hidden.name](z, b)
         else:
             z += b
@@ -218,7 +229,7 @@ def backward(
             spare.reverse()  # Δ(l+1) lives in one spare buffer, Δ(l) goes to the other
             new_delta = spare[0].reshape(-1)[: a.size].reshape(a.shape)
             np.matmul(delta, W, out=new_delta)  # (m, s_{k+1})
-            if _fast(hidden.name, new_delta):
+            if _fast(hidden, "backward", new_delta):
                 _BACKWARD[hidden.name](a, new_delta)
             else:
                 new_delta = hidden.backward(a, new_delta)
