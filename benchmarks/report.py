@@ -142,7 +142,7 @@ def _checker_section(benches: Sequence[Bench]) -> list[str]:
         return []
     ours = {(k[0], k[2]): b for k, b in found.items() if k[1] == "check_gradient"}
     body = []
-    for (P, impl, method), bench in sorted(found.items(), key=lambda kv: tuple(map(str, kv[0]))):
+    for (P, impl, method), bench in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1:])):
         info, median = bench["extra_info"], float(bench["stats"]["median"])
         evaluations = info.get("evaluations")
         peer = (
@@ -213,7 +213,8 @@ def _machine_section(data: dict[str, Any]) -> list[str]:
     cpu = extra.get("cpu_model") or machine.get("cpu", {}).get("brand_raw") or "unknown"
     blas = (
         "; ".join(
-            f"{pool.get('internal_api')} {pool.get('version')} ({pool.get('num_threads')} threads)"
+            f"{pool.get('prefix') or pool.get('internal_api')} {pool.get('version')} "
+            f"({pool.get('num_threads')} threads)"
             for pool in extra.get("blas", [])
         )
         or "unknown"

@@ -37,16 +37,16 @@ def _network(impl: str, median: float, m: int = 2048) -> dict[str, Any]:
     )
 
 
-def _checker(impl: str, method: str, median: float) -> dict[str, Any]:
+def _checker(impl: str, method: str, median: float, P: int = 808) -> dict[str, Any]:
     return _bench(
-        f"test_{impl}[{method}-P808]",
-        "checker P=808",
+        f"test_{impl}[{method}-P{P}]",
+        f"checker P={P}",
         median,
         bench="checker",
         impl=impl,
         method=method,
-        P=808,
-        evaluations=1616,
+        P=P,
+        evaluations=2 * P,
     )
 
 
@@ -61,13 +61,17 @@ def data() -> dict[str, Any]:
                 "cpu_count": 2,
                 "numpy": "2.4.6",
                 "torch": None,
-                "blas": [{"internal_api": "openblas", "version": "0.3.31", "num_threads": 1}],
+                "blas": [
+                    {"internal_api": "openblas", "version": "0.3.31", "num_threads": 1},
+                    {"prefix": "libscipy_openblas", "version": "0.3.30", "num_threads": 1},
+                ],
                 "thread_env": {"OPENBLAS_NUM_THREADS": "1"},
             },
         },
         "commit_info": {"id": "abc123", "branch": "wt-bench", "dirty": False},
         "datetime": "2025-01-01T00:00:00",
         "benchmarks": [
+            _checker("scipy.check_grad", "forward", 0.1, P=9344),
             _network("vectorized", 0.010),
             _network("matmul", 0.008),
             _network("loop", 0.250),
@@ -104,7 +108,7 @@ def test_network_rows_join_the_implementations_of_a_case(data: dict[str, Any]) -
 def test_report_has_the_machine_the_ratios_and_a_table_per_group(data: dict[str, Any]) -> None:
     report = build_report(data)
     assert "| CPU | Test CPU 9000, 2 logical cores |" in report
-    assert "openblas 0.3.31 (1 threads)" in report
+    assert "openblas 0.3.31 (1 threads); libscipy_openblas 0.3.30 (1 threads)" in report
     assert "| torch | not installed |" in report
     row = "| 64x128x128x10 | float64 | 2048 | 10 ms | 400.0 | 500.0 | 80% | 25.0 | 20 ms | 2.00 |"
     assert row in report
@@ -113,7 +117,8 @@ def test_report_has_the_machine_the_ratios_and_a_table_per_group(data: dict[str,
     assert "### network 64x128x128x10 float64 m=2048" in report
     loop = "| `test_loop[64x128x128x10-float64-m2048]` | 250 ms | 25 ms | 7 | 31.25 |"
     assert loop in report  # 250 ms / 8 ms: the matrix products are the fastest
-    assert report.count("### ") == 3
+    assert report.count("### ") == 4
+    assert report.index("| 808 | check_gradient |") < report.index("| 9344 | scipy.check_grad |")
 
 
 def test_write_report_without_matplotlib_says_plots_were_skipped(
