@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from backprop_ref import Layer, train
+from backprop_ref import train
 from benchmarks._problems import (
     LAYER_SIZES,
     Case,
@@ -33,9 +33,12 @@ LOOP_CASES = case_params(
 )
 
 
-def _check_gradient_result(problem: Problem, result: tuple[float, list[Layer]]) -> None:
-    """A finite cost and one gradient per layer of the parameters' shapes and dtype."""
-    cost, grads = result
+def _bench_gradient(benchmark: BenchmarkFixture, case: Case, impl: str) -> None:
+    """Time ``MLP.cost_and_gradient`` (impl "vectorized") or its loop twin; check the result."""
+    problem = Problem.make(case)
+    method = problem.mlp.cost_and_gradient_loop if impl == "loop" else problem.mlp.cost_and_gradient
+    benchmark.extra_info.update(network_info(case, impl))
+    cost, grads = benchmark(method, problem.params, problem.X, problem.Y)
     assert math.isfinite(cost)
     assert len(grads) == len(problem.params)
     for (W, b), (grad_W, grad_b) in zip(problem.params, grads, strict=True):
@@ -45,10 +48,7 @@ def _check_gradient_result(problem: Problem, result: tuple[float, list[Layer]]) 
 
 @pytest.mark.parametrize("case", GRID)
 def test_cost_and_gradient(benchmark: BenchmarkFixture, case: Case) -> None:
-    problem = Problem.make(case)
-    benchmark.extra_info.update(network_info(case, "vectorized"))
-    result = benchmark(problem.mlp.cost_and_gradient, problem.params, problem.X, problem.Y)
-    _check_gradient_result(problem, result)
+    _bench_gradient(benchmark, case, "vectorized")
 
 
 @pytest.mark.parametrize("case", GRID)
@@ -59,10 +59,7 @@ def test_matrix_products(benchmark: BenchmarkFixture, case: Case) -> None:
 
 @pytest.mark.parametrize("case", LOOP_CASES)
 def test_cost_and_gradient_loop(benchmark: BenchmarkFixture, case: Case) -> None:
-    problem = Problem.make(case)
-    benchmark.extra_info.update(network_info(case, "loop"))
-    result = benchmark(problem.mlp.cost_and_gradient_loop, problem.params, problem.X, problem.Y)
-    _check_gradient_result(problem, result)
+    _bench_gradient(benchmark, case, "loop")
 
 
 @pytest.mark.parametrize(
