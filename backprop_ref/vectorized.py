@@ -5,13 +5,14 @@ for layer k + 1, so ``layers[k]`` is (W(k+1), b(k+1)) and ``activations[k]`` is 
 validates the arguments and calls these; the tutorial's per-example twin is `backprop_ref.loop`.
 Elementwise work is done in place on arrays made here, never on the caller's.
 
-Speed: the matrix products are BLAS calls; what is left is elementwise work on (m, s) arrays,
-which is bound by memory traffic once an array outgrows the cache. For the hidden activations of
-real dtypes the private kernels below therefore run their several passes block by block, a few
-hundred kilobytes at a time, so that every pass after the first finds its block in cache; they
-compute exactly the values of `backprop_ref.activations` (the same operations in the same order,
-so the same rounding). Other dtypes (complex, for the complex step) and unknown activations go
-through the generic `Activation` functions.
+Speed: the matrix products are BLAS calls writing into views of one allocation per call (the
+hidden A(l), two buffers for the Δ(l), and one for the gradients), so that fresh memory is not
+paid for page by page. For the registered hidden activations on real dtypes, private in-place
+kernels replace the generic functions: the sigmoid folds the bias and the negation into one
+pass, and the derivatives run block by block with a small scratch array instead of a full
+temporary. They compute exactly the values of `backprop_ref.activations` (the same operations
+in the same order, so the same rounding). Other dtypes (complex, for the complex step) and
+stand-in activations go through the generic `Activation` functions.
 """
 
 from __future__ import annotations
