@@ -94,6 +94,10 @@ def _batch_bytes(value: object, vectorized: bool) -> int:
     return int(value)
 
 
+_REPORTING = (_evaluate.SerialEvaluator, _batched.BatchedEvaluator, _parallel.ParallelEvaluator)
+"""The evaluators that report their own blocks of evaluations to the progress tracker."""
+
+
 class Plan:
     """The evaluators of one public call of the checker: their factory and their progress.
 
@@ -126,7 +130,8 @@ class Plan:
             per = CALLS_PER_COORDINATE[steps.check_method(self._method)]
             tracker.total = self._calls_at_x + per * sum(int(leaf.size) for leaf in leaves)
         inner = self._evaluator(g, leaves, treedef, args, tracker.advance)
-        return _progress.Tracked(inner, tracker)
+        own = not isinstance(inner, _REPORTING)
+        return _progress.Tracked(inner, tracker, split=own)
 
     def finish(self) -> None:
         """Tell ``progress`` the final count, with ``done == total``."""

@@ -19,10 +19,13 @@ Example
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
 from typing import TextIO, TypeVar
+
+import numpy as np
 
 from gradcheck import _evaluate
 
@@ -72,16 +75,28 @@ class Tracker:
         self._progress(self.done, self.total)
 
 
+SPLIT_PIECES = 40
+"""A request to an evaluator that does not report its own blocks is cut into about this many
+pieces, so that the display moves during one long request."""
+SPLIT_MIN = 2048
+"""...but never into pieces of fewer evaluations than this (each piece has a fixed cost)."""
+
+
 class Tracked:
     """An evaluator whose requests are announced to a :class:`Tracker` and settled after.
 
     Evaluations the inner evaluator did not report itself (one that takes no ``report``, such
-    as a function's own ``gradcheck_evaluator``) are reported when its request returns.
+    as a function's own ``gradcheck_evaluator``) are reported when its request returns; with
+    ``split`` such requests are cut into pieces (see :data:`SPLIT_PIECES`), so that progress
+    moves during them.
     """
 
-    def __init__(self, inner: _evaluate.Evaluator, tracker: Tracker) -> None:
+    def __init__(
+        self, inner: _evaluate.Evaluator, tracker: Tracker, *, split: bool = False
+    ) -> None:
         self._inner = inner
         self._tracker = tracker
+        self._split = split
 
     @property
     def n_evaluations(self) -> int:
@@ -101,13 +116,29 @@ class Tracked:
         self, index: _evaluate.IntArray, shift: _evaluate.Float64Array
     ) -> _evaluate.Float64Array:
         """``f(x + shift[j] e_index[j])`` for each j, shape (len(index),)."""
-        return self._run(len(index), lambda: self._inner.along(index, shift))
+        pieces = [
+            self._run(len(i), functools.partial(self._inner.along, i, h))
+            for i, h in self._pieces(index, shift)
+        ]
+        return np.concatenate(pieces) if pieces else np.empty(0)
 
     def along_imaginary(
         self, index: _evaluate.IntArray, shift: _evaluate.Float64Array
     ) -> _evaluate.Complex128Array:
         """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
-        return self._run(len(index), lambda: self._inner.along_imaginary(index, shift))
+        pieces = [
+            self._run(len(i), functools.partial(self._inner.along_imaginary, i, h))
+            for i, h in self._pieces(index, shift)
+        ]
+        return np.concatenate(pieces) if pieces else np.empty(0, dtype=np.complex128)
+
+    def _pieces(
+        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array
+    ) -> list[tuple[_evaluate.IntArray, _evaluate.Float64Array]]:
+        """The request whole, or cut into pieces when ``split``."""
+        n = len(index)
+        size = max(SPLIT_MIN, -(-n // SPLIT_PIECES)) if self._split else max(n, 1)
+        return [(index[k : k + size], shift[k : k + size]) for k in range(0, max(n, 1), size)]
 
     def _run(self, n: int, request: Callable[[], _T]) -> _T:
         """Announce ``n`` evaluations, run the request, report what it did not."""

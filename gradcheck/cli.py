@@ -1,4 +1,5 @@
-"""The command line: ``gradcheck verify`` checks backprop_ref's gradients and plants bugs.
+"""The command line: ``gradcheck verify`` checks backprop_ref's gradients and plants bugs;
+``gradcheck check-mlp`` checks one network of any size in full, with a progress display.
 
 ``gradcheck verify`` draws random MLP cases from a seeded Generator, checks the vectorized
 and per-example gradients of `backprop_ref` with each method, then plants every bug of
@@ -19,9 +20,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 import gradcheck
+from gradcheck._check_mlp import BUG_NAMES, check_mlp
 from gradcheck._progress import TextProgress
 from gradcheck._verify import METHODS, Summary, verify
 
@@ -77,7 +79,40 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"methods to check with (default {','.join(METHODS)})")
     run.add_argument("--json", action="store_true", help="print the summary as JSON, only")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _check_mlp_parser(commands)
     return parser
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """``--layers``: comma-separated layer sizes, at least two, each >= 1."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two or more sizes >= 1, e.g. 64,128,10")
+    return sizes
+
+
+def _check_mlp_parser(commands: Any) -> None:
+    """The ``check-mlp`` subcommand's arguments."""
+    run = commands.add_parser(
+        "check-mlp", help="check the gradient of one random backprop_ref network, in full"
+    )
+    run.add_argument("--layers", type=_sizes, default=(64, 128, 128, 10), metavar="S1,S2,...",
+                     help="layer sizes, input first (default 64,128,128,10)")
+    run.add_argument("--batch", type=_count(1), default=64, metavar="M",
+                     help="examples in the batch (default 64)")
+    run.add_argument("--method", choices=METHODS, default="central")
+    run.add_argument("--activation", choices=("sigmoid", "tanh", "relu", "identity"),
+                     default="sigmoid")
+    run.add_argument("--loss", choices=("squared", "cross_entropy"), default="squared")
+    run.add_argument("--weight-decay", type=float, default=1e-4, metavar="λ")
+    run.add_argument("--seed", type=_count(0), default=0, metavar="S")
+    run.add_argument("--plant", choices=BUG_NAMES, default=None, metavar="BUG",
+                     help=f"plant a bug of backprop_ref.bugs first: {', '.join(BUG_NAMES)}")
+    run.add_argument("--json", action="store_true", help="print the result as JSON, only")
+    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 class _Progress:
@@ -142,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         sys.stderr.write("gradcheck: error: a command is required (verify)\n")
         return 2
+    if args.command == "check-mlp":
+        return _run_check_mlp(args)
     progress = None if args.quiet else _Progress(sys.stderr)
     summary = verify(args.cases, seed=args.seed, methods=args.methods, progress=progress,
                      max_reported=N_REPORTED)
@@ -150,3 +187,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(_text(summary) + "\n")
     return 0 if summary.passed else 1
+
+
+def _run_check_mlp(args: argparse.Namespace) -> int:
+    """``gradcheck check-mlp``: print the report (or its JSON); 0 when it passed."""
+    try:
+        check = check_mlp(
+            args.layers, batch=args.batch, method=args.method, seed=args.seed,
+            activation=args.activation, loss=args.loss, weight_decay=args.weight_decay,
+            bug=args.plant,
+            progress=None if args.quiet else TextProgress("checking", stream=sys.stderr),
+        )
+    except ValueError as error:
+        sys.stderr.write(f"gradcheck check-mlp: error: {error}\n")
+        return 2
+    result = check.result
+    if args.json:
+        out = {"mlp": repr(check.mlp), "n_examples": check.n_examples, "bug": check.bug,
+               "result": result.to_dict()}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        size = sum(leaf.size for leaf in result.leaves)
+        planted = f", bug planted: {check.bug}" if check.bug else ""
+        sys.stdout.write(f"gradcheck check-mlp: {check.mlp!r}, m={check.n_examples}, "
+                         f"P={size}{planted}\n{result}\n")
+    return 0 if result.passed else 1

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import gradcheck
-from gradcheck import _verify, cli
+from gradcheck import _check_mlp, _verify, cli
 
 
 def test_verify_prints_a_summary_and_progress_per_phase(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,9 +74,16 @@ def test_a_failing_case_exits_1_with_the_checker_report(
         ["verify", "--methods", "central,secant"],
         ["verify", "--methods", "central,central"],
         ["verify", "--methods", ""],
+        ["check-mlp", "--layers", "4"],
+        ["check-mlp", "--layers", "4,0,2"],
+        ["check-mlp", "--layers", "4,x"],
+        ["check-mlp", "--plant", "no-such-bug"],
+        ["check-mlp", "--method", "secant"],
+        ["check-mlp", "--layers", "3,2", "--weight-decay", "-1"],
     ],
     ids=["no-command", "unknown-command", "zero-cases", "cases-not-int", "negative-seed",
-         "unknown-method", "repeated-method", "no-method"],
+         "unknown-method", "repeated-method", "no-method", "one-layer", "zero-units",
+         "size-not-int", "unknown-bug", "mlp-unknown-method", "negative-decay"],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == 2
@@ -101,3 +108,26 @@ def test_python_dash_m_gradcheck_runs() -> None:
 def test_cli_docstring_examples_run() -> None:
     failed, _ = doctest.testmod(cli, optionflags=doctest.ELLIPSIS)
     assert failed == 0
+
+
+def test_check_mlp_passes_a_correct_network(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check-mlp", "--layers", "5,7,3", "--batch", "4", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.startswith("gradcheck check-mlp: MLP(layer_sizes=(5, 7, 3)")
+    assert "m=4, P=66" in out and "PASSED: central differences, 66 elements" in out
+
+
+def test_check_mlp_names_a_planted_bug(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check-mlp", "--layers", "4,6,6,2", "--batch", "5", "--weight-decay", "0.1",
+            "--plant", "no-decay", "--method", "complex", "--json", "--quiet"]
+    assert cli.main(argv) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["bug"] == "no-decay" and out["n_examples"] == 5
+    assert out["result"]["passed"] is False and out["result"]["method"] == "complex"
+    assert out["result"]["diagnosis"][0]["name"] == "decay-missing"
+
+
+def test_check_mlp_module_examples_run() -> None:
+    failed, attempted = doctest.testmod(_check_mlp)
+    assert attempted >= 3 and failed == 0

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from backprop_ref import MLP
 from gradcheck import _evaluate, _progress, _tree, check_gradient, cli, numerical_gradient
 
 METHODS = ("forward", "central", "complex", "richardson")
@@ -145,3 +146,21 @@ def test_cli_progress_on_a_terminal() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(_progress).failed == 0
+
+
+def test_progress_moves_during_a_structure_aware_check() -> None:
+    # A function's own evaluator does not report its blocks: its requests are cut into pieces
+    # so that a display still moves during one long request.
+    mlp = MLP([20, 60, 40, 5])
+    rng = np.random.default_rng(0)
+    params = mlp.init_params(rng=rng, scale=0.5)
+    X, Y = rng.normal(size=(6, 20)), rng.uniform(size=(6, 5))
+    seen: list[tuple[int, int]] = []
+    result = check_gradient(
+        mlp.objective(X, Y), params, mlp.cost_and_gradient(params, X, Y)[1],
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert result.passed
+    dones = [done for done, _ in seen]
+    assert dones == sorted(dones) and len(set(dones)) >= 4  # 2P = 7810 calls: 4 pieces or more
+    assert seen[-1] == (result.n_evaluations, result.n_evaluations)
