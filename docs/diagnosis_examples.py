@@ -29,7 +29,7 @@ Grads = list[Layer]
 
 def _on(leaf: int, fn: Callable[[Layer, Layer], Layer]) -> Grads:
     """GOOD with layer ``leaf`` replaced by fn(gradient layer, parameter layer)."""
-    return [fn(g, p) if i == leaf else g for i, (g, p) in enumerate(zip(GOOD, params))]
+    return [fn(g, p) if i == leaf else g for i, (g, p) in enumerate(zip(GOOD, params, strict=True))]
 
 
 def _one_element() -> Grads:
