@@ -8,9 +8,15 @@ keeps the unperturbed A(l) and Z(l) and evaluates all the moves of one parameter
 as a batch of (m, s) arrays pushed from Z(l+2) to the cost, in blocks of at most
 ``block_bytes``. The weight decay of a moved weight is D + c(w h + h²/2), exact from D.
 
-Cost, with n_l moves of layer l's parameters: a move of the output layer's costs about m·s_L
-(its cost and output activation), a move one layer below m·s_{L−1}·s_L more, and in general the
-forward pass above layer l+1, m Σ_{k > l+1} s_k s_{k+1}, instead of the whole forward pass.
+Exact path, per move: the forward pass above layer l+1, m Σ_{k > l+1} s_k s_{k+1}, instead of
+the whole forward pass. Where the change is tiny (central and complex steps) the smooth
+activations (sigmoid, tanh, identity) and losses are replaced by truncated Taylor series,
+exact to a hundredth of the rounding of the exact path under a guard on the size of each move
+(`backprop_ref._series`): the activation of layer l+2 becomes K precomputed (m, s_{l+3})
+matrices per unit, the output activation and elementwise loss a polynomial of degree ≤ 2K in
+the moved column per example, so a move below the output costs O(K m) after a one-off
+precomputation. Moves the guard refuses (Richardson's big base steps, relu, softmax) take the
+exact path.
 
 The evaluator follows the contract of ``gradcheck._evaluate.Evaluator`` (gradcheck is not
 imported): the values are those of `MLP.cost` at the moved points, to rounding; ``at_x`` is
@@ -37,22 +43,16 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from backprop_ref import holomorphic
+from backprop_ref._moves import State, costs, state
+from backprop_ref._series import HiddenSeries
 from backprop_ref._types import FloatArray, Layer
 from backprop_ref._validate import check_inputs, check_int, check_params, check_targets
-from backprop_ref.activations import holomorphic_log_softmax, log_softmax
-from backprop_ref.losses import (
-    NetworkFunctions,
-    _holomorphic_softplus,
-    decay_term,
-    holomorphic_decay_term,
-)
 
 if TYPE_CHECKING:
     from backprop_ref.network import MLP, ParamsLike
@@ -62,127 +62,7 @@ __all__ = ["BLOCK_BYTES", "Objective", "StructuredEvaluator"]
 BLOCK_BYTES = 1 << 22
 """Default bound on one batch of moved activations (4 MiB, about the L2 cache of a core)."""
 
-_BatchCost = Callable[[FloatArray, FloatArray, FloatArray], Any]
 _EPS64 = float(np.finfo(np.float64).eps)
-
-
-def _squared(z: FloatArray, a: FloatArray, y: FloatArray) -> Any:
-    """Σ ½ (a − y)² per batch item, (n, m, s) → (n,); (a − y)² as a product, analytic."""
-    error = a - y
-    return 0.5 * np.einsum("bij,bij->b", error, error)
-
-
-def _sigmoid_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> Any:
-    """Σ log(1 + e^(−|z|)) + |z| (1 − y if z ≥ 0 else y) per batch item (as losses does)."""
-    abs_z = np.abs(z)
-    terms = np.log1p(np.exp(-abs_z))
-    terms += abs_z * np.where(z >= 0, 1.0 - y, y)
-    return terms.sum(axis=(1, 2))
-
-
-def _holomorphic_sigmoid_cross_entropy(
-    z: FloatArray, a: FloatArray, y: FloatArray
-) -> Any:
-    """Σ y softplus(−z) + (1 − y) softplus(z) per batch item, analytic in z."""
-    terms = y * _holomorphic_softplus(-z) + (1.0 - y) * _holomorphic_softplus(z)
-    return terms.sum(axis=(1, 2))
-
-
-def _softmax_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> Any:
-    """Σ −y_k log softmax(z)_k per batch item."""
-    return -np.einsum("ij,bij->b", y, log_softmax(z))
-
-
-def _holomorphic_softmax_cross_entropy(
-    z: FloatArray, a: FloatArray, y: FloatArray
-) -> Any:
-    """Σ −y_k log softmax(z)_k per batch item, analytic in z."""
-    return -np.einsum("ij,bij->b", y, holomorphic_log_softmax(z))
-
-
-def _batch_cost(functions: NetworkFunctions, analytic: bool) -> tuple[_BatchCost, bool]:
-    """The per-batch-item data cost of the network's loss, and whether it needs a = f(z)."""
-    if functions.loss.name == "squared":
-        return _squared, True
-    if functions.output.name == "softmax":
-        return (_holomorphic_softmax_cross_entropy if analytic else _softmax_cross_entropy), False
-    return (_holomorphic_sigmoid_cross_entropy if analytic else _sigmoid_cross_entropy), False
-
-
-class _State(NamedTuple):
-    """The network at x, in one dtype: what every move reuses."""
-
-    functions: NetworkFunctions
-    batch_cost: _BatchCost
-    needs_output: bool
-    layers: list[Layer]
-    inputs_t: list[FloatArray]
-    """A(l)ᵀ per layer's input, (s_l, m): rows are the columns a weight move scales."""
-    outputs_t: list[FloatArray]
-    """f(Z(l+1))ᵀ per hidden layer, (s_{l+1}, m)."""
-    z_t: list[FloatArray]
-    """Z(l+1)ᵀ per layer, (s_{l+1}, m)."""
-    targets: FloatArray
-    decay: float
-    base_decay: Any
-
-
-def _state(
-    functions: NetworkFunctions, layers: list[Layer], X: FloatArray, Y: FloatArray,
-    decay: float, *, analytic: bool,
-) -> _State:
-    """Run the forward pass once at x (analytic forms for complex layers) and keep it."""
-    if analytic:
-        functions = holomorphic.holomorphic_functions(functions)
-    inputs_t, z_t, a = [], [], X
-    for k, (W, b) in enumerate(layers):
-        inputs_t.append(np.ascontiguousarray(a.T))
-        z = a @ W.T
-        z += b
-        z_t.append(np.ascontiguousarray(z.T))
-        a = (functions.output if k == len(layers) - 1 else functions.hidden).function(z)
-    cost, needs_output = _batch_cost(functions, analytic)
-    dterm = (holomorphic_decay_term if analytic else decay_term)(layers, decay)
-    return _State(functions, cost, needs_output, layers, inputs_t, inputs_t[1:], z_t, Y,
-                  decay, dterm)
-
-
-def _data_costs(st: _State, k: int, rows: npt.NDArray[np.intp], column: Any) -> Any:
-    """Σ loss per move (n,), where move t sets column ``rows[t]`` of Z(k+2) to ``column[t]``."""
-    n, m = column.shape
-    if k == len(st.layers) - 1:  # an output unit moved: copy Z(L), replace one column
-        z = np.repeat(st.z_t[k].T[None], n, axis=0)  # (n, m, s_L)
-        z[np.arange(n)[:, None], np.arange(m), rows[:, None]] = column
-    else:  # the rank-one update ΔA(k+2)[:, i] ⊗ W(k+2)[:, i] of Z(k+3), then upward
-        change = st.functions.hidden.function(column, out=column)
-        change -= st.outputs_t[k][rows]  # (n, m)
-        z = change[:, :, None] * st.layers[k + 1].W.T[rows][:, None, :]  # (n, m, s_{k+3})
-        z += st.z_t[k + 1].T
-        for W, b in st.layers[k + 2 :]:
-            a = st.functions.hidden.function(z, out=z)
-            z = a @ W.T
-            z += b
-    a = st.functions.output.function(z.copy()) if st.needs_output else z
-    return st.batch_cost(z, a, st.targets)
-
-
-def _costs(st: _State, leaf: int, local: npt.NDArray[np.intp], delta: Any) -> Any:
-    """J per move of element ``local[t]`` of leaf ``leaf`` (W(1), b(1), W(2), ...) by delta[t]."""
-    k = leaf // 2
-    W = st.layers[k].W
-    m = st.targets.shape[0]
-    if leaf % 2 == 0:  # W(k+1)[i, j] += δ: Z(k+2)[:, i] += δ A(k+1)[:, j]
-        rows, cols = np.divmod(local, W.shape[1])
-        column = st.inputs_t[k][cols] * delta[:, None]
-        w = W[rows, cols]
-        extra = st.decay * (w * delta + 0.5 * delta * delta)  # (c/2)((w + δ)² − w²)
-    else:  # b(k+1)[i] += δ: Z(k+2)[:, i] += δ
-        rows = local
-        column = np.repeat(delta[:, None], m, axis=1)
-        extra = np.zeros_like(delta)
-    column += st.z_t[k][rows]
-    return _data_costs(st, k, rows, column) / m + (st.base_decay + extra)
-
 
 class StructuredEvaluator:
     """f(x + δ e_k) of an `Objective`, computed from the unperturbed network (see module).
@@ -209,9 +89,10 @@ class StructuredEvaluator:
         self._dtype = self._layers[0].W.dtype
         sizes = [a.size for layer in self._layers for a in layer]
         self._ends = np.cumsum(sizes)
-        self._real: _State | None = None
-        self._complex: _State | None = None
+        self._real: State | None = None
+        self._complex: State | None = None
         self._count = 0
+        self._series = True  # False: the exact path for every move (for tests)
 
     @property
     def n_evaluations(self) -> int:
@@ -244,31 +125,34 @@ class StructuredEvaluator:
         delta = 1j * np.asarray(shift).astype(self._dtype).astype(ctype)
         return self._along(self._complex, index, delta, np.complex128)
 
-    def _state(self, layers: list[Layer], *, analytic: bool) -> _State:
+    def _state(self, layers: list[Layer], *, analytic: bool) -> State:
         """The unperturbed network in the dtype of ``layers``."""
         ob = self._objective
         X, Y = ob.X.astype(self._dtype), ob.Y.astype(self._dtype)
-        return _state(ob.mlp._functions, layers, X, Y, ob.decay, analytic=analytic)
+        return state(ob.mlp._functions, layers, X, Y, ob.decay, analytic=analytic,
+                      series=self._series)
 
-    def _along(self, st: _State, index: Any, delta: Any, out_dtype: Any) -> Any:
+    def _along(self, st: State, index: Any, delta: Any, out_dtype: Any) -> Any:
         """Values at every move, leaf by leaf and block by block."""
         index = np.asarray(index, dtype=np.intp)
         out = np.empty(len(index), dtype=out_dtype)
         leaf_of = np.searchsorted(self._ends, index, side="right")
         starts = np.concatenate([[0], self._ends])
-        m = st.targets.shape[0]
-        jobs = []
+        m = st.targets.shape[1]
+        budget = max(1, self._objective.block_bytes // (m * delta.itemsize))
         for leaf in np.unique(leaf_of):
             chosen = np.flatnonzero(leaf_of == leaf)
-            width = max(W.shape[0] for W, _ in st.layers[leaf // 2 :])
-            size = max(1, self._objective.block_bytes // (m * width * delta.itemsize))
-            jobs += [(int(leaf), chosen[lo : lo + size]) for lo in range(0, len(chosen), size)]
-
-        def run(job: tuple[int, npt.NDArray[np.intp]]) -> None:
-            leaf, part = job
-            out[part] = _costs(st, leaf, index[part] - starts[leaf], delta[part])
-        for job in jobs:
-            run(job)
+            k = int(leaf) // 2
+            exact = max(W.shape[0] for W, _ in st.layers[k:])  # rows of the widest batch array
+            series = st.series[k]
+            if isinstance(series, HiddenSeries):
+                width = max([W.shape[0] for W, _ in st.layers[k + 2 :]] + [1])
+            else:
+                width = exact if series is None else 1
+            size, chunk = max(1, budget // width), max(1, budget // exact)
+            for lo in range(0, len(chosen), size):
+                part = chosen[lo : lo + size]
+                out[part] = costs(st, int(leaf), index[part] - starts[leaf], delta[part], chunk)
         self._count += len(index)
         return out
 
