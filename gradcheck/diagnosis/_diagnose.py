@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradcheck.diagnosis._context import _Candidate, _Context, _Named
+from gradcheck.diagnosis._data_factor import _data_factor
 from gradcheck.diagnosis._decay import _multiple_table
 from gradcheck.diagnosis._factors import _factor_table
 from gradcheck.diagnosis._findings import Finding
@@ -127,9 +128,21 @@ def diagnose(
     Dividing by c puts the factor test in n's units: the tolerance is scaled by ``|c|``.
     ``SLACK = 2`` covers the error of a fitted c: for a relative tolerance ``tol = ρ|n|`` the
     weighted fit gives ``|c_fit - c| <= ρ|c|``, one more tolerance at most on each element. If
-    any leaf with a clear miss is left unexplained, no finding is made at all; otherwise the
-    localisation follows: only the biases, only the weights, only one layer (the first, the
+    any leaf with a clear miss is left unexplained, one more pattern is tried on all of them
+    together (below); if it fails too, no finding is made at all. Otherwise the localisation
+    follows: only the biases, only the weights, only one layer (the first, the
     last), when every failing element lies there and other leaves exist.
+
+    The data term scaled, the decay term right (``data-factor``): a backprop whose data term g
+    is α× too large (the 1/m average missing: α = m; a missing ½: α = 2) but whose decay term
+    c·x is right gives ``a = α·g + c·x = α·n + β·x`` on the weights, ``β = c(1 - α)``, and
+    ``a = α·n`` on every other leaf (biases are never decayed). (α, β) is the joint weighted
+    least-squares fit over the leaves with a clear miss; α must be a named factor (2, ½, -1,
+    m, 1/m, or, when m is not given, m or 1/m for the whole m >= 3 nearest the fitted α: any
+    other constant on the data term is also what an output δ off by a σ′ alike in every example
+    gives), and β is ``c(1 - α)`` for c = λ or λ/m when that explains the leaves too, else
+    fitted. Its residual is ``(a - β·x)/α - n`` under the same rule, and each fitted constant
+    must fix one more clear miss than it could fit alone.
 
     Leaf kinds come from the path's last name (``W``, ``w``, ``weight(s)``, ``kernel``, with an
     optional digit: weight; ``b``, ``bias(es)``: bias), else from ``ndim`` (2-D weight, 1-D bias,
@@ -162,4 +175,6 @@ def diagnose(
     ctx = _Context(leaves, _factor_table(m), multiples, lam, m)
     with np.errstate(all="ignore"):
         findings = _merge([_explain(i, ctx) for i in clear], ctx)
+        if findings is None:
+            findings = _data_factor(clear, ctx)
     return () if findings is None else (*findings, *_localise(ctx))

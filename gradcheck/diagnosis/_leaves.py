@@ -150,3 +150,12 @@ def _within(dev: Array, tol: Array) -> _Fit | None:
         return None
     ratio = np.divide(dev, tol, out=np.zeros_like(dev), where=tol > 0)
     return float(dev.max(initial=0.0)), float(ratio.max(initial=0.0))
+
+
+def _take(leaf: _Leaf, index: NDArray[np.intp]) -> _Leaf:
+    """The elements `index` of `leaf`, flattened: a probe for a cheap necessary test."""
+    return leaf._replace(
+        a=leaf.a.ravel()[index], n=leaf.n.ravel()[index], tol=leaf.tol.ravel()[index],
+        x=leaf.x.ravel()[index], failing=leaf.failing.ravel()[index],
+        clear=leaf.clear.ravel()[index], fit_weight=leaf.fit_weight.ravel()[index],
+    )  # fmt: skip

@@ -14,7 +14,7 @@ from gradcheck.diagnosis._context import _Candidate, _Context
 from gradcheck.diagnosis._decay import _multiple_finding
 from gradcheck.diagnosis._factors import _factor_finding
 from gradcheck.diagnosis._findings import Finding
-from gradcheck.diagnosis._leaves import Array, _Fit, _Leaf, _within
+from gradcheck.diagnosis._leaves import Array, _Fit, _Leaf, _take, _within
 
 
 def _residual(leaf: _Leaf, pattern: str, c: float) -> Array:
@@ -52,10 +52,7 @@ def _probe(leaf: _Leaf, pattern: str) -> _Leaf:
     regressor = leaf.n if pattern == "factor" else leaf.x
     score, miss = leaf.fit_weight * regressor**2, leaf.fit_weight * (leaf.a - leaf.n) ** 2
     index = np.array([np.argmax(score.ravel()), np.argmax(miss.ravel())])
-    return leaf._replace(
-        a=leaf.a.ravel()[index], n=leaf.n.ravel()[index], tol=leaf.tol.ravel()[index],
-        x=leaf.x.ravel()[index], fit_weight=leaf.fit_weight.ravel()[index],
-    )  # fmt: skip
+    return _take(leaf, index)
 
 
 def _linear(i: int, ctx: _Context) -> list[_Candidate]:
