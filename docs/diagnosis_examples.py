@@ -29,7 +29,7 @@ Grads = list[Layer]
 
 def _on(leaf: int, fn: Callable[[Layer, Layer], Layer]) -> Grads:
     """GOOD with layer ``leaf`` replaced by fn(gradient layer, parameter layer)."""
-    return [fn(g, p) if i == leaf else g for i, (g, p) in enumerate(zip(GOOD, params))]
+    return [fn(g, p) if i == leaf else g for i, (g, p) in enumerate(zip(GOOD, params, strict=True))]
 
 
 def _one_element() -> Grads:
@@ -48,19 +48,19 @@ BUGS: dict[str, Callable[[], Grads]] = {
     "a factor of 2 everywhere (a missing ½)": lambda: [Layer(2 * g.W, 2 * g.b) for g in GOOD],
     "every sign flipped": lambda: [Layer(-g.W, -g.b) for g in GOOD],
     "the 1/m average missing": lambda: [
-        Layer(M * (g.W - C * p.W) + C * p.W, M * g.b) for g, p in zip(GOOD, params)
+        Layer(M * (g.W - C * p.W) + C * p.W, M * g.b) for g, p in zip(GOOD, params, strict=True)
     ],
     "weight decay missing": lambda: [
-        Layer(g.W - C * p.W, g.b) for g, p in zip(GOOD, params)
+        Layer(g.W - C * p.W, g.b) for g, p in zip(GOOD, params, strict=True)
     ],
     "weight decay doubled": lambda: [
-        Layer(g.W + C * p.W, g.b) for g, p in zip(GOOD, params)
+        Layer(g.W + C * p.W, g.b) for g, p in zip(GOOD, params, strict=True)
     ],
     "the other decay convention (λ instead of λ/m)": lambda: [
-        Layer(g.W + (LAM - C) * p.W, g.b) for g, p in zip(GOOD, params)
+        Layer(g.W + (LAM - C) * p.W, g.b) for g, p in zip(GOOD, params, strict=True)
     ],
     "decay applied to the biases": lambda: [
-        Layer(g.W, g.b + C * p.b) for g, p in zip(GOOD, params)
+        Layer(g.W, g.b + C * p.b) for g, p in zip(GOOD, params, strict=True)
     ],
     "only the last layer's bias gradient halved": lambda: _on(3, lambda g, p: Layer(g.W, g.b / 2)),
     "the square layer's gradient transposed": lambda: _on(1, lambda g, p: Layer(g.W.T.copy(), g.b)),
