@@ -73,12 +73,17 @@ def cost(net: Net, params: list[tuple[Array, Array]]) -> float:
 
 
 def backprop(
-    net: Net, *, decay: float | None = None, bias_decay: float = 0.0, no_fprime: int = -1
+    net: Net,
+    *,
+    decay: float | None = None,
+    bias_decay: float = 0.0,
+    no_fprime: int = -1,
+    data_scale: float = 1.0,
 ) -> list[Array]:
     """Leaves [W(0), b(0), W(1), ...] of ∇J; decay = the W coefficient (default: correct).
 
     `no_fprime` = l drops f′ of the activations A(l) (a hidden layer) in δ(l): the
-    out-of-catalogue bug.
+    out-of-catalogue bug. `data_scale` multiplies the data term only, not the decay term.
     """
     activations, decay = forward(net, net.params), net.decay if decay is None else decay
     out = activations[-1]
@@ -87,7 +92,10 @@ def backprop(
     for layer in reversed(range(len(net.params))):
         W, b = net.params[layer]
         A = activations[layer]  # (m, s_l)
-        grads[:0] = [delta.T @ A / net.m + decay * W, delta.mean(axis=0) + bias_decay * b]
+        grads[:0] = [
+            data_scale * (delta.T @ A / net.m) + decay * W,
+            data_scale * delta.mean(axis=0) + bias_decay * b,
+        ]
         if layer > 0:
             back = delta @ W
             delta = back if layer == no_fprime else back * A * (1 - A)
@@ -217,6 +225,17 @@ def bias_decayed(net: Net, rng: np.random.Generator) -> Planted:
     return Planted(grads, "bias-decay", tuple(paths_of(net)[1::2]), net.decay)
 
 
+def data_scaled(factor: Callable[[Net], float]) -> Plant:
+    """The data term scaled, the decay term right: a = α·n + c(1 - α)·W, and α·n on biases."""
+
+    def plant(net: Net, rng: np.random.Generator) -> Planted:
+        alpha = factor(net)
+        analytic = backprop(net, data_scale=alpha)
+        return Planted(analytic, "data-factor", tuple(paths_of(net)), alpha)
+
+    return plant
+
+
 def transposed(net: Net, rng: np.random.Generator) -> Planted:
     grads = backprop(net)
     layer = next(i for i, (W, _) in enumerate(net.params) if W.shape[0] == W.shape[1] >= 2)
@@ -311,6 +330,8 @@ PATTERNS: dict[str, tuple[Plant, Callable[[np.random.Generator], list[int]] | No
         3,  # with m = 2, λ - λ/m = λ/m: see test_two_examples_name_both_readings
     ),
     "bias decay": (bias_decayed, None, 2),
+    "data term without its 1/m": (data_scaled(lambda net: float(net.m)), None, 2),
+    "data term doubled": (data_scaled(lambda net: 2.0), None, 2),
     "transposed": (transposed, square_sizes, 2),
     "swapped": (swapped, equal_hidden, 2),
     "other leaf": (other_leaf, equal_hidden, 2),
@@ -349,6 +370,29 @@ def test_backprop_matches_central_differences() -> None:
 @pytest.mark.parametrize("pattern", sorted(PATTERNS))
 def test_each_planted_bug_is_named(pattern: str) -> None:
     assert recognition_rate(pattern) >= RATE
+
+
+@pytest.mark.parametrize("pattern", sorted(set(PATTERNS) - {p for p in PATTERNS if "data" in p}))
+def test_the_data_factor_is_never_claimed_for_another_bug(pattern: str) -> None:
+    plant, sizes, min_m = PATTERNS[pattern]
+    rng = np.random.default_rng([8, sorted(PATTERNS).index(pattern)])
+    for _ in range(CASES):
+        net = random_net(rng, None if sizes is None else sizes(rng), min_m=min_m)
+        findings = run(net, plant(net, rng).analytic, rng)
+        assert "data-factor" not in [finding.name for finding in findings]
+
+
+def test_the_data_factor_without_lambda_reports_the_decay_coefficient() -> None:
+    rng = np.random.default_rng(9)
+    hits = 0
+    for _ in range(CASES):
+        net = random_net(rng)
+        planted = data_scaled(lambda net: float(net.m))(net, rng)
+        findings = run(net, planted.analytic, rng, with_lambda=False)
+        hits += found(findings, planted) and np.isclose(
+            float(findings[0].evidence["decay"]), net.decay, rtol=1e-5
+        )
+    assert hits / CASES >= RATE
 
 
 def other_loss_delta(net: Net, rng: np.random.Generator) -> list[Array]:
@@ -482,6 +526,36 @@ def test_message_of_decayed_biases_in_the_course_convention() -> None:
         "is +λ/m·b = 0.125·b (residual 0.0e+00 ≤ tol): "
         "the biases are decayed with (λ/m)b, but bias is never decayed"
     )
+
+
+def test_messages_of_a_data_term_without_its_average() -> None:
+    lam, m = 0.5, 4
+    analytic = [
+        m * (n - lam * x) + lam * x if n.ndim == 2 else m * n
+        for n, x in zip(NUMERIC, PARAMS, strict=True)
+    ]
+    (finding,) = hand(analytic, weight_decay=lam, n_examples=m)
+    assert re.fullmatch(
+        r"the data term of the gradient is m× the numerical one while the decay term λW is "
+        r"right \(residual \S+ ≤ tol\): the 1/m average is missing \(m = 4\)\?",
+        finding.message,
+    )
+    assert (finding.name, finding.evidence["convention"]) == ("data-factor", "ufldl")
+    assert finding.evidence["beta"] == pytest.approx(lam * (1 - m))
+    unnamed = hand(analytic, weight_decay=0.3, n_examples=m)[0]
+    assert unnamed.message.startswith(
+        "the data term of the gradient is m× the numerical one, with a decay term c·W left "
+        "unscaled (a = m·n + β·W on the weights, β = -1.5, c = β/(1 - α) = 0.5, "
+        "neither λ nor λ/m)"
+    )
+    guessed = hand(analytic, weight_decay=lam)[0]  # m not given: the nearest whole m
+    assert guessed.message.endswith("the 1/m average is missing (m = 4)?")
+    assert (guessed.name, guessed.evidence["factor"]) == ("data-factor", 4.0)
+    scaled = [
+        2.5 * (n - lam * x) + lam * x if n.ndim == 2 else 2.5 * n
+        for n, x in zip(NUMERIC, PARAMS, strict=True)
+    ]
+    assert hand(scaled, weight_decay=lam, n_examples=m) == ()  # 2.5 is not a named factor
 
 
 def test_messages_of_structural_mistakes() -> None:

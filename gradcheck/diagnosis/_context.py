@@ -1,0 +1,51 @@
+"""The shared state of one diagnosis: leaves, named constants, and candidate explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from gradcheck.diagnosis._leaves import _Fit, _Leaf
+
+
+class _Named(NamedTuple):
+    value: float
+    name: str  # the finding's name
+    label: str  # how the constant is written
+    hint: str
+    convention: str
+
+
+class _Candidate(NamedTuple):
+    rank: int  # 0 structural, 1 named constant, 2 fitted constant, 3 isolated elements
+    pattern: str  # "zero", "transposed", "other-leaf", "factor", "multiple", "isolated"
+    leaf: int
+    c: float = 0.0
+    named: _Named | None = None
+    partner: int = -1
+    fit: _Fit = (0.0, 0.0)
+
+
+class _Context(NamedTuple):
+    leaves: tuple[_Leaf, ...]
+    factors: tuple[_Named, ...]
+    multiples: Mapping[str, tuple[_Named, ...]]
+    weight_decay: float | None
+    n_examples: int | None
+
+
+def _distinct(rows: Sequence[_Named], m: int | None) -> tuple[_Named, ...]:
+    """Drop zero constants; of two with one value (m = 1 or 2), keep the first, with both hints."""
+    table: list[_Named] = []
+    for row in rows:
+        same = [
+            i
+            for i, kept in enumerate(table)
+            if abs(kept.value - row.value) <= 1e-12 * abs(row.value)
+        ]
+        if same:
+            kept = table[same[0]]
+            table[same[0]] = kept._replace(hint=f"{kept.hint} (or, as m = {m}: {row.hint})")
+        elif row.value != 0:
+            table.append(row)
+    return tuple(table)
