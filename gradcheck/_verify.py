@@ -112,6 +112,8 @@ class MethodSummary:
     """The largest per-element relative error (small elements included)."""
     worst_rel_difference: float = 0.0
     """The largest ‖n − a‖ / ‖n + a‖ of one check."""
+    worst_tolerance_used: float = 0.0
+    """The largest |a − n| / tolerance of an element: below 1 passes; the margin left."""
     unverifiable: int = 0
 
 
@@ -169,6 +171,9 @@ def _check_case(i: int, case: Case, method: str, summary: Summary, max_reported:
         stats.checks += 1
         stats.worst_rel_error = max(stats.worst_rel_error, result.max_rel_error)
         stats.worst_rel_difference = max(stats.worst_rel_difference, result.relative_difference)
+        if result.worst is not None and result.worst.tolerance > 0:
+            used = result.worst.abs_error / result.worst.tolerance
+            stats.worst_tolerance_used = max(stats.worst_tolerance_used, used)
         stats.unverifiable += result.n_unverifiable
         if not result.passed:
             stats.failures += 1

@@ -142,13 +142,14 @@ def _text(summary: Summary) -> str:
     lines = [
         f"gradcheck verify: {summary.cases} random cases (seed {summary.seed}), "
         f"methods {', '.join(summary.methods)}",
-        "  method       checks  failed  worst rel error  worst ‖n−a‖/‖n+a‖  not verifiable",
+        "  method       checks  failed  worst rel error  worst ‖n−a‖/‖n+a‖  worst |a−n|/tol"
+        "  not verifiable",
     ]
     for name, stats in summary.per_method.items():
         lines.append(
             f"  {name:<11}  {stats.checks:>6}  {stats.failures:>6}  "
             f"{stats.worst_rel_error:>15.2e}  {stats.worst_rel_difference:>17.2e}  "
-            f"{stats.unverifiable:>14}"
+            f"{stats.worst_tolerance_used:>15.3f}  {stats.unverifiable:>14}"
         )
     planted = summary.bugs_applicable + summary.bugs_not_applicable
     lines.append(
