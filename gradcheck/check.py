@@ -166,24 +166,27 @@ def check_gradient(
     :mod:`gradcheck.numerical`), ``ε_a`` the epsilon of the analytic gradient (or of x and
     f when coarser), ``F_k`` the largest ``|f|`` seen and ``m_k = max(1, |x_k|)``. The
     uncertainty of one value of f is ``u = max(ε F, σ_f)``, with ``σ_f`` f's rounding noise
-    measured near x from fourth differences of f at 12 points ``x ± δ v``, ``x ± 2 δ v``
-    (``δ ≈ 1e3 ε max(1, |x|)``, v three seeded random ±1 directions): it sees the
-    cancellation inside f that ``ε |f|`` misses (a cost near zero). An element that fails,
-    or looks non-smooth, is re-estimated alone by Richardson extrapolation at the scale of
-    the method's own step (6 more calls of f per element). It is cleared only where that
-    confirmation shows the first estimate was off and agrees with the analytic value, and a
-    confirmation too loose to decide never clears it (see :mod:`gradcheck._verdict`).
+    measured from fourth differences of f at ``c ± δ v``, ``c ± 2 δ v`` (``δ ≈ 1e3 ε
+    max(1, |x|)``, v seeded random ±1 directions) around ``c = x`` and around two points as
+    far from x as the check goes (14 calls): it sees the cancellation inside f that
+    ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, is
+    re-estimated alone by Richardson extrapolation at the scale of the method's own step
+    (6 more calls of f per element). It passes if the analytic value agrees with that
+    confirmation and either the first estimate, its truncation measured (forward
+    differences: f″ from the confirmation), accepts it too, or the confirmation shows the
+    first estimate was off; a confirmation too loose to decide never clears it (see
+    :mod:`gradcheck._verdict`).
     Elements where f is not smooth within the step (the confirmation's central differences
-    do not converge at order 2, or its one-sided differences disagree without shrinking,
-    e.g. at a kink of f or of f′) are reported as not verifiable and do not fail the check,
-    unless the analytic value lies outside the one-sided derivatives. f is first called twice
-    at x; if the two values differ by more than ``nondet_tol`` the result fails as
-    *nondeterministic* and no gradient is compared. With ``rtol``/``atol`` there is no
+    do not converge at order 2, or its one-sided differences at order 1, e.g. at a kink of
+    f or of f′) are reported as not verifiable and do not fail the check, unless the
+    analytic value lies outside the one-sided derivatives by more than their spread. f is
+    first called twice at x; if the two values differ by more than ``nondet_tol`` the result
+    fails as *nondeterministic* and no gradient is compared. With ``rtol``/``atol`` there is no
     noise probe, no confirmation and no kink classification.
     When elements mismatch, ``result.diagnosis`` names the mistakes that explain them down to
     the numerical noise (a constant factor, a missing weight decay, a transposed leaf, ...;
     see :func:`gradcheck.diagnosis.diagnose`), and nothing when no pattern does.
-    Cost: 2 calls, 12 for the noise probe, the method's cost (forward P, central 2P,
+    Cost: 2 calls, 14 for the noise probe, the method's cost (forward P, central 2P,
     complex P, richardson 6P), and 6 per failing or suspicious element (complex step: 12
     more per failing element, which measure the noise of its values the same way).
 

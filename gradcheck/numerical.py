@@ -34,7 +34,7 @@ rounding of ``T₂``.
 Smoothness is judged by convergence order. For a smooth f the central values ``D_j`` at
 ``h / 2^j`` approach the derivative at order 2 and the one-sided disagreement
 ``S_j = (f₊ - 2 f₀ + f₋) / h_j`` vanishes at order 1, so ``D₂ - D₁`` keeps a quarter of
-``D₁ - D₀`` and ``S₂`` a quarter of ``S₀``. At a kink of f′ (f C¹, f″ jumping: central
+``D₁ - D₀`` and each ``S_j`` half of the one before. At a kink of f′ (f C¹, f″ jumping: central
 differences off by O(h)) the central differences keep half; at a kink of f the disagreement
 keeps all of it; and each one-sided quotient converges at order 1 (its changes halve) only
 where f is smooth on its side. Richardson flags ``nonsmooth`` where one of these changes keeps
@@ -70,7 +70,7 @@ KINK_FACTOR = 100.0
 #: Convergence-order test of the Richardson levels (see :func:`_keeps_too_much`): a change
 #: may keep up to this multiple of the fraction a smooth f keeps (a quarter of the previous
 #: difference of central values: a kink of f′ keeps half, a kink of f all of it or more).
-ORDER_SLACK = 1.4
+ORDER_SLACK = 1.2
 #: Multiplies the rounding bounds of the differences in the convergence-order test.
 ORDER_NOISE = 2.0
 
@@ -254,8 +254,10 @@ def richardson(
         fwd = [(fp - f0) / hp for hp, _, fp, _ in levels]
         bwd = [(f0 - fm) / -hm for _, hm, _, fm in levels]
         q_noise = [2.0 * d for d in d_noise]
-        nonsmooth |= _keeps_too_much(fwd[0] - bwd[0], fwd[2] - bwd[2], 2.0 * q_noise[0],
-                                     2.0 * q_noise[2], 0.25)
+        gaps = [a - b for a, b in zip(fwd, bwd, strict=True)]
+        for j in (0, 1):
+            nonsmooth |= _keeps_too_much(gaps[j], gaps[j + 1], 2.0 * q_noise[j],
+                                         2.0 * q_noise[j + 1], 0.5)
         low, high = _one_sided_range(fwd, bwd, q_noise)
         nonsmooth |= np.isinf(low)
         curvature = np.abs(fwd[2] - bwd[2]) / halves[2]
@@ -270,9 +272,9 @@ def _keeps_too_much(
 ) -> BoolArray:
     """Where ``after`` keeps more than ``ORDER_SLACK · smooth`` of ``before``, beyond noise.
 
-    ``smooth`` is the fraction a smooth f keeps: a quarter for the differences of central
-    values (order 2, one halving) and for the one-sided disagreement (order 1, two halvings),
-    a half for the differences of one-sided quotients (order 1, one halving).
+    ``smooth`` is the fraction a smooth f keeps per halving of h: a quarter for the
+    differences of central values (order 2), a half for the one-sided disagreement and for
+    the differences of one-sided quotients (order 1).
     """
     kept = np.abs(after) - ORDER_NOISE * noise_after
     return kept > ORDER_SLACK * smooth * (np.abs(before) + ORDER_NOISE * noise_before)

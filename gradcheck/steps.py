@@ -96,24 +96,21 @@ def default_steps(
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-#: The confirmation's base step, in units of the method's own step (see confirmation_steps).
-CONFIRM_MULTIPLE = {"forward": 4.0, "central": 4.0, "richardson": 0.125}
-
-
 def confirmation_steps(
     method: str, h: Float64Array, leaves: Sequence[_tree.FloatArray], *, eps_floor: float
 ) -> Float64Array:
-    """Base steps H of the Richardson confirmation at the scale of the method's step ``h``.
+    """Base steps H of the Richardson confirmation, never much beyond the method's step ``h``.
 
     The confirmation uses central differences at ``H, H/2, H/4``. Forward and central
-    differences: ``H = 4 h``, so that its finest level is the method's own step and it never
-    reaches farther from x than a small multiple of it. Richardson: ``H = h / 8``, inside the
-    method's own levels. The complex step's ``h`` is no length scale for real differences:
-    ``H`` is four times the default central step.
+    differences: ``H = 4 h``, so that its finest level is the method's own step. Richardson,
+    whose own base step is large (ε^(1/7)), and the complex step, whose ``h`` is no length
+    scale for real differences: ``H`` is four times the default central step, capped at the
+    method's ``h`` (a user's small Richardson step stays the farthest the check goes).
     """
-    if method == "complex":
-        return 4.0 * default_steps("central", leaves, eps_floor=eps_floor)
-    return CONFIRM_MULTIPLE[method] * h
+    if method in ("forward", "central"):
+        return 4.0 * h
+    central = 4.0 * default_steps("central", leaves, eps_floor=eps_floor)
+    return central if method == "complex" else np.minimum(central, h)
 
 
 def _positive_scalar(step: object) -> float | None:
