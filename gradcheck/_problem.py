@@ -1,15 +1,18 @@
 """The checked inputs shared by the estimators and the checker: f, x as leaves, args, noise.
 
 The noise of f is measured, not only assumed: :func:`probe_noise` evaluates f at
-``x + j δ v`` (``j = ±1, ±2``) along ``PROBE_DIRECTIONS`` seeded random directions ``v`` of
+``c + j δ v`` (``j = ±1, ±2``) along ``PROBE_DIRECTIONS`` seeded random directions ``v`` of
 ±1 entries, with ``δ_k`` the power of two at or above ``PROBE_STEP · ε_k · max(1, |x_k|)``,
-so that every probe point is exact in x's dtypes. The fourth difference
-``Δ⁴ = f₋₂ - 4 f₋₁ + 6 f₀ - 4 f₁ + f₂`` removes the smooth part of f up to ``δ⁴ f⁗`` (about
-``1e-51 F`` in float64: nothing), so what is left is rounding noise; for independent errors of
-standard deviation σ its standard deviation is ``√70 σ``. The noise level of one value of f is
-then ``σ_f = PROBE_SAFETY · max |Δ⁴| / √70``: PROBE_SAFETY = 3 covers the chance that the few
-differences all land small (three differences, each within a third of its standard deviation,
-happen about once in fifty checks for Gaussian noise, and rounding noise has lighter tails).
+so that every probe point is exact in x's dtypes; ``c = x`` for the first direction and
+``c = x ± reach · v`` for the others, as far from x as the check will go (the noise of a cost
+near zero by cancellation grows with its residuals away from x): 4 + 5 + 5 = 14 calls.
+The fourth difference ``Δ⁴ = f₋₂ - 4 f₋₁ + 6 f₀ - 4 f₁ + f₂`` removes the smooth part of f
+up to ``δ⁴ f⁗`` (about ``1e-51 F`` in float64: nothing), so what is left is rounding noise;
+for independent errors of standard deviation σ its standard deviation is ``√70 σ``. The
+noise level of one value of f is then ``σ_f = PROBE_SAFETY · max |Δ⁴| / √70``:
+PROBE_SAFETY = 3 covers the chance that the few differences all land small (three
+differences, each within a third of its standard deviation, happen about once in fifty
+checks for Gaussian noise, and rounding noise has lighter tails).
 It is what ``ε |f|`` misses where f is the small difference of large intermediate values (a
 cost near zero computed as the residual of large predictions and targets).
 
