@@ -1,5 +1,21 @@
 """The checked inputs shared by the estimators and the checker: f, x as leaves, args, noise.
 
+The noise of f is measured, not only assumed: :func:`probe_noise` evaluates f at
+``c + j δ v`` (``j = ±1, ±2``) along ``PROBE_DIRECTIONS`` seeded random directions ``v`` of
+±1 entries, with ``δ_k`` the power of two at or above ``PROBE_STEP · ε_k · max(1, |x_k|)``,
+so that every probe point is exact in x's dtypes; ``c = x`` for the first direction and
+``c = x ± reach · v`` for the others, as far from x as the check will go (the noise of a cost
+near zero by cancellation grows with its residuals away from x): 4 + 5 + 5 = 14 calls.
+The fourth difference ``Δ⁴ = f₋₂ - 4 f₋₁ + 6 f₀ - 4 f₁ + f₂`` removes the smooth part of f
+up to ``δ⁴ f⁗`` (about ``1e-51 F`` in float64: nothing), so what is left is rounding noise;
+for independent errors of standard deviation σ its standard deviation is ``√70 σ``. The
+noise level of one value of f is then ``σ_f = PROBE_SAFETY · max |Δ⁴| / √70``:
+PROBE_SAFETY = 3 covers the chance that the few differences all land small (three
+differences, each within a third of its standard deviation, happen about once in fifty
+checks for Gaussian noise, and rounding noise has lighter tails).
+It is what ``ε |f|`` misses where f is the small difference of large intermediate values (a
+cost near zero computed as the residual of large predictions and targets).
+
 Example
 -------
 >>> import numpy as np
@@ -10,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +39,18 @@ from gradcheck import _evaluate, _tree, steps
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+
+_EPS32, _EPS64 = (float(np.finfo(t).eps) for t in (np.float32, np.float64))
+_TINY16, _TINY32, _TINY64 = (float(np.finfo(t).tiny) for t in (np.float16, np.float32, np.float64))
+
+#: Random ±1 directions along which f is probed for its noise (4 calls each).
+PROBE_DIRECTIONS = 3
+#: The probe's spacing in units of ``ε_k · max(1, |x_k|)``, rounded up to a power of two.
+PROBE_STEP = 1e3
+#: ``σ_f = PROBE_SAFETY · max |Δ⁴ f| / √70`` (see the module notes).
+PROBE_SAFETY = 3.0
+#: Seed of the probe's directions: a check is reproducible.
+PROBE_SEED = 20240611
 
 
 @dataclass(frozen=True)
@@ -65,10 +94,19 @@ class Noise:
 
     eps: Float64Array
     spread: float
+    probed: float = 0.0
+    """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed)."""
 
     def rounding(self, f_max: Float64Array, index: IntArray) -> Float64Array:
-        """The absolute uncertainty of one value of f, ``ε_k F + spread``, per coordinate."""
-        return self.eps[index] * f_max + self.spread
+        """The absolute uncertainty of one value of f, ``max(ε_k F, σ_f, ulp₀) + spread``."""
+        level = np.maximum(self.eps[index] * f_max, self.probed)
+        return np.maximum(level, self.resolution(index)) + self.spread
+
+    def resolution(self, index: IntArray) -> Float64Array:
+        """``ulp₀ = ε_k · tiny_k``, the spacing of subnormal numbers: no value is finer."""
+        eps = self.eps[index]
+        tiny = np.where(eps > _EPS32, _TINY16, np.where(eps > _EPS64, _TINY32, _TINY64))
+        return eps * tiny
 
 
 def prepare(
@@ -101,9 +139,76 @@ def _short(value: object) -> str:
     return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
-def noise_for(pb: Problem, result_eps: float, spread: float) -> Noise:
-    """The noise model of ``pb`` given the precision of f's values and its known spread."""
-    return Noise(np.maximum(pb.layout.eps(), result_eps), float(spread))
+def noise_for(pb: Problem, result_eps: float, spread: float, probed: float = 0.0) -> Noise:
+    """The noise model of ``pb`` given the precision of f's values, its spread and ``σ_f``."""
+    return Noise(np.maximum(pb.layout.eps(), result_eps), float(spread), float(probed))
+
+
+def probe_noise(
+    pb: Problem, g: Callable[..., Any], f0: float, eps: Float64Array, reach: Float64Array
+) -> tuple[float, int]:
+    """``(σ_f, calls of g)``: f's rounding noise measured near x (see the module notes).
+
+    ``g`` is f as the checker evaluates it, ``f0 = g(x)``, ``eps`` the per-coordinate
+    epsilon and ``reach`` (P,) the farthest the check moves each coordinate. The first
+    direction is probed around x (4 calls), the others around ``x ± reach · v`` (5 calls
+    each), where the noise of a cost near zero by cancellation has grown with the residuals.
+    A site where g is not finite is left out.
+    """
+    worst, calls = 0.0, 0
+    for d, shift in enumerate(probe_shifts(pb, eps)):
+        base = _rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        shift = np.where(_exact(pb, base, shift), shift, 0.0)
+        center = f0 if d == 0 else evaluator_at(pb, g, base - pb.x_flat).at_x()
+        values = [evaluator_at(pb, g, base + j * shift - pb.x_flat).at_x()
+                  for j in (-2, -1, 1, 2)]
+        calls += 4 if d == 0 else 5
+        d4 = fourth_difference(values, center)
+        if np.isfinite(d4):
+            worst = max(worst, abs(d4))
+    return PROBE_SAFETY * worst / math.sqrt(70.0), calls
+
+
+def probe_shifts(pb: Problem, eps: Float64Array) -> list[Float64Array]:
+    """The probe's ``δ v`` around x, one (P,) array per direction (j δ v exact, j = ±1, ±2).
+
+    Coordinates whose probe points would not be exact in x's dtype stay at x.
+    """
+    rng = np.random.default_rng(PROBE_SEED)
+    delta = 2.0 ** np.ceil(np.log2(PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
+    shifts = []
+    for _ in range(PROBE_DIRECTIONS):
+        shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
+        shifts.append(np.where(_exact(pb, pb.x_flat, shift), shift, 0.0))
+    return shifts
+
+
+def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _evaluate.Evaluator:
+    """An evaluator of ``g`` at ``x + shift`` (a new one: its calls are counted apart)."""
+    return pb.make_evaluator(g, _leaves(pb, pb.x_flat + shift), pb.treedef, pb.args)
+
+
+def fourth_difference(values: list[Any], center: Any) -> Any:
+    """``v₋₂ - 4 v₋₁ + 6 v₀ - 4 v₁ + v₂`` from ``values = [v₋₂, v₋₁, v₁, v₂]``."""
+    return values[0] - 4.0 * values[1] + 6.0 * center - 4.0 * values[2] + values[3]
+
+
+def _leaves(pb: Problem, flat: Float64Array) -> list[npt.NDArray[Any]]:
+    """The (P,) point ``flat`` as leaves shaped like x's, each in its leaf's dtype."""
+    return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
+
+
+def _rounded(pb: Problem, flat: Float64Array) -> Float64Array:
+    """``flat`` rounded to x's dtypes, as float64, shape (P,)."""
+    return _tree.concat(_leaves(pb, flat))
+
+
+def _exact(pb: Problem, base: Float64Array, shift: Float64Array) -> npt.NDArray[np.bool_]:
+    """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2, shape (P,)."""
+    ok = np.ones(pb.layout.size, bool)
+    for j in (-2.0, -1.0, 1.0, 2.0):
+        ok &= _rounded(pb, base + j * shift) - base == j * shift
+    return ok
 
 
 def scale(pb: Problem, index: IntArray) -> Float64Array:

@@ -93,13 +93,6 @@ def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float
     return _tree.concat(leaves), eps
 
 
-def _confirm_step(pb: Problem, h: Float64Array, eps_floor: float) -> Float64Array:
-    """Base step of the Richardson confirmation: its default, or h/8 for Richardson itself."""
-    if pb.method == "richardson":
-        return h / 8.0
-    return steps.default_steps("richardson", pb.leaves, eps_floor=eps_floor)
-
-
 def _result(
     pb: Problem, analytic: Float64Array, verdict: _verdict.Verdict, **extra: Any
 ) -> report.GradientCheckResult:
@@ -196,20 +189,33 @@ def check_gradient(
     -----
     Element k passes when ``|a_k - n_k| <= tol_k`` with, by default,
     ``tol_k = 10 (e_k + 10 ε_a (max(|a_k|, |n_k|) + F_k / m_k))``: ``e_k`` the estimator's own
-    error estimate (rounding ``~ ε F / h`` plus truncation from the method's order, see
+    error estimate (rounding ``~ u / h`` plus truncation from the method's order, see
     :mod:`gradcheck.numerical`), ``ε_a`` the epsilon of the analytic gradient (or of x and
-    f when coarser), ``F_k`` the largest ``|f|`` seen and ``m_k = max(1, |x_k|)``. An element
-    that fails is re-estimated alone by Richardson extrapolation (6 more calls of f per failing
-    element) and is a mismatch only when that confirmation agrees (see
-    :mod:`gradcheck._verdict`); elements where f has a kink within the step are reported as not
-    verifiable and do not fail the check. f is first called twice at x; if the two values
-    differ by more than ``nondet_tol`` the result fails as *nondeterministic* and no gradient
-    is compared. With ``rtol``/``atol`` there is no confirmation and no kink classification.
+    f when coarser), ``F_k`` the largest ``|f|`` seen and ``m_k = max(1, |x_k|)``. The
+    uncertainty of one value of f is ``u = max(ε F, σ_f)``, with ``σ_f`` f's rounding noise
+    measured from fourth differences of f at ``c ± δ v``, ``c ± 2 δ v`` (``δ ≈ 1e3 ε
+    max(1, |x|)``, v seeded random ±1 directions) around ``c = x`` and around two points as
+    far from x as the check goes (14 calls): it sees the cancellation inside f that
+    ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, is
+    re-estimated alone by Richardson extrapolation at the scale of the method's own step
+    (6 more calls of f per element). It passes if the analytic value agrees with that
+    confirmation and either the first estimate, its truncation measured (forward
+    differences: f″ from the confirmation), accepts it too, or the confirmation shows the
+    first estimate was off; a confirmation too loose to decide never clears it (see
+    :mod:`gradcheck._verdict`).
+    Elements where f is not smooth within the step (the confirmation's central differences
+    do not converge at order 2, or its one-sided differences at order 1, e.g. at a kink of
+    f or of f′) are reported as not verifiable and do not fail the check, unless the
+    analytic value lies outside the one-sided derivatives by more than their spread. f is
+    first called twice at x; if the two values differ by more than ``nondet_tol`` the result
+    fails as *nondeterministic* and no gradient is compared. With ``rtol``/``atol`` there is no
+    noise probe, no confirmation and no kink classification.
     When elements mismatch, ``result.diagnosis`` names the mistakes that explain them down to
     the numerical noise (a constant factor, a missing weight decay, a transposed leaf, ...;
     see :func:`gradcheck.diagnosis.diagnose`), and nothing when no pattern does.
-    Cost: 2 calls plus the method's cost (forward P, central 2P, complex P, richardson 6P),
-    plus 6 per failing or suspicious element.
+    Cost: 2 calls, 14 for the noise probe, the method's cost (forward P, central 2P,
+    complex P, richardson 6P), and 6 per failing or suspicious element (complex step: 12
+    more per failing element, which measure the noise of its values the same way).
 
     ``vectorized``, ``executor``, ``max_batch_bytes`` and ``progress`` work as in
     :func:`gradcheck.numerical_gradient` (see its Notes: what a vectorized f must accept and
@@ -277,6 +283,7 @@ def run_check(
         steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=0.0)
     pair = _PairValue(pb.f) if grad is None else None
     ev = pb.evaluator(pair)
+    function: _evaluate.ScalarFunction = pb.f if pair is None else pair
     f0, again = numerical.value_at_x(ev), numerical.value_at_x(ev)
     analytic, eps_a = _analytic(pb, grad, pair)
     if abs(f0 - again) > allowed:
@@ -285,21 +292,26 @@ def run_check(
     h = steps.resolve_steps(
         pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
     )
+    confirm = steps.confirmation_steps(pb.method, h, pb.leaves, eps_floor=ev.result_eps)
+    probe_calls = 0
+    if explicit is None:  # f's noise, measured out to the farthest point the check uses
+        reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
+        sigma, probe_calls = _problem.probe_noise(pb, function, f0, noise.eps, reach)
+        noise = _problem.noise_for(pb, ev.result_eps, allowed, sigma)
     est = numerical.estimate(ev, pb, noise, h, _problem.all_coordinates(pb), f0)
     if explicit is not None:
         verdict = _verdict.explicit(est, analytic, *explicit)
         rule = f"rtol={explicit[0]:g}, atol={explicit[1]:g}"
     else:
         eps_a = np.maximum(eps_a, noise.eps)
-        confirm = _confirm_step(pb, h, ev.result_eps)
-        verdict = _verdict.judge(
-            ev, pb, noise, est, analytic, eps_a, f0=f0, confirm_step=confirm
-        )
+        verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
+                                 confirm_step=confirm, function=function)
         rule = "error model"
     findings = _diagnosis(pb, analytic, verdict, options)
     seconds = time.perf_counter() - start
+    calls = ev.n_evaluations + probe_calls + verdict.n_evaluations
     return _result(
-        pb, analytic, verdict, n_evaluations=ev.n_evaluations, seconds=seconds,
+        pb, analytic, verdict, n_evaluations=calls, seconds=seconds,
         tolerance_rule=rule, nondet_tol=allowed, diagnosis=findings,
     )
 

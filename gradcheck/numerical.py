@@ -4,26 +4,46 @@ Each estimator works on a set of coordinates through an evaluator (see
 :mod:`gradcheck._evaluate`) and returns an :class:`Estimate`: the derivative, an estimate of
 its absolute error, the steps, and what the checker needs to judge it. The error estimates
 use, per coordinate k: the step ``h``, the largest ``F = max |f|`` over the values used,
-``u = ε F + s`` the uncertainty of one value of f (``ε`` the epsilon of the coordinate's and
-f's dtype, ``s`` the known nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative
-of f is not measured, the scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
+``u = max(ε F, σ_f) + s`` the uncertainty of one value of f (``ε`` the epsilon of the
+coordinate's and f's dtype, ``σ_f`` the noise of f measured near x by
+:func:`gradcheck._problem.probe_noise` when the checker asks for it, ``s`` the known
+nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative of f is not measured, the
+scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
 
 ==========  ==================================  ==========================================
 method      estimate                            error estimate
 ==========  ==================================  ==========================================
 forward     ``(f(x+h e_k) - f(x)) / h``         ``2 u / h + h F / (2 m²)``
 central     ``(f(x+h e_k) - f(x-h e_k)) / 2h``  ``u / h + h² / 6 · max(F / m³, |f''| / m)``
-complex     ``Im f(x + i h e_k) / h``           ``(ε + s / F) |n| + h² F / (6 m³)``
+complex     ``Im f(x + i h e_k) / h``           ``(ε + s / F) |n| + h² F / (6 m³) + ulp₀ / h``
 richardson  central at h, h/2, h/4, twice       ``Σ_j |w_j| u / h_j`` + tableau difference
             extrapolated (Neville in h²)
 ==========  ==================================  ==========================================
 
 ``f''`` for central differences is the free second difference ``(f₊ - 2 f₀ + f₋) / h²``
-when ``f(x)`` is known. Richardson's truncation estimate is
+when ``f(x)`` is known. The complex step has no subtraction, so its rounding is relative to
+its value; ``ulp₀ = ε tiny`` is the spacing of subnormal numbers, the resolution of ``Im f``
+when it underflows. Where the imaginary part inherits cancellation inside f (a residual
+computed as the small difference of large values multiplies it), :func:`complex_noise`
+measures the noise of the complex-step values themselves. Richardson's truncation estimate is
 ``max(|T₂ - T₁'|, |T₁ - T₁'| / 15)``, the error of the better first-level extrapolation
 ``T₁'``, a safe bound for the second-level value ``T₂``; ``w_j`` are the extrapolation
 weights (1, -20, 64) / 45 that turn rounding of the three central differences into
 rounding of ``T₂``.
+
+Smoothness is judged by convergence order. For a smooth f the central values ``D_j`` at
+``h / 2^j`` approach the derivative at order 2 and the one-sided disagreement
+``S_j = (f₊ - 2 f₀ + f₋) / h_j`` vanishes at order 1, so ``D₂ - D₁`` keeps a quarter of
+``D₁ - D₀`` and each ``S_j`` half of the one before. At a kink of f′ (f C¹, f″ jumping: central
+differences off by O(h)) the central differences keep half; at a kink of f the disagreement
+keeps all of it; and each one-sided quotient converges at order 1 (its changes halve) only
+where f is smooth on its side. Richardson flags ``nonsmooth`` where one of these changes keeps
+more than ORDER_SLACK times what a smooth f keeps, beyond ORDER_NOISE times its rounding bound
+(differences below the noise are no evidence). Its ``low``/``high`` bound the one-sided
+derivatives: the one-sided quotients at ``h/4`` widened by their last change, or unbounded
+where a side does not settle (a kink within the step but not at x, or several). Central
+differences, with one level only, flag a second difference KINK_FACTOR times above the
+scaling model.
 """
 
 from __future__ import annotations
@@ -37,7 +57,9 @@ import numpy.typing as npt
 from gradcheck import _evaluate, _evaluation, _parallel, _problem, _tree, steps
 from gradcheck._problem import Noise, Problem
 
-__all__ = ["Estimate", "estimate", "gradient_with", "numerical_gradient", "richardson"]
+__all__ = [
+    "Estimate", "complex_noise", "estimate", "gradient_with", "numerical_gradient", "richardson",
+]
 
 Float64Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -46,9 +68,12 @@ IntArray = npt.NDArray[np.intp]
 #: A one-sided disagreement ``|f₊ - 2 f₀ + f₋| / h`` this many times larger than the scaling
 #: model's ``h F / m²`` (plus its rounding) makes central differences ask for a closer look.
 KINK_FACTOR = 100.0
-#: Across the Richardson levels h and h/4, a smooth f shrinks the one-sided disagreement 4
-#: times; a kink leaves it unchanged. More than this fraction left means "does not scale".
-KINK_RATIO = 0.5
+#: Convergence-order test of the Richardson levels (see :func:`_keeps_too_much`): a change
+#: may keep up to this multiple of the fraction a smooth f keeps (a quarter of the previous
+#: difference of central values: a kink of f′ keeps half, a kink of f all of it or more).
+ORDER_SLACK = 1.2
+#: Multiplies the rounding bounds of the differences in the convergence-order test.
+ORDER_NOISE = 2.0
 
 
 class Estimate(NamedTuple):
@@ -64,11 +89,18 @@ class Estimate(NamedTuple):
     """``max |f|`` over the evaluations used for the coordinate."""
     nonsmooth: BoolArray
     """Evidence that f is not smooth within the step (central: anomalous second difference;
-    Richardson: one-sided disagreement that does not shrink with h)."""
+    Richardson: levels that do not converge at the orders of a smooth f)."""
+    suspect: BoolArray
+    """Worth a second look even where the analytic value passes: ``nonsmooth``, or for
+    Richardson a truncation estimate above KINK_FACTOR times its rounding bound."""
     low: Float64Array
-    """Smallest one-sided difference quotient seen (NaN where f(x) was not given)."""
+    """Smaller one-sided difference quotient at the smallest step (NaN without f(x))."""
     high: Float64Array
-    """Largest one-sided difference quotient seen (NaN where f(x) was not given)."""
+    """Larger one-sided difference quotient at the smallest step (NaN without f(x))."""
+    quotient_noise: Float64Array
+    """Rounding bound ``2 u / h`` of a one-sided quotient at the smallest step."""
+    curvature: Float64Array
+    """Measured ``|f''|``, the second difference at the smallest step (NaN where not known)."""
     n_evaluations: int
     """Calls of f this estimate made."""
 
@@ -113,9 +145,12 @@ def forward(
     _finite(fp, index, pb, hp)
     f_max = np.maximum(abs(f0), np.abs(fp))
     m = _problem.scale(pb, index)
-    error = 2.0 * noise.rounding(f_max, index) / hp + hp * f_max / (2.0 * m**2)
+    rounding = noise.rounding(f_max, index)
+    error = 2.0 * rounding / hp + hp * f_max / (2.0 * m**2)
     n = len(index)
-    return Estimate((fp - f0) / hp, error, hp, f_max, np.zeros(n, bool), _nan(n), _nan(n), n)
+    none = np.zeros(n, bool)
+    return Estimate((fp - f0) / hp, error, hp, f_max, none, none, _nan(n), _nan(n),
+                    2.0 * rounding / hp, _nan(n), n)
 
 
 def central(
@@ -132,15 +167,17 @@ def central(
     rounding = noise.rounding(f_max, index)
     third = f_max / m**3
     n = len(index)
-    nonsmooth, low, high = np.zeros(n, bool), _nan(n), _nan(n)
+    nonsmooth, low, high, curvature = np.zeros(n, bool), _nan(n), _nan(n), _nan(n)
     if f0 is not None:
         fwd, bwd = (fp - f0) / hp, (f0 - fm) / -hm
+        curvature = np.abs(fwd - bwd) / half
         disagreement = np.abs(fwd - bwd)
         third = np.maximum(third, disagreement / half / m)
         nonsmooth = disagreement > KINK_FACTOR * (half * f_max / m**2 + 4.0 * rounding / half)
         low, high = np.minimum(fwd, bwd), np.maximum(fwd, bwd)
     error = rounding / half + half**2 / 6.0 * third
-    return Estimate((fp - fm) / (hp - hm), error, hp, f_max, nonsmooth, low, high, 2 * n)
+    return Estimate((fp - fm) / (hp - hm), error, hp, f_max, nonsmooth, nonsmooth, low, high,
+                    2.0 * rounding / half, curvature, 2 * n)
 
 
 def complex_step(
@@ -154,9 +191,33 @@ def complex_step(
     f_max = np.abs(values.real)
     relative = noise.eps[index] + noise.spread / np.maximum(f_max, max(noise.spread, 1e-300))
     m = _problem.scale(pb, index)
-    error = relative * np.abs(value) + hi**2 * f_max / (6.0 * m**3)
+    error = (relative * np.abs(value) + hi**2 * f_max / (6.0 * m**3)
+             + noise.resolution(index) / hi)
     n = len(index)
-    return Estimate(value, error, hi, f_max, np.zeros(n, bool), _nan(n), _nan(n), n)
+    none = np.zeros(n, bool)
+    return Estimate(value, error, hi, f_max, none, none, _nan(n), _nan(n), error, _nan(n), n)
+
+
+def complex_noise(
+    pb: Problem, g: _evaluate.ScalarFunction, noise: Noise, h: Float64Array, index: IntArray,
+    value: Float64Array,
+) -> tuple[Float64Array, int]:
+    """``(σ_n, calls of g)``: the noise of the complex-step values ``value`` at ``index``.
+
+    Like :func:`gradcheck._problem.probe_noise` for f: the complex-step derivatives at the
+    probe points ``x + j δ v`` (``j = ±1, ±2``), ``σ_n = PROBE_SAFETY · max |Δ⁴| / √70``
+    over the probe's directions; 4 calls of g per direction and coordinate.
+    """
+    hi = steps.imaginary_steps(pb.layout, h)[index]
+    worst = np.zeros(len(index))
+    shifts = _problem.probe_shifts(pb, noise.eps)
+    for shift in shifts:
+        values = [_problem.evaluator_at(pb, g, j * shift).along_imaginary(index, hi).imag / hi
+                  for j in (-2, -1, 1, 2)]
+        d4 = np.abs(_problem.fourth_difference(values, value))
+        worst = np.where(np.isfinite(d4), np.maximum(worst, d4), worst)
+    sigma = _problem.PROBE_SAFETY * worst / np.sqrt(70.0)
+    return sigma, 4 * len(shifts) * len(index)
 
 
 def _lagrange_at_zero(u: list[Float64Array]) -> list[Float64Array]:
@@ -183,18 +244,61 @@ def richardson(
         f_max = np.maximum(f_max, abs(f0))
     rounding = noise.rounding(f_max, index)
     weights = _lagrange_at_zero(u)
-    error = sum(np.abs(w) * rounding / half for w, half in zip(weights, halves, strict=True))
-    error = error + np.maximum(np.abs(t2 - t11), np.abs(t10 - t11) / 15.0)
+    noisy = sum(np.abs(w) * rounding / half for w, half in zip(weights, halves, strict=True))
+    truncation = np.maximum(np.abs(t2 - t11), np.abs(t10 - t11) / 15.0)
     n = len(index)
-    nonsmooth, low, high = np.zeros(n, bool), _nan(n), _nan(n)
+    d_noise = [rounding / half for half in halves]
+    nonsmooth = _keeps_too_much(diffs[0] - diffs[1], diffs[1] - diffs[2],
+                                d_noise[0] + d_noise[1], d_noise[1] + d_noise[2], 0.25)
+    low, high, curvature = _nan(n), _nan(n), _nan(n)
     if f0 is not None:
         fwd = [(fp - f0) / hp for hp, _, fp, _ in levels]
         bwd = [(f0 - fm) / -hm for _, hm, _, fm in levels]
-        gaps = [np.abs(a - b) for a, b in zip(fwd, bwd, strict=True)]
-        noisy = [4.0 * rounding / half for half in halves]
-        nonsmooth = gaps[2] - noisy[2] > KINK_RATIO * (gaps[0] + noisy[0])
-        low, high = np.min(fwd + bwd, axis=0), np.max(fwd + bwd, axis=0)
-    return Estimate(t2, error, levels[0][0], f_max, nonsmooth, low, high, 6 * n)
+        q_noise = [2.0 * d for d in d_noise]
+        gaps = [a - b for a, b in zip(fwd, bwd, strict=True)]
+        for j in (0, 1):
+            nonsmooth |= _keeps_too_much(gaps[j], gaps[j + 1], 2.0 * q_noise[j],
+                                         2.0 * q_noise[j + 1], 0.5)
+        low, high = _one_sided_range(fwd, bwd, q_noise)
+        nonsmooth |= np.isinf(low)
+        curvature = np.abs(fwd[2] - bwd[2]) / halves[2]
+    suspect = nonsmooth | (truncation > KINK_FACTOR * noisy)
+    return Estimate(t2, noisy + truncation, levels[0][0], f_max, nonsmooth, suspect, low, high,
+                    2.0 * d_noise[2], curvature, 6 * n)
+
+
+def _keeps_too_much(
+    before: Float64Array, after: Float64Array, noise_before: Float64Array,
+    noise_after: Float64Array, smooth: float,
+) -> BoolArray:
+    """Where ``after`` keeps more than ``ORDER_SLACK · smooth`` of ``before``, beyond noise.
+
+    ``smooth`` is the fraction a smooth f keeps per halving of h: a quarter for the
+    differences of central values (order 2), a half for the one-sided disagreement and for
+    the differences of one-sided quotients (order 1).
+    """
+    kept = np.abs(after) - ORDER_NOISE * noise_after
+    return kept > ORDER_SLACK * smooth * (np.abs(before) + ORDER_NOISE * noise_before)
+
+
+def _one_sided_range(
+    fwd: list[Float64Array], bwd: list[Float64Array], noise: list[Float64Array]
+) -> tuple[Float64Array, Float64Array]:
+    """Where the one-sided derivatives lie, as far as the three levels show.
+
+    Each side converges at order 1 where f is smooth on it: its limit lies within its last
+    change of its value at the smallest step. A side whose quotients do not settle so (a
+    second kink within the step) bounds nothing: the range is then (-inf, inf).
+    """
+    width = np.zeros_like(fwd[0])
+    settled = np.ones(fwd[0].shape, bool)
+    for q in (fwd, bwd):
+        width = np.maximum(width, np.abs(q[2] - q[1]))
+        settled &= ~_keeps_too_much(q[1] - q[0], q[2] - q[1], noise[0] + noise[1],
+                                    noise[1] + noise[2], 0.5)
+    low = np.where(settled, np.minimum(fwd[2], bwd[2]) - width, -np.inf)
+    high = np.where(settled, np.maximum(fwd[2], bwd[2]) + width, np.inf)
+    return low, high
 
 
 def estimate(

@@ -49,6 +49,7 @@ from gradcheck import _tree
 __all__ = [
     "METHODS",
     "check_method",
+    "confirmation_steps",
     "default_steps",
     "imaginary_steps",
     "relative_step",
@@ -93,6 +94,23 @@ def default_steps(
         for leaf, eps in zip(leaves, _leaf_eps(leaves, eps_floor), strict=True)
     ]
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def confirmation_steps(
+    method: str, h: Float64Array, leaves: Sequence[_tree.FloatArray], *, eps_floor: float
+) -> Float64Array:
+    """Base steps H of the Richardson confirmation, never much beyond the method's step ``h``.
+
+    The confirmation uses central differences at ``H, H/2, H/4``. Forward and central
+    differences: ``H = 4 h``, so that its finest level is the method's own step. Richardson,
+    whose own base step is large (ε^(1/7)), and the complex step, whose ``h`` is no length
+    scale for real differences: ``H`` is four times the default central step, capped at the
+    method's ``h`` (a user's small Richardson step stays the farthest the check goes).
+    """
+    if method in ("forward", "central"):
+        return 4.0 * h
+    central = 4.0 * default_steps("central", leaves, eps_floor=eps_floor)
+    return central if method == "complex" else np.minimum(central, h)
 
 
 def _positive_scalar(step: object) -> float | None:

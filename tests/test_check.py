@@ -19,6 +19,7 @@ from gradcheck import (
     GradientCheckResult,
     GradientMismatch,
     _evaluate,
+    _problem,
     assert_gradient,
     check_gradient,
     report,
@@ -275,6 +276,78 @@ def test_a_smooth_function_with_a_wrong_gradient_is_a_mismatch_not_a_kink(method
     assert result.n_mismatches == 7
 
 
+# --- regressions found by the property suite ---------------------------------------------
+
+
+def _half_relu_squared(v: Any) -> Any:
+    return 0.5 * np.maximum(v[0], 0.0) ** 2  # C¹ at 0, f″ jumps from 0 to 1
+
+
+@pytest.mark.parametrize("method", ["forward", "central", "richardson"])
+def test_a_kink_of_the_derivative_is_not_verifiable_and_a_wrong_value_there_fails(
+    method: str,
+) -> None:
+    # central differences at 0 give h/4: an O(h) error no smooth error model explains
+    result = check_gradient(_half_relu_squared, np.zeros(1), lambda v: np.maximum(v, 0.0),
+                            method=method)
+    assert result.passed and result.status[0].tolist() == [report.UNVERIFIABLE], str(result)
+    assert not check_gradient(_half_relu_squared, np.zeros(1), np.array([1e-3]),
+                              method=method).passed
+
+
+def _near_zero_cost() -> tuple[Callable[[Any], Any], list[Layer], list[Layer]]:
+    """J = (1/2m) Σ (w x + b - y)² with every value v: residuals v² computed as (v² + v) - v."""
+    v = 5.688666741345898e-05  # found by Hypothesis
+    X = np.full(6, v)  # (m,)
+
+    def cost(p: list[Layer]) -> Any:
+        r = p[0].W[0, 0] * X + p[0].b[0] - v
+        return 0.5 * np.mean(r * r)
+
+    r = v * v + v - v
+    params = [Layer(np.full((1, 1), v), np.full(1, v))]
+    return cost, params, [Layer(np.full((1, 1), np.mean(r * X)), np.full(1, r))]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_cost_near_zero_by_cancellation_is_not_a_mismatch(method: str) -> None:
+    cost, params, grad = _near_zero_cost()
+    result = check_gradient(cost, params, grad, method=method)
+    assert result.passed and result.n_unverifiable == 0, str(result)
+    assert not check_gradient(cost, params, _scaled(grad, 1.01), method=method).passed
+
+
+def test_the_near_zero_cost_of_backprop_ref_passes() -> None:
+    from backprop_ref import MLP
+    from backprop_ref import Layer as RefLayer
+
+    v = 5.688666741345898e-05
+    mlp = MLP([1, 1], activation="identity", output_activation="identity")
+    params = [RefLayer(np.full((1, 1), v), np.full(1, v))]
+    X, Y = np.full((6, 1), v), np.full((6, 1), v)
+    grads = mlp.cost_and_gradient(params, X, Y)[1]
+    for method in METHODS:
+        result = check_gradient(lambda p: mlp.cost(p, X, Y), params, grads, method=method)
+        assert result.passed, str(result)
+
+
+def _relu_cubed(v: Any) -> Any:
+    return np.sum(np.maximum(v, 0.0) ** 3)  # kink of f‴ at 0, 0.002 from x
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_wrong_gradient_near_a_kink_is_caught(method: str) -> None:
+    # the confirmation works at the method's own step: Richardson's default step (6e-3)
+    # crosses the kink at 0, which once let a 1% error pass
+    x = np.array([0.002])
+    correct = check_gradient(_relu_cubed, x, lambda v: 3 * np.maximum(v, 0.0) ** 2,
+                             method=method)
+    assert correct.passed and correct.n_unverifiable == 0, str(correct)
+    wrong = check_gradient(_relu_cubed, x, lambda v: 1.01 * 3 * np.maximum(v, 0.0) ** 2,
+                           method=method)
+    assert not wrong.passed and wrong.n_mismatches == 1, str(wrong)
+
+
 # --- nondeterminism ----------------------------------------------------------------------
 
 
@@ -323,12 +396,18 @@ def test_explicit_rtol_atol_replace_the_error_model() -> None:
     np.testing.assert_allclose(result.tolerance[0], 1e-3 * np.abs(result.numeric[0]))
 
 
-def test_evaluation_count_includes_the_two_calls_and_the_confirmation() -> None:
+def test_evaluation_count_includes_the_two_calls_the_probe_and_the_confirmation() -> None:
     x = np.linspace(0.1, 1.0, 5)
     grad = np.cos(x)
-    assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == 2 + 2 * 5
+    probe = 5 * _problem.PROBE_DIRECTIONS - 1
+    assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == (
+        2 + probe + 2 * 5
+    )
     grad[[1, 3]] += 1e-3
-    assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == 2 + 10 + 12
+    assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == (
+        2 + probe + 10 + 12
+    )
+    assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad, rtol=1e-6).n_evaluations == 12
 
 
 def test_caller_arrays_unchanged_when_f_and_grad_write_into_x() -> None:

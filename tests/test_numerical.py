@@ -12,6 +12,7 @@ import pytest
 from gradcheck import _evaluate, _problem, _tree, numerical, numerical_gradient, steps
 
 RNG_SEED = 20240611
+EPS64 = float(np.finfo(np.float64).eps)
 _A = np.random.default_rng(1).normal(size=(6, 6))
 
 
@@ -279,3 +280,40 @@ def test_non_finite_f_at_x_and_near_x() -> None:
 
     with pytest.raises(ValueError, match=r"`f` returned nan at x moved by -0.001 along `x\[1\]`"):
         numerical_gradient(f, np.array([1.0, 1e-9]), step=1e-3)
+
+
+def test_richardson_order_test_flags_a_kink_of_the_derivative_not_a_steep_smooth_f() -> None:
+    # ½ relu(x)² at 0: the central values shrink 2x per halving, not 4x; exp(20 x) is smooth
+    est, _ = _estimate(lambda v: 0.5 * np.maximum(v[0], 0.0) ** 2 + np.exp(20 * v[1]),
+                       np.array([0.0, 0.1]), "richardson")
+    assert est.nonsmooth.tolist() == [True, False]
+
+
+def test_one_sided_range_is_unbounded_where_a_second_kink_lies_within_the_step() -> None:
+    # |x| + 50 |x + 1e-3| at 0: the backward quotients cross the second kink and do not settle
+    est, _ = _estimate(lambda v: np.abs(v[0]) + 50 * np.abs(v[0] + 1e-3), np.zeros(1),
+                       "richardson")
+    assert est.nonsmooth[0] and est.low[0] == -np.inf and est.high[0] == np.inf
+
+
+def _probe(f: Callable[[Any], Any], x: np.ndarray) -> tuple[float, int]:
+    pb = _problem.prepare(f, x, (), "central")
+    reach = steps.default_steps("central", pb.leaves, eps_floor=0.0)
+    return _problem.probe_noise(pb, f, float(f(x)), _problem.noise_for(pb, 0.0, 0.0).eps, reach)
+
+
+def test_noise_probe_sees_cancellation_that_eps_times_f_misses() -> None:
+    x = np.array([0.3, -0.2])
+    sigma, calls = _probe(lambda v: np.sum(np.sin(v)), x)
+    assert calls == 5 * _problem.PROBE_DIRECTIONS - 1
+    assert sigma < 10 * EPS64  # |f| ~ 0.1: rounding noise of order ε |f|
+    # f = ((1e4 + v0) - 1e4)² - v0² is 0 up to the rounding of 1e4 + v0: ~1e-12 · |v0|
+    sigma, _ = _probe(lambda v: ((1e4 + v[0]) - 1e4) ** 2 - v[0] ** 2 + v[1], x)
+    assert sigma > 1e-14
+
+
+def test_noise_probe_leaves_the_caller_arrays_alone() -> None:
+    x = np.array([1.0, 2.0], np.float32)
+    before = x.copy()
+    _probe(lambda v: float(np.sum(v * v)), x)
+    np.testing.assert_array_equal(x, before)

@@ -148,5 +148,5 @@ def test_a_real_check_reports_its_per_leaf_table() -> None:
     assert "\n  parameter  shape   max rel error  mismatches  not verifiable\n" in text
     assert "\n  x['w']     (2, 2)" in text and "  0/4  " in text
     assert r.method == "richardson" and r.paths == ("['w']", "['bias']")
-    assert r.n_evaluations == 2 + 6 * 5 and r.seconds > 0
+    assert r.n_evaluations == 2 + 14 + 6 * 5 and r.seconds > 0  # f(x) twice, the noise probe
     json.dumps(r.to_dict(), allow_nan=False)
