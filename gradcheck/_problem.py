@@ -45,6 +45,8 @@ _TINY16, _TINY32, _TINY64 = (float(np.finfo(t).tiny) for t in (np.float16, np.fl
 
 #: Random ±1 directions along which f is probed for its noise (4 calls each).
 PROBE_DIRECTIONS = 3
+#: Calls of f the probe makes: 4 around x, 5 around each displaced centre.
+PROBE_CALLS = 4 + 5 * (PROBE_DIRECTIONS - 1)
 #: The probe's spacing in units of ``ε_k · max(1, |x_k|)``, rounded up to a power of two.
 PROBE_STEP = 1e3
 #: ``σ_f = PROBE_SAFETY · max |Δ⁴ f| / √70`` (see the module notes).

@@ -88,7 +88,8 @@ def _unverifiable(r: GradientCheckResult) -> list[str]:
         r.n_unverifiable > len(r.unverifiable)
     ) else ""
     return [
-        f"not verifiable at this step (f is not smooth there, e.g. a kink): {names}{more}"
+        "not verifiable at this step (f is not smooth within the step, e.g. a kink, or the "
+        f"finite differences cannot settle it): {names}{more}"
     ]
 
 

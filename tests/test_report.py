@@ -80,7 +80,10 @@ def test_report_text() -> None:
     assert lines[6].split() == ["x[0].W[1,", "0]", "analytic", "3.000000000e+00",
                                 "numeric", "3.300000000e+00", "|diff|", "3.00e-01", "tolerance",
                                 "1.00e-06"]
-    assert lines[7] == "not verifiable at this step (f is not smooth there, e.g. a kink): x[0].b[0]"
+    assert lines[7] == (
+        "not verifiable at this step (f is not smooth within the step, e.g. a kink, or the "
+        "finite differences cannot settle it): x[0].b[0]"
+    )
 
 
 def test_passed_report_and_explicit_tolerance_rule() -> None:
