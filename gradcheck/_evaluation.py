@@ -113,7 +113,9 @@ class Plan:
         self._calls_at_x = calls_at_x
         self._tracker: _progress.Tracker | None = None
         if opts.progress is not None:
-            self._tracker = _progress.Tracker(opts.progress, growth=CONFIRMATION_CALLS)
+            # The confirmation's first request carries both sides of its finest level, 2 of
+            # its 6 calls per element: the rest is twice that request again.
+            self._tracker = _progress.Tracker(opts.progress, growth=CONFIRMATION_CALLS // 2)
 
     def factory(
         self,

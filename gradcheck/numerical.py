@@ -123,9 +123,10 @@ def _pair(
     """Representable shifts ``h₊ > 0 > h₋`` and ``f(x + h₊ e_k)``, ``f(x + h₋ e_k)``."""
     hp = steps.shifted_steps(pb.leaves, pb.layout, h)[index]
     hm = steps.shifted_steps(pb.leaves, pb.layout, -h)[index]
-    fp = ev.along(index, hp)
+    # One request for both sides: a batched or parallel evaluator fills fewer, larger blocks.
+    values = ev.along(np.concatenate([index, index]), np.concatenate([hp, hm]))
+    fp, fm = values[: len(index)], values[len(index) :]
     _finite(fp, index, pb, hp)
-    fm = ev.along(index, hm)
     _finite(fm, index, pb, hm)
     return hp, hm, fp, fm
 

@@ -140,16 +140,16 @@ def test_f_gets_fresh_arrays_and_may_write_into_them() -> None:
 
 def test_a_non_vectorized_f_is_a_clear_error() -> None:
     x = np.array([1.0, 2.0])
-    with pytest.raises(TypeError, match=r"`f` returned float .* for a batch of 2 points; with "
-                       r"vectorized=True, f must return a real array of shape \(2,\)"):
+    with pytest.raises(TypeError, match=r"`f` returned float .* for a batch of 4 points; with "
+                       r"vectorized=True, f must return a real array of shape \(4,\)"):
         numerical_gradient(lambda v: float(np.sum(v**2)), x, vectorized=True)
     with pytest.raises(TypeError, match=r"`f` returned float .* for a batch of 1 point; "):
         numerical_gradient(lambda v: float(np.sum(v**2)), x, method="forward", vectorized=True)
-    with pytest.raises(TypeError, match=r"returned an array of shape \(2, 2\) .* batch of 2 "
+    with pytest.raises(TypeError, match=r"returned an array of shape \(4, 2\) .* batch of 4 "
                        r"points"):
         numerical_gradient(lambda v: v**2, x, vectorized=True,
                            max_batch_bytes=10**6)
-    with pytest.raises(TypeError, match=r"array of shape \(2,\) and dtype bool"):
+    with pytest.raises(TypeError, match=r"array of shape \(4,\) and dtype bool"):
         numerical_gradient(lambda v: v[:, 0] > 0, x, vectorized=True)
 
 
@@ -160,7 +160,7 @@ def test_an_exception_of_f_keeps_its_type_and_says_it_saw_a_batch() -> None:
     with pytest.raises(ValueError, match="cannot reshape") as info:
         numerical_gradient(f, np.array([1.0, 2.0]), vectorized=True)
     notes = getattr(info.value, "__notes__", ["batch of 2 points"])  # Python 3.11+ only
-    assert "batch of 2 points: vectorized=True gives every leaf" in notes[0]
+    assert "batch of 4 points: vectorized=True gives every leaf" in notes[0]
 
 
 def test_complex_step_needs_complex_values() -> None:
