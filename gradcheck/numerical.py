@@ -74,6 +74,9 @@ KINK_FACTOR = 100.0
 ORDER_SLACK = 1.2
 #: Multiplies the rounding bounds of the differences in the convergence-order test.
 ORDER_NOISE = 2.0
+#: A one-sided gap this many times larger at a smaller step reveals rounding noise in f
+#: (see :func:`_noise_shown_by`): smooth f shrinks it, a kink keeps it.
+NOISE_GROWTH = 1.5
 
 
 class Estimate(NamedTuple):
@@ -244,6 +247,11 @@ def richardson(
     if f0 is not None:
         f_max = np.maximum(f_max, abs(f0))
     rounding = noise.rounding(f_max, index)
+    if f0 is not None:
+        fwd = [(fp - f0) / hp for hp, _, fp, _ in levels]
+        bwd = [(f0 - fm) / -hm for _, hm, _, fm in levels]
+        gaps = [a - b for a, b in zip(fwd, bwd, strict=True)]
+        rounding = np.maximum(rounding, _noise_shown_by(gaps, halves))
     weights = _lagrange_at_zero(u)
     noisy = sum(np.abs(w) * rounding / half for w, half in zip(weights, halves, strict=True))
     truncation = np.maximum(np.abs(t2 - t11), np.abs(t10 - t11) / 15.0)
@@ -253,10 +261,7 @@ def richardson(
                                 d_noise[0] + d_noise[1], d_noise[1] + d_noise[2], 0.25)
     low, high, curvature = _nan(n), _nan(n), _nan(n)
     if f0 is not None:
-        fwd = [(fp - f0) / hp for hp, _, fp, _ in levels]
-        bwd = [(f0 - fm) / -hm for _, hm, _, fm in levels]
         q_noise = [2.0 * d for d in d_noise]
-        gaps = [a - b for a, b in zip(fwd, bwd, strict=True)]
         for j in (0, 1):
             nonsmooth |= _keeps_too_much(gaps[j], gaps[j + 1], 2.0 * q_noise[j],
                                          2.0 * q_noise[j + 1], 0.5)
@@ -266,6 +271,20 @@ def richardson(
     suspect = nonsmooth | (truncation > KINK_FACTOR * noisy)
     return Estimate(t2, noisy + truncation, levels[0][0], f_max, nonsmooth, suspect, low, high,
                     2.0 * d_noise[2], curvature, 6 * n)
+
+
+def _noise_shown_by(gaps: list[Float64Array], halves: list[Float64Array]) -> Float64Array:
+    """The uncertainty of one value of f that one-sided gaps growing as h shrinks reveal.
+
+    The gap ``(f₊ - f₀)/h - (f₀ - f₋)/h`` is ``h f″`` (shrinks with h) where f is smooth, the
+    jump of f′ (stays) at a kink, and rounding ``≤ 4u/h`` (grows as h shrinks) where the values
+    of f are noisier than the probe found. Where a smaller step shows a gap at least 1.5 times
+    the first one, that growth is noise: ``u ≥ |gap| h / 4``; elsewhere this gives 0.
+    """
+    later = np.maximum(np.abs(gaps[1]), np.abs(gaps[2]))
+    grows = later >= NOISE_GROWTH * np.abs(gaps[0])
+    shown = np.maximum(np.abs(gaps[1]) * halves[1], np.abs(gaps[2]) * halves[2]) / 4.0
+    return np.where(grows, shown, 0.0)
 
 
 def _keeps_too_much(

@@ -570,3 +570,44 @@ def test_a_failed_check_carries_the_diagnosis_that_explains_it() -> None:
         f, x, lambda p: {"W": grad_without_decay(p)["W"] + lam * p["W"], "b": 2 * p["b"]}
     )
     assert correct.passed and correct.diagnosis == ()
+
+
+# A saturated 1-5-2-1 sigmoid network on one example whose cost is computed with ~30 ulps of
+# rounding noise, more than the noise probe sees: the one-sided gaps grow as h shrinks. Once
+# read as kinks, this made a zeroed first-layer gradient (about 1e-9) "not verifiable".
+_NOISY_LAYERS = [
+    ([[1.7202477990650595], [-0.3663440794330015], [-3.8462543890255576],
+      [-1.7959482586908218], [2.874679279956702]],
+     [1.704224147508763, -0.8341725335796235, 2.383214225185265, -5.479881577388486,
+      -1.966257077777976]),
+    ([[0.21736781390329374, 1.0322810822349875, 3.2737498912155942, 0.3659731959449596,
+       1.0104713563281589],
+      [0.5823965681668679, -3.0693891587004813, -0.44296346427489086, 4.401416013003595,
+       2.2773800055827653]],
+     [-0.801924795150813, 0.1660141638112204]),
+    ([[5.296425762144565, 4.874286984536893]], [5.759897629184899]),
+]
+
+
+def _noisy_cost_and_gradient(params: list[Any]) -> tuple[Any, list[Any]]:
+    """½‖σ(...σ(W x + b)...) − y‖² on x = -0.0881, y = 0.9649, and its backprop gradient."""
+    a = [np.array([-0.08809354826580734])]
+    for W, b in params:
+        a.append(0.5 * (1 + np.tanh(0.5 * (W @ a[-1] + b))))
+    delta = (a[-1] - 0.9648718226082473) * a[-1] * (1 - a[-1])
+    grads: list[Any] = []
+    for k in range(len(params) - 1, -1, -1):
+        grads.insert(0, (np.outer(delta, a[k]), delta))
+        delta = (params[k][0].T @ delta) * a[k] * (1 - a[k])
+    return 0.5 * np.sum((a[-1] - 0.9648718226082473) ** 2), grads
+
+
+@pytest.mark.parametrize("method", ["central", "richardson", "complex"])
+def test_a_zeroed_leaf_is_caught_where_f_is_noisier_than_probed(method: str) -> None:
+    params = [(np.array(W), np.array(b)) for W, b in _NOISY_LAYERS]
+    grads = _noisy_cost_and_gradient(params)[1]
+    cost = lambda p: _noisy_cost_and_gradient(p)[0]  # noqa: E731
+    assert check_gradient(cost, params, grads, method=method).passed
+    zeroed = [(np.zeros_like(grads[0][0]), grads[0][1]), *grads[1:]]
+    result = check_gradient(cost, params, zeroed, method=method)
+    assert not result.passed and result.leaves[0].n_mismatches == 5
