@@ -198,7 +198,9 @@ def check_gradient(
     far from x as the check goes (14 calls): it sees the cancellation inside f that
     ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, is
     re-estimated alone by Richardson extrapolation at the scale of the method's own step
-    (6 more calls of f per element). It passes if the analytic value agrees with that
+    (6 more calls of f per element); where its one-sided gaps grow as its step shrinks (f
+    noisier there than the probe found), that noise is taken from them. It passes if the
+    analytic value agrees with that
     confirmation and either the first estimate, its truncation measured (forward
     differences: f″ from the confirmation), accepts it too, or the confirmation shows the
     first estimate was off; a confirmation too loose to decide never clears it (see
