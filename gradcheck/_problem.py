@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,12 +64,9 @@ class Problem:
     leaves: tuple[_tree.FloatArray, ...]
     treedef: _tree.TreeDef
     layout: _tree.Layout
+    x_flat: Float64Array
+    """All coordinates of ``x`` as one float64 vector, shape (P,)."""
     make_evaluator: _evaluate.EvaluatorFactory = _evaluate.SerialEvaluator
-
-    @cached_property
-    def x_flat(self) -> Float64Array:
-        """All coordinates of ``x`` as one float64 vector, shape (P,)."""
-        return _tree.concat(self.leaves)
 
     def evaluator(self, f: Callable[..., Any] | None = None) -> _evaluate.Evaluator:
         """A new evaluator of ``f`` (or of the given scalar function) at ``x``."""
@@ -130,9 +126,11 @@ def prepare(
     if not raw:
         raise ValueError(f"`x` is {_short(x)}; it must hold at least one array")
     leaves = _tree.float_leaves(raw, paths, "x", strict=True)
-    _tree.check_finite(leaves, paths, "x", "finite")
+    x_flat = _tree.concat(leaves)
+    if not np.isfinite(x_flat).all():
+        _tree.check_finite(leaves, paths, "x", "finite")
     layout = _tree.Layout.of(leaves, paths, "x")
-    return Problem(f, args, name, tuple(leaves), treedef, layout, make_evaluator)
+    return Problem(f, args, name, tuple(leaves), treedef, layout, x_flat, make_evaluator)
 
 
 def _short(value: object) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Literal
 
 import numpy as np
@@ -41,6 +42,9 @@ class TreeDef:
     children: tuple[TreeDef, ...] = ()
 
 
+_LEAF = TreeDef("leaf")
+
+
 def _is_namedtuple(obj: object) -> bool:
     """True for instances of classes made by ``typing.NamedTuple`` or ``collections.namedtuple``."""
     return isinstance(obj, tuple) and hasattr(type(obj), "_fields")
@@ -48,6 +52,8 @@ def _is_namedtuple(obj: object) -> bool:
 
 def _kind_of(obj: object) -> Kind:
     """The node kind of one pytree node."""
+    if isinstance(obj, np.ndarray):
+        return "leaf"
     if isinstance(obj, dict):
         return "dict"
     if isinstance(obj, list):
@@ -92,7 +98,7 @@ def flatten(tree: Any, name: str = "x") -> tuple[list[Any], tuple[str, ...], Tre
         if kind == "leaf":
             leaves.append(node)
             paths.append(path)
-            return TreeDef("leaf")
+            return _LEAF
         keys = _keys(node, kind)
         defs = tuple(walk(_child(node, kind, k), path + _suffix(kind, k)) for k in keys)
         return TreeDef(kind, type(node), keys, defs)
@@ -260,13 +266,12 @@ class Layout:
     @classmethod
     def of(cls, leaves: Sequence[FloatArray], paths: Sequence[str], name: str) -> Layout:
         """The layout of validated leaves."""
-        sizes = [int(leaf.size) for leaf in leaves]
         return cls(
             name,
             tuple(paths),
-            tuple(tuple(int(n) for n in leaf.shape) for leaf in leaves),
+            tuple(leaf.shape for leaf in leaves),
             tuple(leaf.dtype for leaf in leaves),
-            tuple(int(n) for n in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])),
+            tuple(accumulate((int(leaf.size) for leaf in leaves), initial=0)),
         )
 
     @property
@@ -292,8 +297,20 @@ class Layout:
         leaf, index = self.locate(k)
         return element_name(self.name + self.paths[leaf], index)
 
+    def runs(self) -> list[tuple[np.dtype[Any], int, int]]:
+        """``(dtype, start, stop)`` of each run of consecutive coordinates of one dtype."""
+        runs: list[tuple[np.dtype[Any], int, int]] = []
+        for dtype, a, b in zip(self.dtypes, self.offsets[:-1], self.offsets[1:], strict=True):
+            if runs and runs[-1][0] == dtype:
+                runs[-1] = (dtype, runs[-1][1], b)
+            else:
+                runs.append((dtype, a, b))
+        return runs
+
     def eps(self) -> npt.NDArray[np.float64]:
         """Machine epsilon of each coordinate's dtype, shape (P,)."""
+        if len(set(self.dtypes)) == 1:
+            return np.full(self.size, float(np.finfo(self.dtypes[0]).eps))
         sizes = np.diff(self.offsets)
         return np.repeat([float(np.finfo(dt).eps) for dt in self.dtypes], sizes).astype(np.float64)
 

@@ -58,10 +58,12 @@ from gradcheck import _evaluate, _evaluation, _parallel, _problem, _tree, steps
 from gradcheck._problem import Noise, Problem
 
 __all__ = [
-    "Estimate", "complex_noise", "estimate", "gradient_with", "numerical_gradient", "richardson",
+    "Estimate", "complex_noise", "derivative", "estimate", "gradient_with", "numerical_gradient",
+    "richardson",
 ]
 
 Float64Array = npt.NDArray[np.float64]
+Complex128Array = npt.NDArray[np.complex128]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
@@ -77,6 +79,10 @@ ORDER_NOISE = 2.0
 #: A one-sided gap this many times larger at a smaller step reveals rounding noise in f
 #: (see :func:`_noise_shown_by`): smooth f shrinks it, a kink keeps it.
 NOISE_GROWTH = 1.5
+
+
+_BOTH_SIGNS = np.array([[1.0], [-1.0]])
+"""Multiplies steps of shape (P,) into the (2, P) steps of both sides."""
 
 
 class Estimate(NamedTuple):
@@ -124,14 +130,12 @@ def _pair(
     ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
 ) -> tuple[Float64Array, Float64Array, Float64Array, Float64Array]:
     """Representable shifts ``h₊ > 0 > h₋`` and ``f(x + h₊ e_k)``, ``f(x + h₋ e_k)``."""
-    hp = steps.shifted_steps(pb.leaves, pb.layout, h)[index]
-    hm = steps.shifted_steps(pb.leaves, pb.layout, -h)[index]
+    hp, hm = steps.shifted_steps(pb.x_flat, pb.layout, _BOTH_SIGNS * h)[:, index]
     # One request for both sides: a batched or parallel evaluator fills fewer, larger blocks.
-    values = ev.along(np.concatenate([index, index]), np.concatenate([hp, hm]))
-    fp, fm = values[: len(index)], values[len(index) :]
-    _finite(fp, index, pb, hp)
-    _finite(fm, index, pb, hm)
-    return hp, hm, fp, fm
+    both, shifts = np.concatenate([index, index]), np.concatenate([hp, hm])
+    values = ev.along(both, shifts)
+    _finite(values, both, pb, shifts)
+    return hp, hm, values[: len(index)], values[len(index) :]
 
 
 def _nan(n: int) -> Float64Array:
@@ -139,14 +143,32 @@ def _nan(n: int) -> Float64Array:
     return np.full(n, np.nan)
 
 
+def _forward_points(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> tuple[Float64Array, Float64Array]:
+    """The representable shifts ``h₊ > 0`` and ``f(x + h₊ e_k)``."""
+    hp = steps.shifted_steps(pb.x_flat, pb.layout, h)[index]
+    fp = ev.along(index, hp)
+    _finite(fp, index, pb, hp)
+    return hp, fp
+
+
+def _imaginary_points(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> tuple[Float64Array, Complex128Array]:
+    """The imaginary steps ``h`` in the leaves' dtypes and ``f(x + i h e_k)``."""
+    hi = steps.imaginary_steps(pb.layout, h)[index]
+    values = ev.along_imaginary(index, hi)
+    _finite(values, index, pb, hi)
+    return hi, values
+
+
 def forward(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray,
     f0: float,
 ) -> Estimate:
     """Forward differences at ``index`` (n calls of f; ``f0 = f(x)`` is given)."""
-    hp = steps.shifted_steps(pb.leaves, pb.layout, h)[index]
-    fp = ev.along(index, hp)
-    _finite(fp, index, pb, hp)
+    hp, fp = _forward_points(ev, pb, h, index)
     f_max = np.maximum(abs(f0), np.abs(fp))
     m = _problem.scale(pb, index)
     rounding = noise.rounding(f_max, index)
@@ -188,9 +210,7 @@ def complex_step(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray
 ) -> Estimate:
     """Complex-step derivatives at ``index`` (n calls of f with complex x)."""
-    hi = steps.imaginary_steps(pb.layout, h)[index]
-    values = ev.along_imaginary(index, hi)
-    _finite(values, index, pb, hi)
+    hi, values = _imaginary_points(ev, pb, h, index)
     value = values.imag / hi
     f_max = np.abs(values.real)
     relative = noise.eps[index] + noise.spread / np.maximum(f_max, max(noise.spread, 1e-300))
@@ -236,13 +256,9 @@ def richardson(
     f0: float | None,
 ) -> Estimate:
     """Central differences at h, h/2, h/4 extrapolated twice to h → 0 (6n calls of f)."""
-    levels = [_pair(ev, pb, h / 2.0**j, index) for j in range(3)]
-    diffs = [(fp - fm) / (hp - hm) for hp, hm, fp, fm in levels]
-    halves = [(hp - hm) / 2.0 for hp, hm, _, _ in levels]
+    levels = _levels(ev, pb, h, index)
+    diffs, halves, t10, t11, t2 = _extrapolated(levels)
     u = [half**2 for half in halves]
-    t10 = (u[0] * diffs[1] - u[1] * diffs[0]) / (u[0] - u[1])
-    t11 = (u[1] * diffs[2] - u[2] * diffs[1]) / (u[1] - u[2])
-    t2 = (u[0] * t11 - u[2] * t10) / (u[0] - u[2])
     f_max = np.max([np.maximum(np.abs(fp), np.abs(fm)) for _, _, fp, fm in levels], axis=0)
     if f0 is not None:
         f_max = np.maximum(f_max, abs(f0))
@@ -271,6 +287,29 @@ def richardson(
     suspect = nonsmooth | (truncation > KINK_FACTOR * noisy)
     return Estimate(t2, noisy + truncation, levels[0][0], f_max, nonsmooth, suspect, low, high,
                     2.0 * d_noise[2], curvature, 6 * n)
+
+
+Level = tuple[Float64Array, Float64Array, Float64Array, Float64Array]
+"""``(h₊, h₋, f₊, f₋)`` of one level of central differences (see :func:`_pair`)."""
+
+
+def _levels(ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray) -> list[Level]:
+    """Richardson's three levels of central differences, at h, h/2 and h/4."""
+    return [_pair(ev, pb, h / 2.0**j, index) for j in range(3)]
+
+
+def _extrapolated(levels: list[Level]) -> tuple[
+    list[Float64Array], list[Float64Array], Float64Array, Float64Array, Float64Array
+]:
+    """``(D_j, h_j, T₁, T₁', T₂)``: the central values and half-widths of the three levels,
+    their first extrapolations (h, h/2 and h/2, h/4) and the second, Neville in h²."""
+    diffs = [(fp - fm) / (hp - hm) for hp, hm, fp, fm in levels]
+    halves = [(hp - hm) / 2.0 for hp, hm, _, _ in levels]
+    u = [half**2 for half in halves]
+    t10 = (u[0] * diffs[1] - u[1] * diffs[0]) / (u[0] - u[1])
+    t11 = (u[1] * diffs[2] - u[2] * diffs[1]) / (u[1] - u[2])
+    t2 = (u[0] * t11 - u[2] * t10) / (u[0] - u[2])
+    return diffs, halves, t10, t11, t2
 
 
 def _noise_shown_by(gaps: list[Float64Array], halves: list[Float64Array]) -> Float64Array:
@@ -337,6 +376,27 @@ def estimate(
     if pb.method == "complex":
         return complex_step(ev, pb, noise, h, index)
     return richardson(ev, pb, noise, h, index, f0)
+
+
+def derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """The derivative of ``pb.method`` at ``index`` alone, without the error model.
+
+    The values of :func:`estimate` (same points, same formulas) at less cost: what
+    :func:`numerical_gradient` returns. Forward differences evaluate f(x) first.
+    """
+    if pb.method == "forward":
+        f0 = value_at_x(ev)
+        hp, fp = _forward_points(ev, pb, h, index)
+        return (fp - f0) / hp
+    if pb.method == "central":
+        hp, hm, fp, fm = _pair(ev, pb, h, index)
+        return (fp - fm) / (hp - hm)
+    if pb.method == "complex":
+        hi, values = _imaginary_points(ev, pb, h, index)
+        return values.imag / hi
+    return _extrapolated(_levels(ev, pb, h, index))[-1]
 
 
 def value_at_x(ev: _evaluate.Evaluator) -> float:
@@ -421,28 +481,29 @@ def numerical_gradient(
     The evaluation options change how f is called, not the steps, the formulas or the result:
 
     * ``vectorized=True``: f is called once per block of B points, as ``f(xb, *args)`` where
-      ``xb`` has the structure of x and each leaf of shape ``s`` arrives with shape
-      ``(B, *s)``, row j holding x with one element moved; f returns an array of shape (B,)
-      (real, or complex for ``method="complex"``). B is the number of rows that fit in
-      ``max_batch_bytes`` (at least 1), so memory is bounded by about ``max_batch_bytes``
-      plus what f allocates per block; the default keeps a block and f's temporaries in the
-      CPU cache, raise it for an f with a high cost per call. f(x) is evaluated as a batch
-      of one row. Each block is a fresh array, so f may write into it. Values agree with the
-      serial path up to the rounding of f's own batched arithmetic. Batching saves the cost
-      of a call of f per point, not f's arithmetic: it pays most for small P and cheap f.
-    * ``executor``: any object with ``submit(fn, *args) -> future`` and ``future.result()``:
-      a ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` or a ``dask.distributed.Client``.
-      Each request of the estimator (up to P points: x moved by +h along every coordinate,
-      say) is split into at most 32 tasks of consecutive points; a task receives x, f and
-      args and evaluates its points on its own copies, serially or, with
-      ``vectorized=True``, in blocks. Values are gathered in order, so the
-      result is bit-identical to the serial path. For a process pool or a Dask cluster, f,
-      args and the leaves are pickled once per task: f must be picklable (a module-level
-      function or a picklable callable object, not a lambda or closure) and importable on the
-      workers. Threads help when f releases the GIL (large numpy operations). f(x) is
-      evaluated in the calling thread. An exception raised in a task propagates with its
-      type; tasks not yet gathered are cancelled. A function's own ``gradcheck_evaluator`` is
-      not used when ``vectorized`` or ``executor`` is given.
+      ``xb`` has the structure of x and each leaf of shape ``s`` arrives with shape ``(B, *s)``,
+      row j holding x with one element moved; f returns an array of shape (B,) (real, or complex
+      for ``method="complex"``). B is the number of rows that fit in ``max_batch_bytes`` (at
+      least 1), so memory is bounded by about ``max_batch_bytes`` plus what f allocates per
+      block; the default keeps a block and f's temporaries in the CPU cache, raise it for an f
+      with a high cost per call. f(x) is evaluated as a batch of one row. f may write into its
+      argument (the next block is filled afresh) but must not keep it from one call to the next.
+      Values agree with the serial path up to the rounding of f's own batched arithmetic.
+      Batching saves the cost of a call of f per point, not f's arithmetic: it pays most for
+      small P and cheap f.
+    * ``executor``: any object with ``submit(fn, *args) -> future`` and ``future.result()``: a
+      ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` or a ``dask.distributed.Client``. Each
+      request of the estimator (up to P points: x moved by +h along every coordinate, say) is
+      split into at most 32 tasks of consecutive points (with ``vectorized=True``, none smaller
+      than a block); a task receives x, f and args and evaluates its points on its own copies,
+      serially or, with ``vectorized=True``, in blocks. Values are gathered in order, so the
+      result is bit-identical to the serial path. For a process pool or a Dask cluster, f, args
+      and the leaves are pickled once per task: f must be picklable (a module-level function or
+      a picklable callable object, not a lambda or closure) and importable on the workers.
+      Threads help when f releases the GIL (large numpy operations). f(x) is evaluated in the
+      calling thread. An exception raised in a task propagates with its type; tasks not yet
+      gathered are cancelled. A function's own ``gradcheck_evaluator`` is not used when
+      ``vectorized`` or ``executor`` is given.
     * ``progress(done, total)``: ``done`` and ``total`` count evaluations of f (points). It
       is called after each block completes (each call of f on the serial path, each batch,
       each task) and a last time with ``done == total``. ``total`` is the plan, P + 1, 2P, P
@@ -485,10 +546,8 @@ def gradient_with(
     """:func:`numerical_gradient` evaluating f through evaluators made by ``make_evaluator``."""
     pb = _problem.prepare(f, x, args, method, make_evaluator)
     ev = pb.evaluator()
-    noise = _problem.noise_for(pb, 0.0, 0.0)
     h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=0.0)
-    est = estimate(ev, pb, noise, h, _problem.all_coordinates(pb), None)
-    parts = pb.split(est.value)
+    parts = pb.split(derivative(ev, pb, h, _problem.all_coordinates(pb)))
     return _tree.unflatten(
         pb.treedef, [part.astype(leaf.dtype) for part, leaf in zip(parts, pb.leaves, strict=True)]
     )

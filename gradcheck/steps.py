@@ -38,6 +38,7 @@ array([1.49011612e-08, 1.49011612e-06])
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Sequence
 
@@ -69,6 +70,7 @@ def check_method(method: object) -> str:
     return method
 
 
+@functools.lru_cache(maxsize=64)
 def relative_step(method: str, eps: float) -> float:
     """The relative step of ``method`` for machine epsilon ``eps`` (see the module notes)."""
     if method == "forward":
@@ -89,11 +91,12 @@ def default_steps(
     method: str, leaves: Sequence[_tree.FloatArray], *, eps_floor: float
 ) -> Float64Array:
     """Default nominal steps ``relative_step · max(1, |x_k|)``, shape (P,), in C order."""
-    parts = [
-        relative_step(method, eps) * np.maximum(1.0, np.abs(leaf.astype(np.float64).reshape(-1)))
-        for leaf, eps in zip(leaves, _leaf_eps(leaves, eps_floor), strict=True)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0)
+    relative = [relative_step(method, eps) for eps in _leaf_eps(leaves, eps_floor)]
+    if len(set(relative)) > 1:
+        scale: float | Float64Array = np.repeat(relative, [leaf.size for leaf in leaves])
+    else:
+        scale = relative[0] if relative else 0.0
+    return scale * np.maximum(1.0, np.abs(_tree.concat(leaves)))
 
 
 def confirmation_steps(
@@ -163,41 +166,38 @@ def resolve_steps(
     return _tree.concat(arrays)
 
 
-def shifted_steps(
-    leaves: Sequence[_tree.FloatArray], layout: _tree.Layout, h: Float64Array
-) -> Float64Array:
-    """The representable signed shifts ``(x_k + h_k) - x_k`` in each leaf's dtype, shape (P,).
+def shifted_steps(x: Float64Array, layout: _tree.Layout, h: Float64Array) -> Float64Array:
+    """The representable signed shifts ``(x_k + h_k) - x_k`` in each coordinate's dtype.
 
-    Raises ValueError when a shift rounds to zero (the step is below the resolution of x_k).
+    ``x`` holds the coordinates as float64, shape (P,). ``h`` has shape (..., P): several
+    sets of steps (both signs, say) are shifted at once, and the result has the shape of
+    ``h``. Raises ValueError when a shift rounds to zero (the step is below the resolution of
+    x_k).
     """
-    out = np.empty(layout.size)
-    for leaf, a, b in zip(leaves, layout.offsets[:-1], layout.offsets[1:], strict=True):
-        x = leaf.reshape(-1)
-        hk = h[a:b].astype(leaf.dtype)
-        out[a:b] = ((x + hk) - x).astype(np.float64)
-    zero = np.flatnonzero(out == 0)
-    if zero.size:
-        k = int(zero[0])
-        leaf_no, index = layout.locate(k)
-        raise ValueError(
-            f"`step` {abs(h[k])!r} is below the resolution of `{layout.describe(k)}` "
-            f"(value {leaves[leaf_no][index]!r}): (x + step) - x is 0 in "
-            f"{layout.dtypes[leaf_no]}; use a larger step"
-        )
-    return out
+    out = np.empty(h.shape)
+    for dtype, a, b in layout.runs():
+        xs = x[a:b].astype(dtype)
+        out[..., a:b] = (xs + h[..., a:b].astype(dtype)) - xs
+    if out.all():
+        return out
+    where = np.argwhere(out == 0)[0]
+    k = int(where[-1])
+    dtype = layout.dtypes[layout.locate(k)[0]]
+    raise ValueError(
+        f"`step` {abs(h[tuple(where)])!r} is below the resolution of `{layout.describe(k)}` "
+        f"(value {dtype.type(x[k])!r}): (x + step) - x is 0 in {dtype}; use a larger step"
+    )
 
 
 def imaginary_steps(layout: _tree.Layout, h: Float64Array) -> Float64Array:
     """Complex-step ``h`` rounded to each leaf's dtype, shape (P,); ValueError if one is 0."""
     out = np.empty(layout.size)
-    for dtype, a, b in zip(layout.dtypes, layout.offsets[:-1], layout.offsets[1:], strict=True):
-        out[a:b] = h[a:b].astype(dtype).astype(np.float64)
-    zero = np.flatnonzero(out == 0)
-    if zero.size:
-        k = int(zero[0])
-        raise ValueError(
-            f"`step` {h[k]!r} underflows to 0 in the dtype of `{layout.describe(k)}`; "
-            "use a larger step"
-        )
-    return out
-
+    for dtype, a, b in layout.runs():
+        out[a:b] = h[a:b].astype(dtype)
+    if out.all():
+        return out
+    k = int(np.flatnonzero(out == 0)[0])
+    raise ValueError(
+        f"`step` {h[k]!r} underflows to 0 in the dtype of `{layout.describe(k)}`; "
+        "use a larger step"
+    )

@@ -92,6 +92,15 @@ def test_error_estimates_bound_the_actual_error(name: str, method: str) -> None:
     assert not est.nonsmooth.any()
 
 
+@pytest.mark.parametrize("method", sorted(LADDER64))
+def test_numerical_gradient_returns_the_estimates_values_bit_for_bit(method: str) -> None:
+    # numerical_gradient skips the error model; its values must still be the estimate's.
+    f, _ = SMOOTH[sorted(SMOOTH)[0]]
+    x = _x()
+    est, _ = _estimate(f, x, method, with_f0=False)
+    np.testing.assert_array_equal(numerical_gradient(f, x, method=method), est.value)
+
+
 @pytest.mark.parametrize(("method", "calls"), [
     ("forward", lambda p: p + 1), ("central", lambda p: 2 * p), ("complex", lambda p: p),
     ("richardson", lambda p: 6 * p),

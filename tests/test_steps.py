@@ -58,7 +58,7 @@ def test_shifted_steps_are_exactly_representable(dtype: type) -> None:
     leaves, layout, _ = _prepared(x)
     h = steps.default_steps("central", leaves, eps_floor=0.0)
     for sign in (1.0, -1.0):
-        shift = steps.shifted_steps(leaves, layout, sign * h)
+        shift = steps.shifted_steps(_tree.concat(leaves), layout, sign * h)
         moved = (x + shift.astype(dtype)).astype(dtype)
         np.testing.assert_array_equal(moved.astype(np.float64) - x.astype(np.float64), shift)
         assert np.all(np.sign(shift) == sign)
@@ -68,7 +68,21 @@ def test_shifted_steps_are_exactly_representable(dtype: type) -> None:
 def test_a_step_below_the_resolution_of_x_is_refused() -> None:
     leaves, layout, _ = _prepared(np.array([1.0, 1e20]))
     with pytest.raises(ValueError, match=r"below the resolution of `x\[1\]` \(value .*1e\+20"):
-        steps.shifted_steps(leaves, layout, np.array([1e-3, 1e-3]))
+        steps.shifted_steps(_tree.concat(leaves), layout, np.array([1e-3, 1e-3]))
+
+
+def test_shifted_steps_of_mixed_dtypes_and_both_signs_at_once() -> None:
+    x = [np.array([1.0, 3.0], np.float32), np.array([[1.0, 3.0]]), np.array([1.0], np.float32)]
+    leaves, layout, _ = _prepared(x)
+    h = np.full(5, 1e-3)
+    both = steps.shifted_steps(_tree.concat(leaves), layout, np.stack([h, -h]))
+    assert both.shape == (2, 5)
+    for row, sign in zip(both, (1.0, -1.0), strict=True):
+        for leaf, a, b in zip(leaves, layout.offsets[:-1], layout.offsets[1:], strict=True):
+            flat = leaf.reshape(-1)
+            want = (flat + leaf.dtype.type(sign * 1e-3)) - flat
+            np.testing.assert_array_equal(row[a:b], want.astype(np.float64))
+    assert both[0, 0] != both[0, 2]  # float32 and float64 round the same step differently
 
 
 def test_imaginary_steps_round_to_the_leaf_dtype() -> None:
