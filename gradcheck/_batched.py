@@ -68,13 +68,75 @@ def _add_note(exc: BaseException, note: str) -> None:
         add(note)
 
 
+class _BlockBuilder:
+    """Builds the rows of a block: x repeated, one element moved per row, per leaf C-ordered.
+
+    Leaves of one working dtype (the leaf's, or its complex counterpart) are consecutive
+    pieces of one buffer: leaf i fills ``buffer[n·offset_i : n·(offset_i + size_i)]`` as an
+    (n, size_i) array, so a block of float64 leaves is one buffer and its moved elements one
+    scattered add. The buffers are reused from block to block and refilled whole each time,
+    so whatever ``f`` wrote into a block is gone from the next.
+    """
+
+    def __init__(self, leaves: Sequence[_tree.FloatArray], complex_input: bool) -> None:
+        numbers: dict[np.dtype[Any], int] = {}
+        widths: list[int] = []
+        self._pieces = []
+        for leaf in leaves:
+            number = numbers.setdefault(_working_dtype(leaf, complex_input), len(numbers))
+            if number == len(widths):
+                widths.append(0)
+            self._pieces.append((number, widths[number], leaf.reshape(1, -1), leaf.shape))
+            widths[number] += int(leaf.size)
+        self._buffers = list(zip(numbers, widths, strict=True))
+        sizes = np.array([int(leaf.size) for leaf in leaves], dtype=np.intp)
+        self._ends = np.cumsum(sizes)
+        self._starts = self._ends - sizes
+        self._sizes = sizes
+        self._offsets = np.array([piece[1] for piece in self._pieces], dtype=np.intp)
+        self._numbers = np.array([piece[0] for piece in self._pieces], dtype=np.intp)
+        self._memory: list[npt.NDArray[Any]] = []
+        self._capacity = 0
+
+    def build(self, index: _evaluate.IntArray, delta: npt.NDArray[Any] | None
+              ) -> list[npt.NDArray[Any]]:
+        """The leaves of the block of rows ``x + delta[j] e_index[j]`` (x itself: None)."""
+        n = len(index)
+        if n > self._capacity:
+            # One allocation per dtype, reused by later blocks: fresh pages for every block
+            # cost page faults that, measured, took longer than filling the rows.
+            self._memory = [np.empty(n * width, dtype=dtype) for dtype, width in self._buffers]
+            self._capacity = n
+        buffers = [memory[: n * width] for memory, (_, width) in
+                   zip(self._memory, self._buffers, strict=True)]
+        batch = []
+        for number, offset, flat, shape in self._pieces:
+            rows = buffers[number][n * offset : n * (offset + flat.shape[1])].reshape(n, -1)
+            rows[:] = flat
+            batch.append(rows.reshape((n, *shape)))
+        if delta is not None:
+            # Row j's copy of element e of leaf i sits at n·offset_i + j·size_i + e.
+            leaf = np.searchsorted(self._ends, index, side="right")
+            position = (n * self._offsets[leaf] + np.arange(n) * self._sizes[leaf]
+                        + (index - self._starts[leaf]))
+            if len(buffers) == 1:
+                buffers[0][position] += delta
+            else:
+                owner = self._numbers[leaf]
+                for k, buffer in enumerate(buffers):
+                    buffer[position[owner == k]] += delta[owner == k]
+        return batch
+
+
 class BatchedEvaluator(_evaluate.BlockEvaluator):
     """Evaluates blocks of points with one call of a vectorized ``f`` per block.
 
-    Every block is built fresh: per leaf, a ``(B, leaf.size)`` array filled with the leaf and
-    one element of one row moved, so ``f`` never sees the caller's arrays and may even write
-    into its argument. A block holds at most ``max_batch_bytes`` of input (complex input
-    counts twice), and at least one row. ``n_evaluations`` counts points, ``n_calls`` calls.
+    Every block is rebuilt in the evaluator's own buffers: per leaf, a C-ordered ``(B,
+    leaf.size)`` array filled with the leaf and one element of one row moved, so ``f`` never
+    sees the caller's arrays and may even write into its argument (the next block is filled
+    afresh; ``f`` must not keep its argument from one call to the next). A block holds at most
+    ``max_batch_bytes`` of input (complex input counts twice), and at least one row.
+    ``n_evaluations`` counts points, ``n_calls`` calls.
     """
 
     def __init__(
@@ -91,8 +153,8 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         self._args = args
         self._treedef = treedef
         self._leaves = [np.array(leaf, order="C", copy=True) for leaf in leaves]
-        self._ends = np.cumsum([leaf.size for leaf in leaves], dtype=np.intp)
         self._max_batch_bytes = max_batch_bytes
+        self._builders: dict[bool, _BlockBuilder] = {}
         self._report = report
         self._count = 0
         self._calls = 0
@@ -113,6 +175,10 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
         return self._eps
 
+    def block_rows(self, imaginary: bool) -> int:
+        """How many points one call of ``f`` takes (real or imaginary shifts)."""
+        return rows_per_block(self._leaves, self._max_batch_bytes, complex_input=imaginary)
+
     def at_x(self) -> float:
         """``f(x)``, as a batch of one row."""
         none = np.zeros(1, dtype=np.intp)
@@ -123,7 +189,9 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
     ) -> npt.NDArray[Any]:
         """The values at all points, one call of ``f`` per block of rows."""
         index, shift = np.asarray(index, dtype=np.intp), np.asarray(shift, dtype=np.float64)
-        rows = rows_per_block(self._leaves, self._max_batch_bytes, complex_input=imaginary)
+        rows = self.block_rows(imaginary)
+        if len(index) <= rows:
+            return self._block(index, shift, complex_input=imaginary)
         out = np.empty(len(index), dtype=np.complex128 if imaginary else np.float64)
         for start in range(0, len(index), rows):
             part = slice(start, start + rows)
@@ -136,16 +204,10 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
     ) -> npt.NDArray[Any]:
         """One call of ``f`` on the rows ``x + shift[j] e_index[j]`` (or ``x`` itself)."""
         n = len(index)
-        leaf_of = np.searchsorted(self._ends, index, side="right")
-        starts = np.concatenate([[0], self._ends])
-        delta = 1j * shift if complex_input else shift
-        batch = []
-        for i, leaf in enumerate(self._leaves):
-            rows = np.empty((n, leaf.size), dtype=_working_dtype(leaf, complex_input))
-            rows[:] = leaf.reshape(1, -1)
-            mine = np.flatnonzero(leaf_of == i) if moved else np.zeros(0, dtype=np.intp)
-            rows[mine, index[mine] - starts[i]] += delta[mine]
-            batch.append(rows.reshape((n, *leaf.shape)))
+        builder = self._builders.get(complex_input)
+        if builder is None:
+            builder = self._builders[complex_input] = _BlockBuilder(self._leaves, complex_input)
+        batch = builder.build(index, (1j * shift if complex_input else shift) if moved else None)
         self._count += n
         self._calls += 1
         try:
