@@ -5,11 +5,12 @@ Any object with the ``submit(fn, *args) -> future`` method of
 ``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, or a ``dask.distributed.Client`` as it is
 (the core never imports Dask). :class:`ParallelEvaluator` splits each request of
 :class:`gradcheck._evaluate.Evaluator` into at most :data:`TASKS_PER_REQUEST` chunks of
-consecutive points. A task carries the unperturbed leaves, ``f``, ``args`` and its chunk of
-(index, shift) pairs, builds its own evaluator (serial or batched) on its own working copies,
-and returns the values in order; the results are gathered in submission order, so ``f`` is
-evaluated at the same points with the same arithmetic as on the serial path and the gradient
-is bit-identical. ``f(x)`` itself is evaluated in the calling thread.
+consecutive points, none smaller than a block of a batched ``f``. A task carries the unperturbed
+leaves, ``f``, ``args`` and its chunk of (index, shift) pairs, builds its own evaluator (serial
+or batched) on its own working copies, and returns the values in order; the results are gathered
+in submission order, so ``f`` is evaluated at the same points with the same arithmetic as on the
+serial path and the gradient is bit-identical. ``f(x)`` itself is evaluated in the calling
+thread.
 
 Example
 -------
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _tree
+from gradcheck import _batched, _evaluate, _tree
 
 __all__ = [
     "TASKS_PER_REQUEST",
@@ -145,7 +146,10 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
     ) -> npt.NDArray[Any]:
         """Submit the chunks of a request, then collect their values in order."""
         dtype = np.complex128 if imaginary else np.float64
-        n_tasks = min(len(index), TASKS_PER_REQUEST)
+        # A task holds at least one block of a batched f: smaller tasks only add calls.
+        rows = (self._local.block_rows(imaginary)
+                if isinstance(self._local, _batched.BatchedEvaluator) else 1)
+        n_tasks = min(-(-len(index) // rows), TASKS_PER_REQUEST)
         if n_tasks == 0:
             return np.zeros(0, dtype)
         chunks = zip(np.array_split(np.asarray(index, dtype=np.intp), n_tasks),

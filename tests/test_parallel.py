@@ -110,6 +110,20 @@ def test_more_tasks_than_points_and_fewer() -> None:
                               numerical_gradient(f, small))
 
 
+def test_a_batched_task_holds_at_least_a_block() -> None:
+    x = np.linspace(-1.0, 1.0, 40)  # central: 80 points, 30 rows (9.6 KB) per block
+    sizes: list[int] = []
+
+    def f(v: Any) -> Any:
+        sizes.append(len(v))
+        return np.sum(np.exp(v) * v, axis=1)
+
+    with ThreadPoolExecutor(2) as pool:
+        got = numerical_gradient(f, x, vectorized=True, executor=pool, max_batch_bytes=9600)
+    assert sorted(sizes) == [26, 27, 27]  # 3 tasks, not 32 of 2 or 3 points
+    np.testing.assert_allclose(got, numerical_gradient(f, x, vectorized=True), rtol=1e-12)
+
+
 @pytest.mark.parametrize("kind", ["threads", "processes"])
 def test_an_exception_in_a_task_keeps_its_type_and_the_arrays(
     kind: str, processes: Executor
