@@ -7,7 +7,8 @@ Usage::
 writes ``DIR/report.md`` (default DIR: ``bench-report``) and, when matplotlib is importable,
 ``DIR/network_time_vs_batch.png`` and ``DIR/checker_time_vs_P.png`` beside it. The report has
 the machine and library versions, the ratios that matter (vectorized vs loop, fraction of the
-matrix-product rate, ours vs PyTorch, the checker vs SciPy and PyTorch) and one table per
+matrix-product rate, ours vs PyTorch, the checker vs SciPy and PyTorch, batched vs one call
+per point) and one table per
 benchmark group with medians, interquartile ranges and rounds.
 """
 
@@ -184,6 +185,35 @@ def _checker_section(benches: Sequence[Bench]) -> list[str]:
     ]
 
 
+def _batched_section(benches: Sequence[Bench]) -> list[str]:
+    found = _index(benches, "batched", "function", "P", "m", "path")
+    if not found:
+        return []
+    cases = sorted({key[:3] for key in found}, key=lambda k: (k[0], k[1], k[2] or 0))
+    body = []
+    for function, P, m in cases:
+        medians = {path: _median(found.get((function, P, m, path)))
+                   for path in ("unbatched", "batched", "threads", "threads+batched")}
+        unbatched = medians["unbatched"]
+        body.append([
+            function, str(P), "–" if m is None else str(m),
+            "–" if unbatched is None else format_seconds(unbatched / P),
+            *(_ratio(unbatched, medians[path]) for path in
+              ("batched", "threads", "threads+batched")),
+        ])
+    header = ["f", "P", "m", "unbatched s/parameter", "batched", "threads", "threads+batched"]
+    return [
+        "## Batched evaluation",
+        "",
+        "Central differences by `numerical_gradient` on f of P parameters (the mlp on m "
+        "examples). The last three columns divide the unbatched median by that path's median: "
+        "above 1, the path is faster than one call of f per point in this thread.",
+        "",
+        *_table(header, body),
+        "",
+    ]
+
+
 def _group_sections(benches: Sequence[Bench]) -> list[str]:
     groups: dict[str, list[Bench]] = {}
     for bench in benches:
@@ -254,6 +284,7 @@ def build_report(data: dict[str, Any], plots: Sequence[str] = (), plot_note: str
     benches = [b for b in data.get("benchmarks", []) if b.get("stats")]
     lines = ["# gradcheck benchmarks", ""]
     lines += _machine_section(data) + _network_section(benches) + _checker_section(benches)
+    lines += _batched_section(benches)
     lines += ["## Plots", ""]
     lines += [f"![{name}]({name})" for name in plots] or [plot_note or "No plots."]
     lines += ["", *_group_sections(benches)]

@@ -50,6 +50,12 @@ def _checker(impl: str, method: str, median: float, P: int = 808) -> dict[str, A
     )
 
 
+def _batched(function: str, P: int, m: int | None, path: str, median: float) -> dict[str, Any]:
+    return _bench(f"test_seconds_per_parameter[{function} P={P}-{path}]",
+                  f"batched {function} P={P}", median,
+                  bench="batched", function=function, P=P, m=m, path=path)
+
+
 @pytest.fixture
 def data() -> dict[str, Any]:
     return {
@@ -80,6 +86,11 @@ def data() -> dict[str, Any]:
             _checker("check_gradient", "central", 0.5),
             _checker("numerical_gradient", "central", 0.4),
             _checker("torch.gradcheck", "central", 1.5),
+            _batched("mlp", 58, 16, "unbatched", 0.002),
+            _batched("mlp", 58, 16, "batched", 0.0002),
+            _batched("mlp", 58, 4, "batched", 0.0001),
+            _batched("rosenbrock", 50, None, "unbatched", 0.001),
+            _batched("rosenbrock", 50, None, "threads+batched", 0.0004),
         ],
     }
 
@@ -117,7 +128,11 @@ def test_report_has_the_machine_the_ratios_and_a_table_per_group(data: dict[str,
     assert "### network 64x128x128x10 float64 m=2048" in report
     loop = "| `test_loop[64x128x128x10-float64-m2048]` | 250 ms | 25 ms | 7 | 31.25 |"
     assert loop in report  # 250 ms / 8 ms: the matrix products are the fastest
-    assert report.count("### ") == 4
+    assert "| mlp | 58 | 16 | 34.5 µs | 10.00 | – | – |" in report  # 2 ms / 58; 2 ms / 0.2 ms
+    assert "| mlp | 58 | 4 | – | – | – | – |" in report  # no unbatched run: no ratio
+    assert "| rosenbrock | 50 | – | 20 µs | – | – | 2.50 |" in report
+    assert report.index("| mlp | 58 | 4 |") < report.index("| mlp | 58 | 16 |")
+    assert report.count("### ") == 6
     assert report.index("| 808 | check_gradient |") < report.index("| 9344 | scipy.check_grad |")
 
 
