@@ -123,6 +123,26 @@ def test_float32_leaves_keep_their_dtype() -> None:
         np.testing.assert_allclose(g, 3 * x**2, rtol=1e-2, atol=1e-3)
 
 
+def _mixed_batch(p: list[Any]) -> Any:
+    """A batch function of float64, float32 and float64 leaves (two dtypes, interleaved)."""
+    a, w, c = p
+    return (np.sum(np.sin(a) * 2.0, axis=1) + np.sum(w.reshape(len(w), -1) ** 3, axis=1)
+            + np.sum(np.exp(c), axis=1))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_mixed_dtypes_are_moved_in_their_own_buffers(method: str) -> None:
+    x = [np.array([0.3, -1.2]), np.array([[0.5, 2.0], [-1.0, 0.25]], np.float32),
+         np.array([0.1, 0.2, -0.4])]
+    one = lambda p: _mixed_batch([leaf[None] for leaf in p])[0]  # noqa: E731
+    batched = numerical_gradient(_mixed_batch, x, method=method, vectorized=True)
+    serial = numerical_gradient(one, x, method=method)
+    for got, want in zip(batched, serial, strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert np.allclose(batched[1], 3 * x[1].astype(np.float64) ** 2, rtol=1e-2)
+
+
 @pytest.mark.parametrize("method", ["central", "forward"])
 @pytest.mark.parametrize("rows", [1, 2])
 def test_f_gets_its_own_arrays_and_may_write_into_them(rows: int, method: str) -> None:
