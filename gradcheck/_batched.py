@@ -190,7 +190,7 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         """The values at all points, one call of ``f`` per block of rows."""
         index, shift = np.asarray(index, dtype=np.intp), np.asarray(shift, dtype=np.float64)
         rows = self.block_rows(imaginary)
-        if len(index) <= rows:
+        if 0 < len(index) <= rows:
             return self._block(index, shift, complex_input=imaginary)
         out = np.empty(len(index), dtype=np.complex128 if imaginary else np.float64)
         for start in range(0, len(index), rows):

@@ -5,7 +5,7 @@ Any object with the ``submit(fn, *args) -> future`` method of
 ``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, or a ``dask.distributed.Client`` as it is
 (the core never imports Dask). :class:`ParallelEvaluator` splits each request of
 :class:`gradcheck._evaluate.Evaluator` into at most :data:`TASKS_PER_REQUEST` chunks of
-consecutive points, none smaller than a block of a batched ``f``. A task carries the unperturbed
+consecutive points, no more chunks than blocks of a batched ``f``. A task carries the unperturbed
 leaves, ``f``, ``args`` and its chunk of (index, shift) pairs, builds its own evaluator (serial
 or batched) on its own working copies, and returns the values in order; the results are gathered
 in submission order, so ``f`` is evaluated at the same points with the same arithmetic as on the
@@ -146,7 +146,7 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
     ) -> npt.NDArray[Any]:
         """Submit the chunks of a request, then collect their values in order."""
         dtype = np.complex128 if imaginary else np.float64
-        # A task holds at least one block of a batched f: smaller tasks only add calls.
+        # No more tasks than blocks of a batched f: smaller tasks only add calls of f.
         rows = (self._local.block_rows(imaginary)
                 if isinstance(self._local, _batched.BatchedEvaluator) else 1)
         n_tasks = min(-(-len(index) // rows), TASKS_PER_REQUEST)

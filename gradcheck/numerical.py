@@ -494,8 +494,8 @@ def numerical_gradient(
     * ``executor``: any object with ``submit(fn, *args) -> future`` and ``future.result()``: a
       ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` or a ``dask.distributed.Client``. Each
       request of the estimator (up to P points: x moved by +h along every coordinate, say) is
-      split into at most 32 tasks of consecutive points (with ``vectorized=True``, none smaller
-      than a block); a task receives x, f and args and evaluates its points on its own copies,
+      split into at most 32 tasks of consecutive points (with ``vectorized=True``, no more
+      tasks than blocks); a task receives x, f and args and evaluates its points on its own copies,
       serially or, with ``vectorized=True``, in blocks. Values are gathered in order, so the
       result is bit-identical to the serial path. For a process pool or a Dask cluster, f, args
       and the leaves are pickled once per task: f must be picklable (a module-level function or

@@ -110,6 +110,14 @@ def test_vectorized_with_an_executor_is_the_batched_result() -> None:
     np.testing.assert_array_equal(_flat(pooled), _flat(alone))
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_an_x_without_elements_has_an_empty_gradient(method: str) -> None:
+    f = lambda v: np.zeros(len(v), complex if v.dtype.kind == "c" else float)  # noqa: E731
+    g = numerical_gradient(f, np.zeros(0), method=method, vectorized=True)
+    assert g.shape == (0,)
+    assert check_gradient(f, np.zeros(0), np.zeros(0), method=method, vectorized=True).passed
+
+
 def test_float32_leaves_keep_their_dtype() -> None:
     x = np.linspace(-1, 1, 5, dtype=np.float32)
 
