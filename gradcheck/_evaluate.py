@@ -244,11 +244,12 @@ class SerialEvaluator:
     Each leaf is copied once into a C-ordered working buffer (and, for the complex step, once
     more into a complex buffer of the matching precision). A shifted point is made by changing
     one buffer element in place, calling ``f``, and restoring the element, so a point costs one
-    call of ``f`` and no copy of ``x``. ``f`` receives read-only views of the buffers in freshly
-    built containers. If ``f`` writes into its argument, numpy raises a read-only ValueError;
-    from that call on ``f`` receives fresh writable copies of every leaf at every call, which
-    costs one copy of ``x`` (P elements) per evaluation, and the interrupted call is repeated.
-    ``report``, when given, is told of every call of ``f`` once it has returned.
+    call of ``f`` and no copy of ``x``. ``f`` receives read-only views of the buffers, the same
+    views at every call, in freshly built containers. If ``f`` writes into its argument, numpy
+    raises a read-only ValueError; from that call on ``f`` receives fresh writable copies of
+    every leaf at every call, which costs one copy of ``x`` (P elements) per evaluation, and the
+    interrupted call is repeated. ``report``, when given, is told of every call of ``f`` once it
+    has returned.
     """
 
     def __init__(
@@ -268,6 +269,9 @@ class SerialEvaluator:
         self._ends = np.cumsum(sizes, dtype=np.intp)
         self._real = [np.array(leaf, order="C", copy=True) for leaf in leaves]
         self._complex: list[npt.NDArray[Any]] = []
+        # Read-only views of the buffers, made once: they follow the buffers' in-place moves.
+        self._real_views = [read_only(b) for b in self._real]
+        self._complex_views: list[npt.NDArray[Any]] = []
         self._copying = False
         self._count = 0
         self._eps = 0.0
@@ -300,6 +304,7 @@ class SerialEvaluator:
                 b.astype(np.complex64 if b.dtype == np.float32 else np.complex128)
                 for b in self._real
             ]
+            self._complex_views = [read_only(b) for b in self._complex]
         out = np.empty(len(index), dtype=np.complex128)
         for j, (leaf, local) in enumerate(self._locate(index)):
             out[j] = self._shifted(self._complex, leaf, local, 1j * float(shift[j]), True)
@@ -330,17 +335,27 @@ class SerialEvaluator:
 
     def _call(self, buffers: list[npt.NDArray[Any]], *, complex_input: bool) -> complex:
         """One call of ``f`` on the buffers, guarded as the class docstring describes."""
-        leaves = [b.copy() for b in buffers] if self._copying else [read_only(b) for b in buffers]
+        if self._copying:
+            leaves = [b.copy() for b in buffers]
+        else:
+            leaves = self._complex_views if complex_input else self._real_views
         self._count += 1
         try:
-            with ComplexInputGuard(complex_input):
+            if complex_input:
+                with ComplexInputGuard(complex_input):
+                    raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
+            else:
                 raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
         except ValueError as exc:
             if self._copying or not _is_read_only_error(exc):
                 raise
             self._copying = True
             return self._call(buffers, complex_input=complex_input)
-        value, eps = scalar_value(raw, complex_input=complex_input)
+        value: complex
+        if not complex_input and type(raw) in (float, np.float64):  # the common returns
+            value, eps = float(raw), _EPS64
+        else:
+            value, eps = scalar_value(raw, complex_input=complex_input)
         self._eps = max(self._eps, eps)
         if self._report is not None:
             self._report(1)
