@@ -14,7 +14,7 @@ and the path in ``extra_info`` (the report's "Batched evaluation" table joins on
 when timed, seconds per parameter; the speed-up is read off them, never asserted. Every
 benchmark asserts its gradient against the unbatched one.
 
-Batching saves the cost of a call of f, about 10 µs for these numpy functions whatever P
+Batching saves the cost of a call of f, 6 to 12 µs for these numpy functions whatever P
 and m, plus gradcheck's own cost per point; it cannot save f's arithmetic, which grows as
 m P. The ratio therefore falls as m P grows.
 """
