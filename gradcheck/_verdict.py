@@ -57,8 +57,10 @@ bound and ``tol_c`` its tolerance:
   A confirmation too loose to tell the two apart (``e_c >= |a - n|``) makes the second case
   not verifiable, never a pass. Otherwise (the confirmation agrees with n, or with neither)
   the mismatch stands, except where the confirmation is too loose to decide: then the
-  element is not verifiable, never a pass. Only the complex step, which has no subtraction
-  and is far sharper than any confirmation, keeps its mismatches then.
+  element is not verifiable, never a pass. Two first estimates keep their mismatches then:
+  the complex step, which has no subtraction and is far sharper than any confirmation, and
+  Richardson's where it is not suspect (its three levels converged at a smooth f's orders,
+  so its error is measured; the confirmation's smaller step only adds rounding).
 * a suspicious element that passed stays a pass, unless the confirmation is sharper
   (``tol_c`` below the first tolerance) and the analytic value disagrees with it.
 
@@ -161,8 +163,13 @@ def judge(
     first_agrees = np.abs(a - n) <= t1_data
     sharper = tol_c < tolerance[look]
     loose = bound >= np.abs(a - n)  # the confirmation cannot tell a from n
-    # undecided: only the complex step's verdict stands, sharper than any real difference
-    stands = ~loose | (pb.method == "complex")
+    # undecided: the complex step's verdict stands, sharper than any real difference, and so
+    # does Richardson's where its own levels converged as a smooth f's (not suspect): its
+    # error estimate is then measured, not assumed, and the confirmation's smaller step only
+    # adds rounding
+    stands = ~loose | (pb.method == "complex") | (
+        (pb.method == "richardson") & ~est.suspect[look]
+    )
     cleared = np.where(loose, UNVERIFIABLE, PASS)
     refuted = np.where(stands, MISMATCH, UNVERIFIABLE)
     smooth = np.where(

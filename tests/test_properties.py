@@ -59,6 +59,14 @@ RELU_NEAR_KINK = DrawnCase(
 )
 """J = ½ relu(b)² at b = 0.002: a kink within Richardson's default step, not central's."""
 
+DEAD_RELU = DrawnCase(
+    [1, 1, 1, 1], "identity", "relu", "squared", 1e-8, "ufldl",
+    [(np.zeros((1, 1)), np.zeros(1)), (np.zeros((1, 1)), np.zeros(1)),
+     (np.zeros((1, 1)), np.full(1, -0.01))], np.zeros((1, 1)), np.ones((1, 1)),
+)
+"""A dead relu output: the gradient is 0, and decay on the last bias moves it by 1e-10,
+which Richardson resolves but its confirmation, at a far smaller step, cannot."""
+
 
 def _network(case: DrawnCase, method: str) -> tuple[MLP, list[Layer]]:
     """The case's MLP and params, noted for Hypothesis's report; sliver cases assumed away."""
@@ -123,6 +131,7 @@ def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> No
 @example(RELU_NEAR_KINK, "complex")
 @example(RELU_NEAR_KINK, "richardson")
 @example(COST_NEAR_ZERO, "forward")
+@example(DEAD_RELU, "richardson")
 def test_the_checker_catches_every_applicable_bug(case: DrawnCase, method: str) -> None:
     mlp, params = _network(case, method)
     correct = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params,
