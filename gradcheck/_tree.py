@@ -309,10 +309,10 @@ class Layout:
 
     def eps(self) -> npt.NDArray[np.float64]:
         """Machine epsilon of each coordinate's dtype, shape (P,)."""
-        if len(set(self.dtypes)) == 1:
-            return np.full(self.size, float(np.finfo(self.dtypes[0]).eps))
-        sizes = np.diff(self.offsets)
-        return np.repeat([float(np.finfo(dt).eps) for dt in self.dtypes], sizes).astype(np.float64)
+        eps = np.empty(self.size)
+        for dtype, a, b in self.runs():
+            eps[a:b] = float(np.finfo(dtype).eps)
+        return eps
 
 
 def element_name(leaf_name: str, index: tuple[int, ...]) -> str:

@@ -81,8 +81,8 @@ ORDER_NOISE = 2.0
 NOISE_GROWTH = 1.5
 
 
+#: Multiplies steps of shape (P,) into the (2, P) steps of both sides.
 _BOTH_SIGNS = np.array([[1.0], [-1.0]])
-"""Multiplies steps of shape (P,) into the (2, P) steps of both sides."""
 
 
 class Estimate(NamedTuple):
