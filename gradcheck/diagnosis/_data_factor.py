@@ -3,7 +3,8 @@
 A backprop that scales its data term g by α (the 1/m average missing, a ½ missing) but adds the
 decay term c·W right gives a = α·g + c·W = α·(n − c·W) + c·W = α·n + β·W on the weights, with
 β = c(1 − α), and a = α·n on the biases, which are never decayed: α is common to every leaf, β
-to the weights. Tried only when the per-leaf patterns leave a clear miss unexplained.
+to the weights. Tried only when the per-leaf patterns leave a clear miss unexplained, and only
+when the caller spoke of a decay: λ given, or leaves hinted as weights (`_Context.decayed`).
 """
 
 from __future__ import annotations
@@ -32,18 +33,19 @@ class _Scaled(NamedTuple):
 
 def _decays(ctx: _Context) -> tuple[_Named, ...]:
     """The decay coefficients c of the two conventions: λ, and λ/m when m is given."""
-    lam, m = ctx.weight_decay, ctx.n_examples
+    lam, m, s = ctx.weight_decay, ctx.n_examples, ctx.symbol
     if lam is None:
         return ()
-    rows = [_Named(lam, "data-factor", "λW", "λ", "ufldl")]  # hint: c's own symbol
+    rows = [_Named(lam, "data-factor", f"λ{s}", "λ", "ufldl")]  # hint: c's own symbol
     if m is not None:
-        rows.append(_Named(lam / m, "data-factor", "(λ/m)W", "λ/m", "coursera"))
+        rows.append(_Named(lam / m, "data-factor", f"(λ/m){s}", "λ/m", "coursera"))
     return _distinct(rows, m)
 
 
 def _regressor(leaf: _Leaf) -> Array:
-    """The parameter on weight leaves, where β applies; zero on the others."""
-    return leaf.x if leaf.kind == "weight" else np.zeros_like(leaf.x)
+    """The parameter where β applies: x on decayed leaves (zeroed on the others, see
+    `_data_factor`)."""
+    return leaf.x
 
 
 def _normal(group: Sequence[_Leaf]) -> tuple[Array, Array]:
@@ -111,8 +113,11 @@ def _data_factor(clear: Sequence[int], ctx: _Context) -> list[Finding] | None:
 
     Each constant fitted to the numbers must fix one clear miss more than it could fit alone.
     """
-    group = [ctx.leaves[i] for i in clear]
-    if not any(leaf.kind == "weight" for leaf in group):
+    group = [
+        leaf if ctx.decayed(leaf) else leaf._replace(x=np.zeros_like(leaf.x))
+        for leaf in (ctx.leaves[i] for i in clear)
+    ]  # β applies to the decayed leaves only
+    if not any(ctx.decayed(leaf) for leaf in group):
         return None
     probes = [_probe(leaf) for leaf in group]  # a cheap necessary test before the full one
     misses = sum(int(np.count_nonzero(leaf.clear)) for leaf in group)
@@ -135,7 +140,8 @@ def _finding(group: Sequence[_Leaf], h: _Scaled, fit: _Fit, ctx: _Context) -> Fi
     else:
         known = [row.hint for row in _decays(ctx)]
         neither = f", {'neither' if len(known) > 1 else 'not'} {' nor '.join(known)}" * bool(known)
-        rest = f", with a decay term c·W left unscaled (a = {label}·n + β·W on the weights, β = "
+        s, on = ctx.symbol, " on the weights" if ctx.hints.roles else ""
+        rest = f", with a decay term c·{s} left unscaled (a = {label}·n + β·{s}{on}, β = "
         rest += f"{h.beta:.6g}, c = β/(1 - α) = {c:.6g}{neither})"
     message = f"the {term} of {subject} {verb} {label}× the numerical {one}"
     message += f"{rest} ({_residual_text(fit)}): {h.named.hint}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -12,7 +13,8 @@ from gradcheck.diagnosis._data_factor import _data_factor
 from gradcheck.diagnosis._decay import _multiple_table
 from gradcheck.diagnosis._factors import _factor_table
 from gradcheck.diagnosis._findings import Finding
-from gradcheck.diagnosis._leaves import _constants, _leaves
+from gradcheck.diagnosis._hints import Hints, resolve_hints
+from gradcheck.diagnosis._leaves import _check_paths, _leaves
 from gradcheck.diagnosis._linear import _fitted_findings, _linear, _named_findings
 from gradcheck.diagnosis._scope import _localise
 from gradcheck.diagnosis._structure import (
@@ -72,6 +74,7 @@ def diagnose(
     *,
     weight_decay: float | None = None,
     n_examples: int | None = None,
+    hints: Hints | Mapping[str, Any] | None = None,
 ) -> tuple[Finding, ...]:
     """Name the mistakes that explain a failed gradient check, down to the numerical noise.
 
@@ -90,6 +93,10 @@ def diagnose(
         λ >= 0 of the cost; when given, decay findings name the constant (±λ, ±λ/m, ...).
     n_examples : int, optional
         m >= 1, the examples the cost averages over; names the factors m and 1/m, and λ/m.
+    hints : Hints or mapping of its fields, optional
+        The caller's words for the leaves: roles (weight, bias), layers, the loss, λ and m
+        (see :class:`Hints`; λ and m given both here and above must agree). Leaf names in it
+        are ``"x" + path``.
 
     Returns
     -------
@@ -144,11 +151,16 @@ def diagnose(
     fitted. Its residual is ``(a - β·x)/α - n`` under the same rule, and each fitted constant
     must fix one more clear miss than it could fit alone.
 
-    Leaf kinds come from the path's last name (``W``, ``w``, ``weight(s)``, ``kernel``, with an
-    optional digit: weight; ``b``, ``bias(es)``: bias), else from ``ndim`` (2-D weight, 1-D bias,
-    other: neither); the layer is the path's first ``[i]``. A wrong or missing activation
-    derivative leaves no such pattern and gets no finding. Cost: a few vectorised passes over
-    each leaf with a clear miss, plus one per other leaf of its shape.
+    *Words.* Messages name leaves as reports do (``x[0].W``, ``x['a']``) and use network words
+    only where the caller gave them, never guessed from a name or a shape: the ±λ, ±λ/m and
+    convention multiples need λ, and apply to the leaves hinted as weights (written W) and
+    biases (b), or to every leaf (written x) when λ is given without roles; the data-factor
+    pattern needs λ or hinted weights; "only the weights/biases" needs roles, "only layer
+    [1]" needs layers; m and 1/m need m; "a missing ½ in the squared error" needs the loss
+    hinted ``"squared"``. Without them a factor is "a constant factor 2" and a multiple of
+    the parameter is reported with its fitted c. A wrong or missing activation derivative
+    leaves no such pattern and gets no finding. Cost: a few vectorised passes over each leaf
+    with a clear miss, plus one per other leaf of its shape.
 
     Examples
     --------
@@ -156,23 +168,32 @@ def diagnose(
     >>> numeric = [np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([0.1, -0.3])]
     >>> analytic = [2 * numeric[0], numeric[1].copy()]
     >>> tolerance = [np.full((2, 2), 1e-8), np.full(2, 1e-8)]
-    >>> findings = diagnose(["[0].W", "[0].b"], analytic, numeric, tolerance)
-    >>> [finding.name for finding in findings]
-    ['constant-factor', 'weights-only']
-    >>> print(findings[0].message)
-    the gradient of [0].W is 2× the numerical one (residual 0.0e+00 ≤ tol): a missing ½ in the squared error?
-    >>> diagnose(["[0].W", "[0].b"], numeric, numeric, tolerance)
+    >>> findings = diagnose(["['a']", "['b']"], analytic, numeric, tolerance)
+    >>> print(format_findings(findings))
+    Diagnosis:
+      - [constant-factor] the gradient of x['a'] is 2× the numerical one (residual 0.0e+00 ≤ tol): a constant factor 2
+    >>> hints = Hints(roles={"x[0].W": "weight", "x[0].b": "bias"}, loss="squared")
+    >>> findings = diagnose(["[0].W", "[0].b"], analytic, numeric, tolerance, hints=hints)
+    >>> print(format_findings(findings))
+    Diagnosis:
+      - [constant-factor] the gradient of x[0].W is 2× the numerical one (residual 0.0e+00 ≤ tol): a missing ½ in the squared error?
+      - [weights-only] only the weights are wrong (x[0].W); every bias passes
+    >>> diagnose(["['a']", "['b']"], numeric, numeric, tolerance)
     ()
     """  # noqa: E501
-    _constants(weight_decay, n_examples)
-    leaves = _leaves(paths, analytic, numeric, tolerance, params)
+    _check_paths(paths)
+    given = resolve_hints(hints, paths, weight_decay=weight_decay, n_examples=n_examples)
+    leaves = _leaves(paths, analytic, numeric, tolerance, params, given)
     clear = [i for i, leaf in enumerate(leaves) if leaf.clear.any()]
     if not clear:
         return ()  # every failing element is a near miss, which noise explains as well
-    lam = None if weight_decay is None else float(weight_decay)
-    m = None if n_examples is None else int(n_examples)
-    multiples = {kind: _multiple_table(kind, lam, m) for kind in ("weight", "bias", "other")}
-    ctx = _Context(leaves, _factor_table(m), multiples, lam, m)
+    lam, m = given.weight_decay, given.n_examples
+    multiples = {
+        "weight": _multiple_table("weight", lam, m),
+        "bias": _multiple_table("bias", lam, m),
+        "other": () if given.roles else _multiple_table("weight", lam, m, "x"),
+    }  # without roles, λ may be on any leaf
+    ctx = _Context(leaves, _factor_table(m, given.loss), multiples, lam, m, given)
     with np.errstate(all="ignore"):
         findings = _merge([_explain(i, ctx) for i in clear], ctx)
         if findings is None:
