@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple, TypeAlias
 
 from gradcheck.diagnosis._hints import Hints
 from gradcheck.diagnosis._leaves import _Fit, _Leaf
+
+ElementNamer: TypeAlias = Callable[[int, tuple[int, ...]], str]
+"""``element(i, index)``: how element ``index`` of leaf ``i`` is written, e.g. ``x[0].W[1, 2]``."""
 
 
 class _Named(NamedTuple):
@@ -34,6 +37,7 @@ class _Context(NamedTuple):
     weight_decay: float | None
     n_examples: int | None
     hints: Hints
+    element: ElementNamer
 
     def decayed(self, leaf: _Leaf) -> bool:
         """Whether ``leaf`` may carry a decay term: a hinted weight, or any leaf when λ is

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradcheck.diagnosis._context import _Candidate, _Context, _Named
+from gradcheck._tree import element_name
+from gradcheck.diagnosis._context import ElementNamer, _Candidate, _Context, _Named
 from gradcheck.diagnosis._data_factor import _data_factor
 from gradcheck.diagnosis._decay import _multiple_table
 from gradcheck.diagnosis._factors import _factor_table
 from gradcheck.diagnosis._findings import Finding
 from gradcheck.diagnosis._hints import Hints, resolve_hints
-from gradcheck.diagnosis._leaves import _check_paths, _leaves
+from gradcheck.diagnosis._leaves import _check_paths, _leaves, name_of
 from gradcheck.diagnosis._linear import _fitted_findings, _linear, _named_findings
 from gradcheck.diagnosis._scope import _localise
 from gradcheck.diagnosis._structure import (
@@ -182,18 +183,40 @@ def diagnose(
     ()
     """  # noqa: E501
     _check_paths(paths)
-    given = resolve_hints(hints, paths, weight_decay=weight_decay, n_examples=n_examples)
-    leaves = _leaves(paths, analytic, numeric, tolerance, params, given)
+    return diagnose_named(
+        paths, analytic, numeric, tolerance, params,
+        resolve_hints(hints, paths, weight_decay=weight_decay, n_examples=n_examples),
+    )  # fmt: skip
+
+
+def _default_namer(paths: Sequence[str]) -> ElementNamer:
+    """Elements named as reports name them: ``x<path>[index]``."""
+    return lambda i, index: element_name(name_of(paths[i]), index)
+
+
+def diagnose_named(
+    paths: Sequence[str],
+    analytic: Sequence[ArrayLike],
+    numeric: Sequence[ArrayLike],
+    tolerance: Sequence[ArrayLike],
+    params: Sequence[ArrayLike] | None,
+    hints: Hints,
+    element: ElementNamer | None = None,
+) -> tuple[Finding, ...]:
+    """`diagnose` with checked hints, naming element ``index`` of leaf ``i`` ``element(i,
+    index)`` (default ``x<path>[index]``): for leaves that are samples of the caller's."""
+    leaves = _leaves(paths, analytic, numeric, tolerance, params, hints)
     clear = [i for i, leaf in enumerate(leaves) if leaf.clear.any()]
     if not clear:
         return ()  # every failing element is a near miss, which noise explains as well
-    lam, m = given.weight_decay, given.n_examples
+    lam, m = hints.weight_decay, hints.n_examples
     multiples = {
         "weight": _multiple_table("weight", lam, m),
         "bias": _multiple_table("bias", lam, m),
-        "other": () if given.roles else _multiple_table("weight", lam, m, "x"),
+        "other": () if hints.roles else _multiple_table("weight", lam, m, "x"),
     }  # without roles, λ may be on any leaf
-    ctx = _Context(leaves, _factor_table(m, given.loss), multiples, lam, m, given)
+    ctx = _Context(leaves, _factor_table(m, hints.loss), multiples, lam, m, hints,
+                   element or _default_namer(paths))
     with np.errstate(all="ignore"):
         findings = _merge([_explain(i, ctx) for i in clear], ctx)
         if findings is None:

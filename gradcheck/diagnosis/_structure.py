@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradcheck._tree import element_name
 from gradcheck.diagnosis._context import _Candidate, _Context
 from gradcheck.diagnosis._findings import Finding, _evidence, _residual_text, _subject
 from gradcheck.diagnosis._leaves import _within, name_of
@@ -89,7 +88,7 @@ def _isolated_finding(group: Sequence[_Candidate], ctx: _Context) -> list[Findin
         count += len(where)
         gaps = np.abs(leaf.a - leaf.n)[leaf.failing]
         worst = max(worst, float(np.max(np.where(np.isnan(gaps), np.inf, gaps))))
-        names += [element_name(name_of(leaf.path), tuple(index)) for index in where.tolist()]
+        names += [ctx.element(cand.leaf, tuple(index)) for index in where.tolist()]
     listing = ", ".join(names[:_LISTED]) + (f", … ({count} in all)" if count > _LISTED else "")
     plural = "elements are" if count > 1 else "element is"
     message = f"{count} isolated {plural} wrong, every other element passes: {listing}"
