@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import doctest
 import itertools
+import pickle
 import re
 from collections.abc import Callable
+from copy import deepcopy
 from typing import NamedTuple
 
 import hypothesis
@@ -758,6 +760,19 @@ def test_a_hinted_backprop_ref_check_names_the_layer_and_the_decay() -> None:
         r"≤ (2·)?tol\): the weight-decay term λW is missing",
         decay[0].message,
     )
+
+
+def test_hints_are_frozen_values_that_copy_and_pickle() -> None:
+    given = diagnosis_hints(MLP([2, 3, 1], loss="cross_entropy", weight_decay=0.5), 4)
+    hints = Hints(**given)
+    assert pickle.loads(pickle.dumps(hints)) == hints
+    assert hash(deepcopy(hints)) == hash(hints)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hints.loss = "squared"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        hints.roles["x[0].W"] = "bias"  # type: ignore[index]
+    given["roles"]["x[0].W"] = "bias"  # the caller's dict, changed afterwards
+    assert hints.roles["x[0].W"] == "weight"
 
 
 def test_inputs_are_left_unchanged() -> None:

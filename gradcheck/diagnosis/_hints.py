@@ -125,6 +125,11 @@ class Hints:
         return hash((tuple(sorted(self.roles.items())), tuple(sorted(self.layers.items())),
                      self.weight_decay, self.n_examples, self.loss))
 
+    def __reduce__(self) -> tuple[type[Hints], tuple[Any, ...]]:
+        """Pickle and copy as plain dicts: a read-only mapping view has no pickle of its own."""
+        return Hints, (dict(self.roles), dict(self.layers), self.weight_decay, self.n_examples,
+                       self.loss)
+
 
 def _as_hints(hints: object) -> Hints:
     """``hints`` as a Hints: None, a Hints, or a mapping of its fields."""
