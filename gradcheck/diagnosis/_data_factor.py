@@ -42,17 +42,11 @@ def _decays(ctx: _Context) -> tuple[_Named, ...]:
     return _distinct(rows, m)
 
 
-def _regressor(leaf: _Leaf) -> Array:
-    """The parameter where β applies: x on decayed leaves (zeroed on the others, see
-    `_data_factor`)."""
-    return leaf.x
-
-
 def _normal(group: Sequence[_Leaf]) -> tuple[Array, Array]:
     """The 1/tol²-weighted normal equations A·(α, β) = r of a ≈ α·n + β·x over `group`."""
     A, r = np.zeros((2, 2)), np.zeros(2)
     for leaf in group:
-        w, a, n, x = (v.ravel() for v in (leaf.fit_weight, leaf.a, leaf.n, _regressor(leaf)))
+        w, a, n, x = (v.ravel() for v in (leaf.fit_weight, leaf.a, leaf.n, leaf.x))
         nx = float(np.einsum("i,i,i->", w, n, x))  # einsum: no BLAS threads
         A += [
             [float(np.einsum("i,i,i->", w, n, n)), nx],
@@ -95,7 +89,7 @@ def _check(group: Sequence[_Leaf], h: _Scaled) -> _Fit | None:
     """The residual rule on (a − β·x)/α − n over `group`: worst residual and ratio, or None."""
     worst = (0.0, 0.0)
     for leaf in group:
-        fit = _within(np.abs((leaf.a - h.beta * _regressor(leaf)) / h.alpha - leaf.n), leaf.tol)
+        fit = _within(np.abs((leaf.a - h.beta * leaf.x) / h.alpha - leaf.n), leaf.tol)
         if fit is None:
             return None
         worst = (max(worst[0], fit[0]), max(worst[1], fit[1]))
@@ -104,7 +98,7 @@ def _check(group: Sequence[_Leaf], h: _Scaled) -> _Fit | None:
 
 def _probe(leaf: _Leaf) -> _Leaf:
     """Three elements of `leaf`: the worst miss, and those that weigh most on α and on β."""
-    scores = (leaf.a - leaf.n, leaf.n, _regressor(leaf))
+    scores = (leaf.a - leaf.n, leaf.n, leaf.x)
     return _take(leaf, np.array([np.argmax((leaf.fit_weight * s**2).ravel()) for s in scores]))
 
 
@@ -116,7 +110,7 @@ def _data_factor(clear: Sequence[int], ctx: _Context) -> list[Finding] | None:
     group = [
         leaf if ctx.decayed(leaf) else leaf._replace(x=np.zeros_like(leaf.x))
         for leaf in (ctx.leaves[i] for i in clear)
-    ]  # β applies to the decayed leaves only
+    ]  # β·x applies to the decayed leaves only: x is zero on the others
     if not any(ctx.decayed(leaf) for leaf in group):
         return None
     probes = [_probe(leaf) for leaf in group]  # a cheap necessary test before the full one

@@ -108,10 +108,13 @@ def diagnose(
     Raises
     ------
     TypeError
-        A sequence argument that is not one, a non-real leaf, a non-number λ or a non-int m.
+        A sequence argument that is not one, a non-real leaf, a non-number λ or a non-int m,
+        `hints` not a Hints or a mapping of its fields.
     ValueError
         Leaf counts or shapes that differ, NaN or inf in `numeric` or `params`, a tolerance
-        that is negative or not finite, λ < 0 or m < 1.
+        that is negative or not finite, λ < 0 or m < 1, a role other than weight or bias, a
+        hinted leaf name that is not ``"x" + path`` of one of `paths`, λ or m given twice
+        with two values.
 
     Notes
     -----
@@ -138,13 +141,15 @@ def diagnose(
     weighted fit gives ``|c_fit - c| <= ρ|c|``, one more tolerance at most on each element. If
     any leaf with a clear miss is left unexplained, one more pattern is tried on all of them
     together (below); if it fails too, no finding is made at all. Otherwise the localisation
-    follows: only the biases, only the weights, only one layer (the first, the
-    last), when every failing element lies there and other leaves exist.
+    follows, as far as the hints name roles and layers: only the biases, only the weights,
+    only one layer (the first, the last), when every failing element lies there and other
+    leaves exist.
 
     The data term scaled, the decay term right (``data-factor``): a backprop whose data term g
     is α× too large (the 1/m average missing: α = m; a missing ½: α = 2) but whose decay term
     c·x is right gives ``a = α·g + c·x = α·n + β·x`` on the weights, ``β = c(1 - α)``, and
-    ``a = α·n`` on every other leaf (biases are never decayed). (α, β) is the joint weighted
+    ``a = α·n`` on every other leaf (biases are never decayed); tried only with λ given or
+    weights hinted (with λ and no roles, every leaf may carry the decay term). (α, β) is the joint weighted
     least-squares fit over the leaves with a clear miss; α must be a named factor (2, ½, -1,
     m, 1/m, or, when m is not given, m or 1/m for the whole m >= 3 nearest the fitted α: any
     other constant on the data term is also what an output δ off by a σ′ alike in every example

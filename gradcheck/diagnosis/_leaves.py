@@ -22,7 +22,6 @@ SLACK = 2.0
 """Allowed residual, in tolerances, after an explanation is removed (see `diagnose`, Notes)."""
 
 
-
 class _Leaf(NamedTuple):
     path: str
     a: Array  # analytic
