@@ -149,11 +149,11 @@ def diagnose(
     is α× too large (the 1/m average missing: α = m; a missing ½: α = 2) but whose decay term
     c·x is right gives ``a = α·g + c·x = α·n + β·x`` on the weights, ``β = c(1 - α)``, and
     ``a = α·n`` on every other leaf (biases are never decayed); tried only with λ given or
-    weights hinted (with λ and no roles, every leaf may carry the decay term). (α, β) is the joint weighted
-    least-squares fit over the leaves with a clear miss; α must be a named factor (2, ½, -1,
-    m, 1/m, or, when m is not given, m or 1/m for the whole m >= 3 nearest the fitted α: any
-    other constant on the data term is also what an output δ off by a σ′ alike in every example
-    gives), and β is ``c(1 - α)`` for c = λ or λ/m when that explains the leaves too, else
+    weights hinted (with λ and no roles, every leaf may carry the decay term). (α, β) is the
+    joint weighted least-squares fit over the leaves with a clear miss; α must be a named
+    factor (2, ½, -1, m, 1/m, or, when m is not given, m or 1/m for the whole m >= 3 nearest
+    the fitted α: any other constant on the data term is also what an output δ off by a σ′
+    alike in every example gives), and β is ``c(1 - α)`` for c = λ or λ/m when that explains the leaves too, else
     fitted. Its residual is ``(a - β·x)/α - n`` under the same rule, and each fitted constant
     must fix one more clear miss than it could fit alone.
 
