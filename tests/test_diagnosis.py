@@ -900,3 +900,25 @@ def test_any_common_factor_is_found(numeric: list[Array], c: float) -> None:
     assert findings[0].name == "constant-factor"
     assert findings[0].leaves == tuple(paths)
     assert float(findings[0].evidence["factor"]) == pytest.approx(c, rel=1e-9)
+
+
+@given(leaves, st.sampled_from(["2", "½", "-1", "zero", "c·x", "one element"]))
+def test_without_hints_no_finding_uses_a_network_word(numeric: list[Array], bug: str) -> None:
+    hypothesis.assume(numeric[0].size >= 4)  # a fit to one or two numbers explains nothing
+    paths = [f"[{i}]" for i in range(len(numeric))]  # what an f(a, b, ...) gets: x[0], x[1], ...
+    params = [0.5 * n + 1.0 for n in numeric]
+    analytic = [n.copy() for n in numeric]
+    first = analytic[0].reshape(-1)
+    if bug == "zero":
+        first[:] = 0.0
+    elif bug == "c·x":
+        first -= 0.01 * params[0].reshape(-1)
+    elif bug == "one element":
+        first[0] += 1.0
+    else:
+        first *= {"2": 2.0, "½": 0.5, "-1": -1.0}[bug]
+    tolerance = [1e-8 * np.abs(n) for n in numeric]
+    findings = diagnose(paths, analytic, numeric, tolerance, params)
+    hypothesis.note(format_findings(findings))
+    assert findings  # every one of these bugs is explained
+    assert not any(NETWORK_WORDS.search(finding.message) for finding in findings)
