@@ -1,8 +1,10 @@
 """Write docs/diagnosis.md: the report of one planted bug of each pattern the diagnosis names.
 
 Run from the repository root: ``python docs/diagnosis_examples.py``. Every report below is the
-real ``str(result)`` of ``gradcheck.check_gradient`` on a 3-4-4-4-2 sigmoid network with
-cross-entropy, λ = 0.1 (the "coursera" convention, λ/(2m)ΣW²) and m = 5 examples.
+real ``str(result)`` of ``gradcheck.check_gradient``: first on a plain function of two arrays
+with no hints (the diagnosis names leaves and fitted numbers only), then on a 3-4-4-4-2 sigmoid
+network with cross-entropy, λ = 0.1 (the "coursera" convention, λ/(2m)ΣW²) and m = 5 examples,
+checked with ``hints=backprop_ref.diagnosis_hints(mlp, m)`` (weights, biases, layers, decay).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import gradcheck
-from backprop_ref import MLP, Layer
+from backprop_ref import MLP, Layer, diagnosis_hints
 
 LAM, M = 0.1, 5
 mlp = MLP([3, 4, 4, 4, 2], loss="cross_entropy", weight_decay=LAM, decay_convention="coursera")
@@ -44,8 +46,44 @@ def _swapped() -> Grads:
     return grads
 
 
+PLAIN_X = (rng.normal(size=(3, 3)), rng.normal(size=3))  # f(a, b), a square
+PLAIN_DATA = rng.normal(size=(6, 3))
+PLAIN_Y = (rng.uniform(size=(6, 3)) > 0.5).astype(float)
+PLAIN_DECAY = 0.01  # f has a term (0.01/2)‖a‖²
+
+
+def plain_f(p: tuple[np.ndarray, np.ndarray]) -> float:
+    """A logistic regression with 3 outputs: mean log-loss + (0.01/2)‖a‖²."""
+    z = PLAIN_DATA @ p[0] + p[1]
+    loss = np.mean(np.logaddexp(0.0, z) - PLAIN_Y * z)
+    return float(loss + PLAIN_DECAY / 2 * np.sum(p[0] ** 2))
+
+
+def plain_gradient(p: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    r = (1.0 / (1.0 + np.exp(-(PLAIN_DATA @ p[0] + p[1]))) - PLAIN_Y) / PLAIN_Y.size
+    return [PLAIN_DATA.T @ r + PLAIN_DECAY * p[0], r.sum(axis=0)]
+
+
+PLAIN_GOOD = plain_gradient(PLAIN_X)
+
+
+def _plain(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return a, b
+
+
+PLAIN_BUGS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
+    "a factor of 2 on one leaf": lambda: _plain(2 * PLAIN_GOOD[0], PLAIN_GOOD[1]),
+    "every sign flipped": lambda: _plain(-PLAIN_GOOD[0], -PLAIN_GOOD[1]),
+    "the gradient of the (0.01/2)‖a‖² term forgotten": lambda: _plain(
+        PLAIN_GOOD[0] - PLAIN_DECAY * PLAIN_X[0], PLAIN_GOOD[1]
+    ),
+    "a transposed": lambda: _plain(PLAIN_GOOD[0].T.copy(), PLAIN_GOOD[1]),
+    "one wrong element": lambda: _plain(PLAIN_GOOD[0] + 0.05 * (np.arange(9) == 5).reshape(3, 3),
+                                        PLAIN_GOOD[1]),
+}
+
 BUGS: dict[str, Callable[[], Grads]] = {
-    "a factor of 2 everywhere (a missing ½)": lambda: [Layer(2 * g.W, 2 * g.b) for g in GOOD],
+    "a factor of 2 everywhere": lambda: [Layer(2 * g.W, 2 * g.b) for g in GOOD],
     "every sign flipped": lambda: [Layer(-g.W, -g.b) for g in GOOD],
     "the 1/m average missing": lambda: [
         Layer(M * (g.W - C * p.W) + C * p.W, M * g.b) for g, p in zip(GOOD, params, strict=True)
@@ -75,23 +113,55 @@ BUGS: dict[str, Callable[[], Grads]] = {
 }
 
 
+def _section(title: str, result: gradcheck.GradientCheckResult) -> list[str]:
+    """A report cut to its first lines, with its diagnosis whole."""
+    lines = str(result).splitlines()
+    head = lines[:6]
+    tail = lines[lines.index("Diagnosis:"):] if "Diagnosis:" in lines else ["(no diagnosis)"]
+    return ["", f"### {title}", "", "```", *head, "...", *tail, "```"]
+
+
 def main() -> None:
     f = mlp.objective(X, Y)
+    hints = diagnosis_hints(mlp, M)
     parts = [
         "# What the diagnosis says, one planted bug at a time",
         "",
-        "Made by `python docs/diagnosis_examples.py`: a 3-4-4-4-2 sigmoid network (cross-entropy,",
-        f"λ = {LAM} with the λ/(2m) convention, m = {M}); each gradient below is the correct one",
+        "Made by `python docs/diagnosis_examples.py`. Each gradient below is a correct one with",
+        "one bug planted, checked with central differences. The tables are cut to their first",
+        "lines; the diagnosis is printed whole. Network words (weight, bias, layer, decay, the ½",
+        "of the squared error, the 1/m average) appear only where the caller gave them, as",
+        "`hints=` or `weight_decay=`/`n_examples=`: never guessed from a leaf's name or shape.",
+        "",
+        "## A plain function, no hints",
+        "",
+        "`f(a, b)`: a logistic regression with 3 outputs on 6 examples plus (0.01/2)‖a‖², a of",
+        "shape (3, 3) and b of shape (3,), checked with `check_gradient(f, (a, b), grads)`.",
+    ]
+    for title, make in PLAIN_BUGS.items():
+        parts += _section(title, gradcheck.check_gradient(plain_f, PLAIN_X, make()))
+    parts += [
+        "",
+        "## A network, with its hints",
+        "",
+        "A 3-4-4-4-2 sigmoid network (cross-entropy,",
+        f"λ = {LAM} with the λ/(2m) convention, m = {M}); each gradient is the correct one",
         "from `MLP.cost_and_gradient` with one bug planted, checked with",
-        "`check_gradient(f, params, grads, weight_decay=λ, n_examples=m)` (central differences).",
-        "The tables are cut to their first lines; the diagnosis is printed whole.",
+        "`check_gradient(f, params, grads, hints=backprop_ref.diagnosis_hints(mlp, m))`: the",
+        "hints say which leaves are weights and biases, their layers, λ, m and the loss.",
     ]
     for title, make in BUGS.items():
-        result = gradcheck.check_gradient(f, params, make(), weight_decay=LAM, n_examples=M)
-        lines = str(result).splitlines()
-        head = lines[:6]
-        tail = lines[lines.index("Diagnosis:"):] if "Diagnosis:" in lines else ["(no diagnosis)"]
-        parts += ["", f"## {title}", "", "```", *head, "...", *tail, "```"]
+        parts += _section(title, gradcheck.check_gradient(f, params, make(), hints=hints))
+    parts += [
+        "",
+        "## The same network, no hints",
+        "",
+        "Three of the bugs above, checked with `check_gradient(f, params, grads)`: the same",
+        "patterns, named by leaf and by fitted numbers only.",
+    ]
+    for title in ("a factor of 2 everywhere", "only the last layer's bias gradient halved",
+                  "weight decay missing"):
+        parts += _section(title, gradcheck.check_gradient(f, params, BUGS[title]()))
     Path(__file__).with_name("diagnosis.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 

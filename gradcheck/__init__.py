@@ -20,6 +20,7 @@ import importlib
 from typing import Any
 
 from gradcheck.check import assert_gradient, check_gradient
+from gradcheck.diagnosis import Hints
 from gradcheck.numerical import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
@@ -36,6 +37,7 @@ __all__ = [
     "DirectionalResult",
     "GradientCheckResult",
     "GradientMismatch",
+    "Hints",
     "SampledResult",
     "TaylorResult",
     "assert_gradient",

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backprop_ref import MLP, Layer
+from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
 from gradcheck._progress import Progress
 from gradcheck.check import check_gradient
@@ -68,6 +68,6 @@ def check_mlp(
         grads = list(plant(mlp, params, X, Y, chosen)[0].grads)
     result = check_gradient(
         mlp.objective(X, Y), params, grads, method=method, progress=progress,
-        weight_decay=weight_decay, n_examples=batch,
+        hints=diagnosis_hints(mlp, batch),
     )
     return MLPCheck(mlp, batch, bug, result)

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from backprop_ref import MLP, Layer
+from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
 from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
 from gradcheck.check import check_gradient
@@ -92,7 +92,8 @@ def bug_statuses(case: Case, method: str, correct: GradientCheckResult) -> list[
         if planted.effect < MIN_EFFECT[method] or not np.any(moved >= NOISE_MARGIN):
             out.append((planted.bug.name, "not applicable"))
             continue
-        result = check_gradient(_cost(case), case.params, planted.grads, method=method)
+        result = check_gradient(_cost(case), case.params, planted.grads, method=method,
+                                hints=_hints(case))
         out.append((planted.bug.name, "missed" if result.passed else "caught"))
     return out
 
@@ -100,6 +101,11 @@ def bug_statuses(case: Case, method: str, correct: GradientCheckResult) -> list[
 def _cost(case: Case) -> Callable[[list[Layer]], Any]:
     """θ ↦ J(θ) on the case's data."""
     return lambda params: case.mlp.cost(params, case.X, case.Y)
+
+
+def _hints(case: Case) -> dict[str, Any]:
+    """The case's network words for the diagnosis: weights, biases, layers, λ, m, the loss."""
+    return diagnosis_hints(case.mlp, case.X.shape[0])
 
 
 @dataclass
@@ -166,7 +172,8 @@ def _check_case(i: int, case: Case, method: str, summary: Summary, max_reported:
     for which, compute in (("vectorized", case.mlp.cost_and_gradient),
                            ("loop", case.mlp.cost_and_gradient_loop)):
         _, grads = compute(case.params, case.X, case.Y)
-        result = check_gradient(_cost(case), case.params, grads, method=method)
+        result = check_gradient(_cost(case), case.params, grads, method=method,
+                                hints=_hints(case))
         correct = correct or result
         stats.checks += 1
         stats.worst_rel_error = max(stats.worst_rel_error, result.max_rel_error)

@@ -6,7 +6,7 @@ import copy
 import math
 import numbers
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from gradcheck import (
     steps,
 )
 from gradcheck._problem import Problem
+from gradcheck.diagnosis._hints import resolve_hints
 
 __all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
 
@@ -122,6 +123,7 @@ def check_gradient(
     nondet_tol: float | None = None,
     weight_decay: float | None = None,
     n_examples: int | None = None,
+    hints: diagnosis.Hints | Mapping[str, Any] | None = None,
     vectorized: bool = False,
     executor: _parallel.SupportsSubmit | None = None,
     max_batch_bytes: int | None = None,
@@ -157,6 +159,11 @@ def check_gradient(
         λ and m of the cost, when it has an L2 weight decay: used only to name the decay
         findings of the diagnosis (``c = -λ`` is "decay missing", ``c = λ/m - λ`` "the other
         convention"); without them a multiple of the parameters is reported with its fitted c.
+    hints : gradcheck.Hints or mapping of its fields, optional
+        The caller's words for the leaves of x, used only by the diagnosis: which are weights
+        and biases, their layers, the loss, λ and m (see :class:`gradcheck.Hints`; e.g.
+        ``backprop_ref.diagnosis_hints(mlp, m)``). Without them findings name leaves and fitted
+        numbers only, never a weight, bias or layer guessed from a name or a shape.
     vectorized : bool, optional
         f accepts a batch of points (a leading batch axis on every leaf of x) and returns an
         array of one value per row; needs ``grad`` given (not None). Default False.
@@ -176,14 +183,15 @@ def check_gradient(
     Raises
     ------
     TypeError
-        Bad types of ``f``, ``x``, ``grad``, ``args``, ``rtol``/``atol``/``nondet_tol``, ``f``
+        Bad types of ``f``, ``x``, ``grad``, ``args``, ``rtol``/``atol``/``nondet_tol``,
+        ``weight_decay``/``n_examples``/``hints`` (all checked before f is first called), ``f``
         not returning a real scalar (or a pair with ``grad=None``), or not accepting complex
         input for ``method="complex"``.
     ValueError
         Unknown method, bad step, NaN/inf in ``x``, a gradient shaped unlike ``x``, negative
-        tolerances, ``f`` not finite at or near x, ``vectorized=True`` with ``grad=None``, or
-        a bad ``max_batch_bytes``. The evaluation options raise the errors listed in
-        :func:`gradcheck.numerical_gradient`.
+        tolerances, λ < 0, m < 1, ``hints`` naming a leaf x does not have, ``f`` not finite
+        at or near x, ``vectorized=True`` with ``grad=None``, or a bad ``max_batch_bytes``.
+        The evaluation options raise the errors listed in :func:`gradcheck.numerical_gradient`.
 
     Notes
     -----
@@ -239,7 +247,8 @@ def check_gradient(
     >>> result.passed, result.worst.name
     (False, "x['w'][0]")
     """
-    options = CheckOptions(args, method, step, rtol, atol, nondet_tol, weight_decay, n_examples)
+    options = CheckOptions(args, method, step, rtol, atol, nondet_tol, weight_decay, n_examples,
+                           hints)
     evaluation = _evaluation.options(vectorized=vectorized, executor=executor,
                                      max_batch_bytes=max_batch_bytes, progress=progress)
     if evaluation.vectorized and grad is None:
@@ -266,6 +275,7 @@ class CheckOptions:
     nondet_tol: Any = None
     weight_decay: Any = None
     n_examples: Any = None
+    hints: Any = None
 
 
 def run_check(
@@ -278,6 +288,8 @@ def run_check(
     """:func:`check_gradient` evaluating f through evaluators made by ``make_evaluator``."""
     start = time.perf_counter()
     pb = _problem.prepare(f, x, options.args, options.method, make_evaluator)
+    hints = resolve_hints(options.hints, pb.layout.paths, weight_decay=options.weight_decay,
+                          n_examples=options.n_examples)  # checked before f is first called
     explicit = _explicit_tolerance(options.rtol, options.atol)
     nondet_tol = options.nondet_tol
     allowed = 0.0 if nondet_tol is None else _number("nondet_tol", nondet_tol)
@@ -310,7 +322,7 @@ def run_check(
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
                                  confirm_step=confirm, function=function)
         rule = "error model"
-    findings = _diagnosis(pb, analytic, verdict, options)
+    findings = _diagnosis(pb, analytic, verdict, hints)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations
     return _result(
@@ -320,7 +332,7 @@ def run_check(
 
 
 def _diagnosis(
-    pb: Problem, analytic: Float64Array, verdict: _verdict.Verdict, options: CheckOptions
+    pb: Problem, analytic: Float64Array, verdict: _verdict.Verdict, hints: diagnosis.Hints
 ) -> tuple[diagnosis.Finding, ...]:
     """The findings that explain the mismatches, when there are any (see gradcheck.diagnosis)."""
     if not np.any(verdict.status == report.MISMATCH):
@@ -328,7 +340,7 @@ def _diagnosis(
     split = pb.layout.split
     return diagnosis.diagnose(
         pb.layout.paths, split(analytic), split(verdict.numeric), split(verdict.tolerance),
-        pb.leaves, weight_decay=options.weight_decay, n_examples=options.n_examples,
+        pb.leaves, hints=hints,
     )
 
 
@@ -360,6 +372,7 @@ def assert_gradient(
     nondet_tol: float | None = None,
     weight_decay: float | None = None,
     n_examples: int | None = None,
+    hints: diagnosis.Hints | Mapping[str, Any] | None = None,
     vectorized: bool = False,
     executor: _parallel.SupportsSubmit | None = None,
     max_batch_bytes: int | None = None,
@@ -377,7 +390,7 @@ def assert_gradient(
     """
     result = check_gradient(
         f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
-        nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples,
+        nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples, hints=hints,
         vectorized=vectorized, executor=executor, max_batch_bytes=max_batch_bytes,
         progress=progress,
     )

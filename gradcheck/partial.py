@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import _evaluate, _problem, _tree, _verdict, check, report, steps
+from gradcheck._sampled_names import callers_errors, in_callers_names
 
 __all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]
 
@@ -266,7 +267,9 @@ class SampledResult(NamedTuple):
     """The outcome of :func:`check_sampled`: a full check of k coordinates out of P."""
 
     result: report.GradientCheckResult
-    """The check of the sampled coordinates (its paths are ``[i]``, one per sampled leaf)."""
+    """The check of the sampled coordinates, in the caller's names: one leaf per leaf of x
+    that holds sampled coordinates, with its path and shape, ``size`` the number sampled and
+    elements at their index in x; the per-element arrays are 1-D, in ``coordinates`` order."""
     coordinates: IntArray
     """The flat indices checked (leaves in flatten order, each in C order), sorted."""
     names: tuple[str, ...]
@@ -369,7 +372,9 @@ def check_sampled(
             leaves[i].reshape(-1)[local[i]] = values
         return scalar(_tree.unflatten(pb.treedef, leaves), *extra)
 
-    result = check.check_gradient(restricted, sub_x, sub_grad, args=pb.args, method=method,
-                                  step=step)
+    with callers_errors(pb.layout, used, local):
+        result = check.check_gradient(restricted, sub_x, sub_grad, args=pb.args, method=method,
+                                      step=step)
+    result = in_callers_names(result, pb.layout, used, local, sub_x)
     names = tuple(pb.layout.describe(int(c)) for c in chosen)
     return SampledResult(result, chosen, names, pb.layout.size)

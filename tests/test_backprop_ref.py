@@ -21,7 +21,7 @@ def test_public_names_are_the_contract() -> None:
     # The order of __all__ is ruff's (RUF022); here, the names.
     assert len(set(backprop_ref.__all__)) == len(backprop_ref.__all__)
     assert set(backprop_ref.__all__) == {
-        "Layer", "MLP", "Objective", "flatten", "train", "unflatten"
+        "Layer", "MLP", "Objective", "diagnosis_hints", "flatten", "train", "unflatten"
     }
     for name in backprop_ref.__all__:
         assert getattr(backprop_ref, name) is not None

@@ -128,6 +128,20 @@ def test_check_mlp_names_a_planted_bug(capsys: pytest.CaptureFixture[str]) -> No
     assert out["result"]["diagnosis"][0]["name"] == "decay-missing"
 
 
+def test_check_mlp_names_the_layer_through_backprop_refs_hints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["check-mlp", "--layers", "4,6,6,2", "--batch", "5", "--plant", "zeroed-leaf",
+            "--quiet"]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "  - [weights-only] only the weights are wrong (x[0].W); every bias passes" in out
+    assert (
+        "  - [first-layer-only] only layer [0], the first one, is wrong (x[0].W); "
+        "every other passes"
+    ) in out
+
+
 def test_check_mlp_module_examples_run() -> None:
     failed, attempted = doctest.testmod(_check_mlp)
     assert attempted >= 3 and failed == 0

@@ -8,10 +8,13 @@ alone into the analytic gradient.
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import itertools
+import pickle
 import re
 from collections.abc import Callable
+from copy import deepcopy
 from typing import NamedTuple
 
 import hypothesis
@@ -22,8 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 
-from gradcheck import diagnosis
-from gradcheck.diagnosis import Finding, diagnose, format_findings
+from backprop_ref import MLP, Layer, diagnosis_hints
+from gradcheck import check_gradient, diagnosis
+from gradcheck.diagnosis import Finding, Hints, diagnose, format_findings
 
 Array = NDArray[np.float64]
 CASES = 100  # random networks per pattern
@@ -110,6 +114,13 @@ def params_of(net: Net) -> list[Array]:
     return [leaf for pair in net.params for leaf in pair]
 
 
+def hints_of(net: Net) -> Hints:
+    """The network's words: W weights and b biases by layer, and its loss (not λ or m)."""
+    names = ["x" + path for path in paths_of(net)]
+    roles = {name: "weight" if name.endswith("W") else "bias" for name in names}
+    return Hints(roles=roles, layers={name: name[1:4] for name in names}, loss=net.loss)
+
+
 def random_net(
     rng: np.random.Generator,
     sizes: list[int] | None = None,
@@ -152,7 +163,7 @@ def run(
     lam = net.lam if with_lambda else None
     return diagnose(
         paths_of(net), analytic, numeric, tolerance, params_of(net),
-        weight_decay=lam, n_examples=net.m,
+        weight_decay=lam, n_examples=net.m, hints=hints_of(net),
     )  # fmt: skip
 
 
@@ -463,7 +474,7 @@ def test_two_examples_name_both_readings() -> None:
     )
     findings = run(net, backprop(net, decay=net.lam / 2), rng)
     assert findings[0].name == "decay-missing"
-    assert "(or, as m = 2: the gradient uses (λ/m)W (course notes)" in findings[0].message
+    assert "(or, as m = 2: the gradient uses (λ/m)W but the cost (λ/2)ΣW²)" in findings[0].message
 
 
 # Pinned messages, on small hand-made leaves.
@@ -482,13 +493,21 @@ PARAMS = [
     np.array([0.03, -0.04]),
 ]
 TOLERANCE = [np.full(n.shape, 1e-9) for n in NUMERIC]
+HINTS = Hints(
+    roles={"x[0].W": "weight", "x[0].b": "bias", "x[1].W": "weight", "x[1].b": "bias"},
+    layers={"x[0].W": "[0]", "x[0].b": "[0]", "x[1].W": "[1]", "x[1].b": "[1]"},
+    loss="squared",
+)
+NETWORK_WORDS = re.compile(r"layer|weight|bias|decay|squared|average|1/m|λ", re.IGNORECASE)
 
 
-def hand(analytic: list[Array], **options: float) -> tuple[Finding, ...]:
+def hand(
+    analytic: list[Array], hints: Hints | None = HINTS, **options: float
+) -> tuple[Finding, ...]:
     lam, m = options.get("weight_decay"), options.get("n_examples")
     return diagnose(
         PATHS, analytic, NUMERIC, TOLERANCE, PARAMS,
-        weight_decay=lam, n_examples=None if m is None else int(m),
+        weight_decay=lam, n_examples=None if m is None else int(m), hints=hints,
     )  # fmt: skip
 
 
@@ -498,19 +517,20 @@ def test_messages_of_a_factor_confined_to_one_leaf() -> None:
         "constant-factor", "weights-only", "last-layer-only",
     ]  # fmt: skip
     assert findings[0].message == (
-        "the gradient of [1].W is -1× the numerical one (residual 0.0e+00 ≤ tol): a sign flip"
+        "the gradient of x[1].W is -1× the numerical one (residual 0.0e+00 ≤ tol): a sign flip"
     )
     assert findings[0].evidence["factor"] == -1.0
-    assert (
-        findings[2].message == "only layer [1], the last one, is wrong ([1].W); every other passes"
+    assert findings[2].message == (
+        "only layer [1], the last one, is wrong (x[1].W); every other passes"
     )
+    assert findings[2].evidence["layer"] == "[1]"
 
 
 def test_message_of_a_missing_decay() -> None:
     analytic = [n - 0.5 * x if n.ndim == 2 else n for n, x in zip(NUMERIC, PARAMS, strict=True)]
     (finding, where) = hand(analytic, weight_decay=0.5, n_examples=4)
     assert re.fullmatch(
-        r"analytic - numeric on \[0\]\.W, \[1\]\.W is -λ·W = -0\.5·W \(residual \S+ ≤ tol\): "
+        r"analytic - numeric on x\[0\]\.W, x\[1\]\.W is -λ·W = -0\.5·W \(residual \S+ ≤ tol\): "
         r"the weight-decay term λW is missing",
         finding.message,
     )
@@ -561,18 +581,25 @@ def test_messages_of_a_data_term_without_its_average() -> None:
 def test_messages_of_structural_mistakes() -> None:
     zero = hand([NUMERIC[0], np.zeros(2), NUMERIC[2], NUMERIC[3]])[0]
     assert zero.message == (
-        "the gradient of [0].b is zero where the numerical one is not (max |numeric| 3.0e-01): "
+        "the gradient of x[0].b is zero where the numerical one is not (max |numeric| 3.0e-01): "
         "never computed, or never written back?"
     )
     flipped = hand([NUMERIC[0], NUMERIC[1], NUMERIC[2].T, NUMERIC[3]])[0]
     assert (flipped.name, flipped.leaves) == ("transposed", ("[1].W",))
     swapped = hand([NUMERIC[0], NUMERIC[3], NUMERIC[2], NUMERIC[1]])[0]
     assert swapped.message == (
-        "the gradients of [0].b and [1].b are swapped (residual 0.0e+00 ≤ tol): "
+        "the gradients of x[0].b and x[1].b are swapped (residual 0.0e+00 ≤ tol): "
         "layers mixed up in the backward pass?"
     )
+    unhinted = hand([NUMERIC[0], NUMERIC[3], NUMERIC[2], NUMERIC[1]], hints=None)[0]
+    assert unhinted.message == (
+        "the gradients of x[0].b and x[1].b are swapped (residual 0.0e+00 ≤ tol): "
+        "each written to the other's place?"
+    )
     copied = hand([NUMERIC[0], NUMERIC[3], NUMERIC[2], NUMERIC[3]])[0]
-    assert copied.message.startswith("the gradient of [0].b is the numerical gradient of [1].b")
+    assert copied.message.startswith(
+        "the gradient of x[0].b is the numerical gradient of x[1].b"
+    )
 
 
 def test_isolated_elements_are_listed_even_when_not_a_number() -> None:
@@ -582,7 +609,7 @@ def test_isolated_elements_are_listed_even_when_not_a_number() -> None:
     tolerance = [np.full(n.shape, 1e-9) for n in numeric]
     findings = diagnose(PATHS, analytic, numeric, tolerance)
     assert findings[0].message == (
-        "2 isolated elements are wrong, every other element passes: [0].W[1, 2], [0].W[4, 7]"
+        "2 isolated elements are wrong, every other element passes: x[0].W[1, 2], x[0].W[4, 7]"
     )
     assert findings[0].evidence["count"] == 2
     few = NUMERIC[0].copy()
@@ -602,20 +629,150 @@ def test_format_findings_prints_one_line_per_finding() -> None:
     assert format_findings(()) == ""
 
 
+def test_a_factor_2_is_a_missing_half_only_for_a_squared_loss() -> None:
+    doubled = [2 * n for n in NUMERIC]
+    for hints in (None, Hints(loss="cross_entropy"), dataclasses.replace(HINTS, loss=None)):
+        (finding,) = hand(doubled, hints=hints)
+        assert finding.message == (
+            "the gradient is 2× the numerical one (residual 0.0e+00 ≤ tol): a constant factor 2"
+        )
+
+
 def test_two_unexplained_leaves_silence_the_explained_one() -> None:
     rng = np.random.default_rng(5)
     analytic = [2 * NUMERIC[0], NUMERIC[1] + rng.normal(size=2), NUMERIC[2], NUMERIC[3]]
     assert hand(analytic) == ()
 
 
-def test_leaf_kinds_from_names_and_from_ndim() -> None:
+def test_leaf_kinds_and_layers_come_from_the_hints_only() -> None:
     numeric = [NUMERIC[0], NUMERIC[1]]
     tolerance = TOLERANCE[:2]
     for paths in (["['w']", "['b']"], ["[0][0]", "[0][1]"], [".kernel", ".bias"]):
-        findings = diagnose(paths, [numeric[0], -numeric[1]], numeric, tolerance)
-        assert [finding.name for finding in findings] == ["constant-factor", "biases-only"]
+        analytic = [numeric[0], -numeric[1]]
+        plain = diagnose(paths, analytic, numeric, tolerance)
+        names = ["x" + path for path in paths]
+        assert [finding.name for finding in plain] == ["constant-factor"]
+        assert not NETWORK_WORDS.search(plain[0].message.replace(names[1], ""))  # its own words
+        hints = Hints(roles={names[0]: "weight", names[1]: "bias"})
+        hinted = diagnose(paths, analytic, numeric, tolerance, hints=hints)
+        assert [finding.name for finding in hinted] == ["constant-factor", "biases-only"]
+        assert hinted[1].message == f"only the biases are wrong ({names[1]}); every weight passes"
     bare = diagnose([""], [0.5 * numeric[0]], [numeric[0]], [tolerance[0]])
     assert bare[0].message.startswith("the gradient is ½× the numerical one")
+
+
+def test_an_unhinted_diagnosis_names_leaves_and_fitted_numbers_only() -> None:
+    scaled = hand([NUMERIC[0], NUMERIC[1], -NUMERIC[2], NUMERIC[3]], hints=None)
+    assert [finding.name for finding in scaled] == ["constant-factor"]  # no layer, no role
+    assert scaled[0].message == (
+        "the gradient of x[1].W is -1× the numerical one (residual 0.0e+00 ≤ tol): a sign flip"
+    )
+    shifted = [n - 0.01 * x for n, x in zip(NUMERIC, PARAMS, strict=True)]
+    (multiple,) = hand(shifted, hints=None)
+    assert re.fullmatch(
+        r"analytic - numeric on x\[0\]\.W, x\[0\]\.b, x\[1\]\.W, x\[1\]\.b is c·x with "
+        r"c = -0\.01 \(residual \S+ ≤ tol\): "
+        r"the analytic gradient is the numerical one plus c·x",
+        multiple.message,
+    )
+    assert multiple.evidence["c"] == pytest.approx(-0.01)
+    lam, m = 0.5, 4
+    averaged = [m * (n - lam * x) + lam * x for n, x in zip(NUMERIC, PARAMS, strict=True)]
+    assert hand(averaged, hints=None) == ()  # a data term needs a decay the caller spoke of
+    for finding in (*scaled, multiple):
+        assert not NETWORK_WORDS.search(finding.message), finding.message
+
+
+def test_lambda_without_roles_names_the_decay_of_every_leaf() -> None:
+    analytic = [n - 0.5 * x for n, x in zip(NUMERIC, PARAMS, strict=True)]
+    (finding,) = hand(analytic, hints=None, weight_decay=0.5)
+    assert re.fullmatch(
+        r"analytic - numeric on x\[0\]\.W, x\[0\]\.b, x\[1\]\.W, x\[1\]\.b is -λ·x = -0\.5·x "
+        r"\(residual \S+ ≤ tol\): "
+        r"the weight-decay term λx is missing",
+        finding.message,
+    )
+    assert finding.name == "decay-missing"
+
+
+# Through check_gradient: the report speaks the caller's words, and only those.
+
+
+def logistic(p: tuple[Array, Array]) -> float:
+    """A logistic regression f(a, b): mean log-loss of 5 examples (no network, no ½)."""
+    a, b = p
+    z = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7], [-0.2, 0.8, 0.1], [1.0, 1.0, -1.0],
+                  [0.0, -0.5, 0.4]]) @ a + b
+    y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+
+def logistic_gradient(p: tuple[Array, Array]) -> tuple[Array, Array]:
+    a, b = p
+    X = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7], [-0.2, 0.8, 0.1], [1.0, 1.0, -1.0],
+                  [0.0, -0.5, 0.4]])
+    y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+    r = (1.0 / (1.0 + np.exp(-(X @ a + b))) - y) / y.size
+    return X.T @ r, r.sum(axis=0)
+
+
+def test_a_plain_function_of_two_arrays_gets_no_network_word() -> None:
+    x = (np.array([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]]), np.array([0.1, -0.3]))  # 2-D, 1-D
+    a, b = logistic_gradient(x)
+    assert check_gradient(logistic, x, (a, b)).passed
+    result = check_gradient(logistic, x, (2 * a, b))  # sabotage: one leaf doubled
+    assert [finding.name for finding in result.diagnosis] == ["constant-factor"]
+    assert re.fullmatch(
+        r"the gradient of x\[0\] is 2× the numerical one \(residual \S+ ≤ (2·)?tol\): "
+        r"a constant factor 2",
+        result.diagnosis[0].message,
+    )
+    assert not NETWORK_WORDS.search(str(result)), str(result)
+    everywhere = check_gradient(logistic, x, (2 * a, 2 * b))
+    assert re.fullmatch(
+        r"the gradient is 2× the numerical one \(residual \S+ ≤ (2·)?tol\): a constant factor 2",
+        everywhere.diagnosis[0].message,
+    )
+    assert not NETWORK_WORDS.search(str(everywhere)), str(everywhere)
+
+
+def test_a_hinted_backprop_ref_check_names_the_layer_and_the_decay() -> None:
+    rng = np.random.default_rng(11)
+    mlp, m = MLP([3, 4, 2], weight_decay=0.1), 5
+    params = mlp.init_params(rng=rng, scale=1.0)
+    X, Y = rng.normal(size=(m, 3)), rng.uniform(size=(m, 2))
+    objective, good = mlp.objective(X, Y), mlp.cost_and_gradient(params, X, Y)[1]
+    halved = [good[0], Layer(good[1].W, good[1].b / 2)]
+    hints = diagnosis_hints(mlp, m)
+    named = check_gradient(objective, params, halved, hints=hints).diagnosis
+    assert [finding.name for finding in named] == [
+        "constant-factor", "biases-only", "last-layer-only",
+    ]  # fmt: skip
+    assert named[2].message == "only layer [1], the last one, is wrong (x[1].b); every other passes"
+    plain = check_gradient(objective, params, halved).diagnosis
+    assert [finding.name for finding in plain] == ["constant-factor"]
+    assert plain[0].message.startswith("the gradient of x[1].b is ½× the numerical one")
+    undecayed = [Layer(g.W - 0.1 * p.W, g.b) for g, p in zip(good, params, strict=True)]
+    decay = check_gradient(objective, params, undecayed, hints=hints).diagnosis
+    assert [finding.name for finding in decay] == ["decay-missing", "weights-only"]
+    assert re.fullmatch(
+        r"analytic - numeric on x\[0\]\.W, x\[1\]\.W is -λ·W = -0\.1·W \(residual \S+ "
+        r"≤ (2·)?tol\): the weight-decay term λW is missing",
+        decay[0].message,
+    )
+
+
+def test_hints_are_frozen_values_that_copy_and_pickle() -> None:
+    given = diagnosis_hints(MLP([2, 3, 1], loss="cross_entropy", weight_decay=0.5), 4)
+    hints = Hints(**given)
+    assert pickle.loads(pickle.dumps(hints)) == hints
+    assert hash(deepcopy(hints)) == hash(hints)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hints.loss = "squared"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        hints.roles["x[0].W"] = "bias"  # type: ignore[index]
+    given["roles"]["x[0].W"] = "bias"  # the caller's dict, changed afterwards
+    assert hints.roles["x[0].W"] == "weight"
 
 
 def test_inputs_are_left_unchanged() -> None:
@@ -676,11 +833,36 @@ GOOD = {"paths": PATHS, "analytic": NUMERIC, "numeric": NUMERIC, "tolerance": TO
             TypeError,
             r"`analytic\[0\]` must be a real array; got dtype complex128",
         ),
-        ({"weight_decay": -0.1}, ValueError, r"`weight_decay` must be finite and >= 0; got -0\.1"),
-        ({"weight_decay": "0.1"}, TypeError, r"`weight_decay` must be a real number"),
-        ({"n_examples": 0}, ValueError, r"`n_examples` must be >= 1; got 0"),
-        ({"n_examples": 2.0}, TypeError, r"`n_examples` must be an int; got 2\.0"),
-        ({"n_examples": True}, TypeError, r"`n_examples` must be an int; got True"),
+        ({"weight_decay": -0.1}, ValueError, r"`weight_decay` is -0\.1; it must be finite and"),
+        ({"weight_decay": "0.1"}, TypeError, r"`weight_decay` is '0\.1'; it must be a real"),
+        ({"n_examples": 0}, ValueError, r"`n_examples` is 0; it must be an int >= 1"),
+        ({"n_examples": 2.0}, TypeError, r"`n_examples` is 2\.0; it must be an int >= 1"),
+        ({"n_examples": True}, TypeError, r"`n_examples` is True; it must be an int >= 1"),
+        ({"hints": 3}, TypeError, r"`hints` is int; it must be a gradcheck\.Hints, a mapping"),
+        ({"hints": {"role": {}}}, TypeError, r"`hints` has the unknown field\(s\) role; its "),
+        (
+            {"hints": {"roles": {"x[0].W": "kernel"}}},
+            ValueError,
+            r"`hints\.roles\['x\[0\]\.W'\]` is 'kernel'; it must be one of weight, bias",
+        ),
+        (
+            {"hints": {"layers": {"[0].W": "[0]"}}},
+            ValueError,
+            r"`hints\.layers` names '\[0\]\.W', which is not a leaf of `x`; its leaves are "
+            r"x\[0\]\.W, x\[0\]\.b, x\[1\]\.W, x\[1\]\.b",
+        ),
+        ({"hints": {"layers": {"x[0].W": 0}}}, TypeError, r"`hints\.layers` maps 'x\[0\]\.W' to 0"),
+        ({"hints": {"loss": "l2"}}, ValueError, r"`hints\.loss` is 'l2'; it must be one of"),
+        (
+            {"hints": {"n_examples": 0}},
+            ValueError,
+            r"`hints\.n_examples` is 0; it must be an int >= 1",
+        ),
+        (
+            {"weight_decay": 0.1, "hints": Hints(weight_decay=0.2)},
+            ValueError,
+            r"`weight_decay` is 0\.1 but `hints\.weight_decay` is 0\.2; give one",
+        ),
     ],
 )
 def test_invalid_arguments_are_named(change: dict[str, object], error: type, match: str) -> None:
@@ -718,3 +900,25 @@ def test_any_common_factor_is_found(numeric: list[Array], c: float) -> None:
     assert findings[0].name == "constant-factor"
     assert findings[0].leaves == tuple(paths)
     assert float(findings[0].evidence["factor"]) == pytest.approx(c, rel=1e-9)
+
+
+@given(leaves, st.sampled_from(["2", "½", "-1", "zero", "c·x", "one element"]))
+def test_without_hints_no_finding_uses_a_network_word(numeric: list[Array], bug: str) -> None:
+    hypothesis.assume(numeric[0].size >= 4)  # a fit to one or two numbers explains nothing
+    paths = [f"[{i}]" for i in range(len(numeric))]  # what an f(a, b, ...) gets: x[0], x[1], ...
+    params = [0.5 * n + 1.0 for n in numeric]
+    analytic = [n.copy() for n in numeric]
+    first = analytic[0].reshape(-1)
+    if bug == "zero":
+        first[:] = 0.0
+    elif bug == "c·x":
+        first -= 0.01 * params[0].reshape(-1)
+    elif bug == "one element":
+        first[0] += 1.0
+    else:
+        first *= {"2": 2.0, "½": 0.5, "-1": -1.0}[bug]
+    tolerance = [1e-8 * np.abs(n) for n in numeric]
+    findings = diagnose(paths, analytic, numeric, tolerance, params)
+    hypothesis.note(format_findings(findings))
+    assert findings  # every one of these bugs is explained
+    assert not any(NETWORK_WORDS.search(finding.message) for finding in findings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import gradcheck
 from backprop_ref import MLP
 from backprop_ref.bugs import plant
-from gradcheck import partial
+from gradcheck import _sampled_names, _tree, partial
 
 
 def _problem() -> tuple[Any, Any, Any]:
@@ -89,6 +90,46 @@ def test_sampled_check_names_the_wrong_coordinate() -> None:
     assert not result.passed
     assert result.mismatches == ("x[1].b[2]",)
     assert "mismatching: x[1].b[2]" in str(result)
+
+
+def test_sampled_check_reports_only_the_callers_names() -> None:
+    rng = np.random.default_rng(4)
+    x = {"W": rng.normal(size=(5, 8)), "b": rng.normal(size=5)}
+    grad = {"W": 1 - np.tanh(x["W"]) ** 2, "b": 3 * x["b"] ** 2}
+    grad["W"][3, 7] *= 1.1
+    grad["b"][2] *= 2.0
+
+    def f(p: dict[str, Any]) -> float:
+        return float(np.sum(np.tanh(p["W"])) + np.sum(p["b"] ** 3))
+
+    result = gradcheck.check_sampled(f, x, grad, k=45)
+    report = str(result)
+    assert re.findall(r"x\[\d+\]\[\d+\]", report) == [], report  # no internal x[0][31]
+    assert result.result.paths == ("['W']", "['b']")
+    assert [(leaf.shape, leaf.size) for leaf in result.result.leaves] == [((5, 8), 40), ((5,), 5)]
+    assert [e.name for e in result.result.mismatches] == ["x['b'][2]", "x['W'][3, 7]"]
+    assert result.result.leaves[0].worst_index == (3, 7)
+    assert result.result.diagnosis[0].message == (
+        "2 isolated elements are wrong, every other element passes: x['W'][3, 7], x['b'][2]"
+    )
+    assert result.mismatches == ("x['W'][3, 7]", "x['b'][2]")
+
+
+def test_sampled_check_errors_name_the_callers_element() -> None:
+    raw, paths, _ = _tree.flatten({"b": np.ones(3), "a": np.ones((2, 3))}, "x")
+    layout = _tree.Layout.of(raw, paths, "x")
+    used, local = [0, 1], {0: np.array([2]), 1: np.array([1, 5])}  # sampled: b[2], a[0, 1], a[1, 2]
+    renamed = r"^`f` returned nan along `x\['a'\]\[1, 2\]` and x\[0\]\[7\]$"
+    with (
+        pytest.raises(ValueError, match=renamed) as info,
+        _sampled_names.callers_errors(layout, used, local),
+    ):
+        raise ValueError("`f` returned nan along `x[1][1]` and x[0][7]")  # x[0][7]: not sampled
+    assert "x[1][1]" in str(info.value.__cause__)
+    with pytest.raises(TypeError, match=r"^`grad` is None$"), _sampled_names.callers_errors(
+        layout, used, local
+    ):
+        raise TypeError("`grad` is None")  # nothing to rename: the error itself
 
 
 def test_sampled_check_with_f_returning_the_gradient() -> None:

@@ -1,4 +1,8 @@
-"""Every public entry point of backprop_ref against bad input: one table, messages pinned."""
+"""Every public entry point of backprop_ref against bad input: one table, messages pinned.
+
+The table also holds the arguments of ``gradcheck.check_gradient`` that name the caller's
+network (``weight_decay``, ``n_examples``, ``hints``): each is checked before f is first called.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backprop_ref import MLP, Layer, flatten, train, unflatten
+import gradcheck
+from backprop_ref import MLP, Layer, diagnosis_hints, flatten, train, unflatten
 
 NET = MLP([2, 3, 1])  # params: W (3, 2), b (3,), W (1, 3), b (1,)
 CE = MLP([2, 3, 1], loss="cross_entropy")
@@ -28,6 +33,15 @@ def with_array(layer: int, field: str, value: Any) -> list[Any]:
 
 def case(call: Callable[[], object], error: type[Exception], match: str, id: str) -> Any:
     return pytest.param(call, error, match, id=id)
+
+
+def never_called(params: list[Layer]) -> float:
+    raise AssertionError("f was called before the arguments were checked")
+
+
+def checked(**options: Any) -> Callable[[], object]:
+    """check_gradient of NET's parameters with ``options``: f must never be reached."""
+    return lambda: gradcheck.check_gradient(never_called, good(), good(), **options)
 
 
 TABLE = [
@@ -375,6 +389,34 @@ TABLE = [
         r"`Y` has values in \[1.0, 2.0\]",
         "train Y",
     ),
+    # diagnosis_hints(mlp, n_examples)
+    case(lambda: diagnosis_hints(NET, 0), ValueError, r"`n_examples` is 0; it must be >= 1",
+         "hints m 0"),
+    case(lambda: diagnosis_hints(NET, 2.5), TypeError, r"`n_examples` must be an int, got 2.5",
+         "hints m float"),
+    case(lambda: diagnosis_hints((2, 3, 1), 4), TypeError,
+         r"`mlp` is tuple; it must be a backprop_ref.MLP", "hints mlp"),
+    # gradcheck.check_gradient(..., weight_decay, n_examples, hints), before f is called
+    case(checked(weight_decay=-1), ValueError, r"`weight_decay` is -1; it must be finite and >= 0",
+         "check decay < 0"),
+    case(checked(weight_decay="0.1"), TypeError, r"`weight_decay` is '0.1'; it must be a real",
+         "check decay str"),
+    case(checked(n_examples=2.5), TypeError, r"`n_examples` is 2.5; it must be an int >= 1",
+         "check m float"),
+    case(checked(n_examples=0), ValueError, r"`n_examples` is 0; it must be an int >= 1",
+         "check m 0"),
+    case(checked(hints="weights"), TypeError, r"`hints` is str; it must be a gradcheck.Hints",
+         "check hints str"),
+    case(checked(hints={"roles": {"x[2].W": "weight"}}), ValueError,
+         r"`hints.roles` names 'x\[2\].W', which is not a leaf of `x`; its leaves are "
+         r"x\[0\].W, x\[0\].b, x\[1\].W, x\[1\].b", "check hints stray leaf"),
+    case(checked(hints={"roles": {"x[0].b": "offset"}}), ValueError,
+         r"`hints.roles\['x\[0\].b'\]` is 'offset'; it must be one of weight, bias",
+         "check hints role"),
+    case(checked(hints={**diagnosis_hints(NET, 4), "n_examples": 5}, n_examples=4), ValueError,
+         r"`n_examples` is 4 but `hints.n_examples` is 5; give one", "check hints m twice"),
+    case(checked(hints={"weight_decay": -0.5}), ValueError,
+         r"`hints.weight_decay` is -0.5; it must be finite and >= 0", "check hints decay"),
     # flatten(params), unflatten(theta, mlp)
     case(
         lambda: flatten(np.zeros((2, 3))),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple, TypeAlias
 
+from gradcheck.diagnosis._hints import Hints
 from gradcheck.diagnosis._leaves import _Fit, _Leaf
+
+ElementNamer: TypeAlias = Callable[[int, tuple[int, ...]], str]
+"""``element(i, index)``: how element ``index`` of leaf ``i`` is written, e.g. ``x[0].W[1, 2]``."""
 
 
 class _Named(NamedTuple):
@@ -32,6 +36,20 @@ class _Context(NamedTuple):
     multiples: Mapping[str, tuple[_Named, ...]]
     weight_decay: float | None
     n_examples: int | None
+    hints: Hints
+    element: ElementNamer
+
+    def decayed(self, leaf: _Leaf) -> bool:
+        """Whether ``leaf`` may carry a decay term: a hinted weight, or any leaf when λ is
+        given without roles."""
+        if self.hints.roles:
+            return leaf.kind == "weight"
+        return self.weight_decay is not None
+
+    @property
+    def symbol(self) -> str:
+        """How the decayed parameter is written: W for hinted weights, else x."""
+        return "W" if self.hints.roles else "x"
 
 
 def _distinct(rows: Sequence[_Named], m: int | None) -> tuple[_Named, ...]:

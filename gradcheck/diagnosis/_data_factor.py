@@ -3,7 +3,8 @@
 A backprop that scales its data term g by α (the 1/m average missing, a ½ missing) but adds the
 decay term c·W right gives a = α·g + c·W = α·(n − c·W) + c·W = α·n + β·W on the weights, with
 β = c(1 − α), and a = α·n on the biases, which are never decayed: α is common to every leaf, β
-to the weights. Tried only when the per-leaf patterns leave a clear miss unexplained.
+to the weights. Tried only when the per-leaf patterns leave a clear miss unexplained, and only
+when the caller spoke of a decay: λ given, or leaves hinted as weights (`_Context.decayed`).
 """
 
 from __future__ import annotations
@@ -32,25 +33,20 @@ class _Scaled(NamedTuple):
 
 def _decays(ctx: _Context) -> tuple[_Named, ...]:
     """The decay coefficients c of the two conventions: λ, and λ/m when m is given."""
-    lam, m = ctx.weight_decay, ctx.n_examples
+    lam, m, s = ctx.weight_decay, ctx.n_examples, ctx.symbol
     if lam is None:
         return ()
-    rows = [_Named(lam, "data-factor", "λW", "λ", "ufldl")]  # hint: c's own symbol
+    rows = [_Named(lam, "data-factor", f"λ{s}", "λ", "ufldl")]  # hint: c's own symbol
     if m is not None:
-        rows.append(_Named(lam / m, "data-factor", "(λ/m)W", "λ/m", "coursera"))
+        rows.append(_Named(lam / m, "data-factor", f"(λ/m){s}", "λ/m", "coursera"))
     return _distinct(rows, m)
-
-
-def _regressor(leaf: _Leaf) -> Array:
-    """The parameter on weight leaves, where β applies; zero on the others."""
-    return leaf.x if leaf.kind == "weight" else np.zeros_like(leaf.x)
 
 
 def _normal(group: Sequence[_Leaf]) -> tuple[Array, Array]:
     """The 1/tol²-weighted normal equations A·(α, β) = r of a ≈ α·n + β·x over `group`."""
     A, r = np.zeros((2, 2)), np.zeros(2)
     for leaf in group:
-        w, a, n, x = (v.ravel() for v in (leaf.fit_weight, leaf.a, leaf.n, _regressor(leaf)))
+        w, a, n, x = (v.ravel() for v in (leaf.fit_weight, leaf.a, leaf.n, leaf.x))
         nx = float(np.einsum("i,i,i->", w, n, x))  # einsum: no BLAS threads
         A += [
             [float(np.einsum("i,i,i->", w, n, n)), nx],
@@ -93,7 +89,7 @@ def _check(group: Sequence[_Leaf], h: _Scaled) -> _Fit | None:
     """The residual rule on (a − β·x)/α − n over `group`: worst residual and ratio, or None."""
     worst = (0.0, 0.0)
     for leaf in group:
-        fit = _within(np.abs((leaf.a - h.beta * _regressor(leaf)) / h.alpha - leaf.n), leaf.tol)
+        fit = _within(np.abs((leaf.a - h.beta * leaf.x) / h.alpha - leaf.n), leaf.tol)
         if fit is None:
             return None
         worst = (max(worst[0], fit[0]), max(worst[1], fit[1]))
@@ -102,7 +98,7 @@ def _check(group: Sequence[_Leaf], h: _Scaled) -> _Fit | None:
 
 def _probe(leaf: _Leaf) -> _Leaf:
     """Three elements of `leaf`: the worst miss, and those that weigh most on α and on β."""
-    scores = (leaf.a - leaf.n, leaf.n, _regressor(leaf))
+    scores = (leaf.a - leaf.n, leaf.n, leaf.x)
     return _take(leaf, np.array([np.argmax((leaf.fit_weight * s**2).ravel()) for s in scores]))
 
 
@@ -111,8 +107,11 @@ def _data_factor(clear: Sequence[int], ctx: _Context) -> list[Finding] | None:
 
     Each constant fitted to the numbers must fix one clear miss more than it could fit alone.
     """
-    group = [ctx.leaves[i] for i in clear]
-    if not any(leaf.kind == "weight" for leaf in group):
+    group = [
+        leaf if ctx.decayed(leaf) else leaf._replace(x=np.zeros_like(leaf.x))
+        for leaf in (ctx.leaves[i] for i in clear)
+    ]  # β·x applies to the decayed leaves only: x is zero on the others
+    if not any(ctx.decayed(leaf) for leaf in group):
         return None
     probes = [_probe(leaf) for leaf in group]  # a cheap necessary test before the full one
     misses = sum(int(np.count_nonzero(leaf.clear)) for leaf in group)
@@ -135,7 +134,8 @@ def _finding(group: Sequence[_Leaf], h: _Scaled, fit: _Fit, ctx: _Context) -> Fi
     else:
         known = [row.hint for row in _decays(ctx)]
         neither = f", {'neither' if len(known) > 1 else 'not'} {' nor '.join(known)}" * bool(known)
-        rest = f", with a decay term c·W left unscaled (a = {label}·n + β·W on the weights, β = "
+        s, on = ctx.symbol, " on the weights" if ctx.hints.roles else ""
+        rest = f", with a decay term c·{s} left unscaled (a = {label}·n + β·{s}{on}, β = "
         rest += f"{h.beta:.6g}, c = β/(1 - α) = {c:.6g}{neither})"
     message = f"the {term} of {subject} {verb} {label}× the numerical {one}"
     message += f"{rest} ({_residual_text(fit)}): {h.named.hint}"

@@ -1,22 +1,27 @@
-"""Multiples of the parameter a − n = c·x: weight decay missing, doubled, mixed, on biases."""
+"""Multiples of the parameter a − n = c·x: weight decay missing, doubled, mixed, on biases.
+
+The decay words come from the caller: λ (``weight_decay``) names the constants, the hinted
+roles say which leaves are weights (W) and biases (b). Without λ a multiple is reported with its
+fitted c; without roles, every leaf is the parameter x.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from gradcheck.diagnosis._context import _Context, _distinct, _Named
-from gradcheck.diagnosis._findings import Finding, _evidence, _residual_text
+from gradcheck.diagnosis._findings import Finding, _evidence, _names, _residual_text
 from gradcheck.diagnosis._leaves import _Fit, _Leaf
 
-_WEIGHT_MULTIPLES = (  # c = p·λ + q·λ/m: (p, q, name, label, hint, convention)
-    (-1, 0, "decay-missing", "-λ", "the weight-decay term λW is missing", "ufldl"),
-    (0, -1, "decay-missing", "-λ/m", "the weight-decay term (λ/m)W is missing", "coursera"),
-    (1, 0, "decay-doubled", "+λ", "the weight-decay term λW is added twice", "ufldl"),
-    (0, 1, "decay-doubled", "+λ/m", "the weight-decay term (λ/m)W is added twice", "coursera"),
+_WEIGHT_MULTIPLES = (  # c = p·λ + q·λ/m: (p, q, name, label, hint, convention); {s}: W or x
+    (-1, 0, "decay-missing", "-λ", "the weight-decay term λ{s} is missing", "ufldl"),
+    (0, -1, "decay-missing", "-λ/m", "the weight-decay term (λ/m){s} is missing", "coursera"),
+    (1, 0, "decay-doubled", "+λ", "the weight-decay term λ{s} is added twice", "ufldl"),
+    (0, 1, "decay-doubled", "+λ/m", "the weight-decay term (λ/m){s} is added twice", "coursera"),
     (-1, 1, "decay-convention", "(λ/m - λ)",
-     "the gradient uses (λ/m)W (course notes) but the cost (λ/2)ΣW² (tutorial)", "mixed"),
+     "the gradient uses (λ/m){s} but the cost (λ/2)Σ{s}²", "mixed"),
     (1, -1, "decay-convention", "(λ - λ/m)",
-     "the gradient uses λW (tutorial) but the cost (λ/(2m))ΣW² (course notes)", "mixed"),
+     "the gradient uses λ{s} but the cost (λ/(2m))Σ{s}²", "mixed"),
 )  # fmt: skip
 _BIAS_MULTIPLES = (
     (1, 0, "bias-decay", "+λ", "the biases are decayed with λb, but bias is never decayed",
@@ -26,18 +31,30 @@ _BIAS_MULTIPLES = (
 )  # fmt: skip
 
 
-def _multiple_table(kind: str, lam: float | None, m: int | None) -> tuple[_Named, ...]:
-    """Named multiples a − n = c·x of the parameter: weight decay gone wrong."""
-    if lam is None or kind == "other":
+def _multiple_table(
+    kind: str, lam: float | None, m: int | None, symbol: str = "W"
+) -> tuple[_Named, ...]:
+    """Named multiples a − n = c·x of a leaf of `kind` ("weight", "bias"): decay gone wrong."""
+    if lam is None or kind not in ("weight", "bias"):
         return ()
     rows = [
-        _Named(p * lam + (0.0 if m is None else q * lam / m), name, label, hint, convention)
+        _Named(p * lam + (0.0 if m is None else q * lam / m), name, label,
+               hint.format(s=symbol), convention)
         for p, q, name, label, hint, convention in (
             _BIAS_MULTIPLES if kind == "bias" else _WEIGHT_MULTIPLES
         )
         if q == 0 or m is not None
-    ]
+    ]  # fmt: skip
     return _distinct(rows, m)
+
+
+def _unnamed_hint(kind: str, ctx: _Context) -> str:
+    """What a fitted multiple c·x suggests: decay words only where the caller used them."""
+    if kind == "bias":
+        return "the biases are decayed, but bias is never decayed?"
+    if kind == "weight" or ctx.weight_decay is not None:
+        return "a weight-decay term of the wrong size (c = -λ: missing, +λ: doubled)?"
+    return "the analytic gradient is the numerical one plus c·x"
 
 
 def _multiple_finding(
@@ -46,12 +63,9 @@ def _multiple_finding(
     """The parameter-multiple finding a − n = c·x on `leaves` (weight decay gone wrong)."""
     paths = [leaf.path for leaf in leaves]
     symbol = {"weight": "W", "bias": "b"}.get(leaves[0].kind, "x")
-    where = f"analytic - numeric on {', '.join(paths) or 'the gradient'}"
+    where = f"analytic - numeric on {_names(paths) or 'the gradient'}"
     if named is None:
-        hint = {
-            "weight": "a weight-decay term of the wrong size (c = -λ: missing, +λ: doubled)?",
-            "bias": "the biases are decayed, but bias is never decayed?",
-        }.get(leaves[0].kind, "a decay term of the wrong size?")
+        hint = _unnamed_hint(leaves[0].kind, ctx)
         message = f"{where} is c·{symbol} with c = {c:.6g} ({_residual_text(fit)}): {hint}"
         evidence = _evidence(c=c, residual=fit[0], residual_ratio=fit[1])
         return Finding("parameter-multiple", message, tuple(paths), evidence)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradcheck.diagnosis._context import _Candidate, _Context, _Named
+from gradcheck._tree import element_name
+from gradcheck.diagnosis._context import ElementNamer, _Candidate, _Context, _Named
 from gradcheck.diagnosis._data_factor import _data_factor
 from gradcheck.diagnosis._decay import _multiple_table
 from gradcheck.diagnosis._factors import _factor_table
 from gradcheck.diagnosis._findings import Finding
-from gradcheck.diagnosis._leaves import _constants, _leaves
+from gradcheck.diagnosis._hints import Hints, resolve_hints
+from gradcheck.diagnosis._leaves import _check_paths, _leaves, name_of
 from gradcheck.diagnosis._linear import _fitted_findings, _linear, _named_findings
 from gradcheck.diagnosis._scope import _localise
 from gradcheck.diagnosis._structure import (
@@ -72,6 +75,7 @@ def diagnose(
     *,
     weight_decay: float | None = None,
     n_examples: int | None = None,
+    hints: Hints | Mapping[str, Any] | None = None,
 ) -> tuple[Finding, ...]:
     """Name the mistakes that explain a failed gradient check, down to the numerical noise.
 
@@ -90,6 +94,10 @@ def diagnose(
         λ >= 0 of the cost; when given, decay findings name the constant (±λ, ±λ/m, ...).
     n_examples : int, optional
         m >= 1, the examples the cost averages over; names the factors m and 1/m, and λ/m.
+    hints : Hints or mapping of its fields, optional
+        The caller's words for the leaves: roles (weight, bias), layers, the loss, λ and m
+        (see :class:`Hints`; λ and m given both here and above must agree). Leaf names in it
+        are ``"x" + path``.
 
     Returns
     -------
@@ -100,10 +108,13 @@ def diagnose(
     Raises
     ------
     TypeError
-        A sequence argument that is not one, a non-real leaf, a non-number λ or a non-int m.
+        A sequence argument that is not one, a non-real leaf, a non-number λ or a non-int m,
+        `hints` not a Hints or a mapping of its fields.
     ValueError
         Leaf counts or shapes that differ, NaN or inf in `numeric` or `params`, a tolerance
-        that is negative or not finite, λ < 0 or m < 1.
+        that is negative or not finite, λ < 0 or m < 1, a role other than weight or bias, a
+        hinted leaf name that is not ``"x" + path`` of one of `paths`, λ or m given twice
+        with two values.
 
     Notes
     -----
@@ -130,25 +141,32 @@ def diagnose(
     weighted fit gives ``|c_fit - c| <= ρ|c|``, one more tolerance at most on each element. If
     any leaf with a clear miss is left unexplained, one more pattern is tried on all of them
     together (below); if it fails too, no finding is made at all. Otherwise the localisation
-    follows: only the biases, only the weights, only one layer (the first, the
-    last), when every failing element lies there and other leaves exist.
+    follows, as far as the hints name roles and layers: only the biases, only the weights,
+    only one layer (the first, the last), when every failing element lies there and other
+    leaves exist.
 
     The data term scaled, the decay term right (``data-factor``): a backprop whose data term g
     is α× too large (the 1/m average missing: α = m; a missing ½: α = 2) but whose decay term
     c·x is right gives ``a = α·g + c·x = α·n + β·x`` on the weights, ``β = c(1 - α)``, and
-    ``a = α·n`` on every other leaf (biases are never decayed). (α, β) is the joint weighted
-    least-squares fit over the leaves with a clear miss; α must be a named factor (2, ½, -1,
-    m, 1/m, or, when m is not given, m or 1/m for the whole m >= 3 nearest the fitted α: any
-    other constant on the data term is also what an output δ off by a σ′ alike in every example
-    gives), and β is ``c(1 - α)`` for c = λ or λ/m when that explains the leaves too, else
+    ``a = α·n`` on every other leaf (biases are never decayed); tried only with λ given or
+    weights hinted (with λ and no roles, every leaf may carry the decay term). (α, β) is the
+    joint weighted least-squares fit over the leaves with a clear miss; α must be a named
+    factor (2, ½, -1, m, 1/m, or, when m is not given, m or 1/m for the whole m >= 3 nearest
+    the fitted α: any other constant on the data term is also what an output δ off by a σ′
+    alike in every example gives), and β is ``c(1 - α)`` for c = λ or λ/m when that explains the leaves too, else
     fitted. Its residual is ``(a - β·x)/α - n`` under the same rule, and each fitted constant
     must fix one more clear miss than it could fit alone.
 
-    Leaf kinds come from the path's last name (``W``, ``w``, ``weight(s)``, ``kernel``, with an
-    optional digit: weight; ``b``, ``bias(es)``: bias), else from ``ndim`` (2-D weight, 1-D bias,
-    other: neither); the layer is the path's first ``[i]``. A wrong or missing activation
-    derivative leaves no such pattern and gets no finding. Cost: a few vectorised passes over
-    each leaf with a clear miss, plus one per other leaf of its shape.
+    *Words.* Messages name leaves as reports do (``x[0].W``, ``x['a']``) and use network words
+    only where the caller gave them, never guessed from a name or a shape: the ±λ, ±λ/m and
+    convention multiples need λ, and apply to the leaves hinted as weights (written W) and
+    biases (b), or to every leaf (written x) when λ is given without roles; the data-factor
+    pattern needs λ or hinted weights; "only the weights/biases" needs roles, "only layer
+    [1]" needs layers; m and 1/m need m; "a missing ½ in the squared error" needs the loss
+    hinted ``"squared"``. Without them a factor is "a constant factor 2" and a multiple of
+    the parameter is reported with its fitted c. A wrong or missing activation derivative
+    leaves no such pattern and gets no finding. Cost: a few vectorised passes over each leaf
+    with a clear miss, plus one per other leaf of its shape.
 
     Examples
     --------
@@ -156,23 +174,54 @@ def diagnose(
     >>> numeric = [np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([0.1, -0.3])]
     >>> analytic = [2 * numeric[0], numeric[1].copy()]
     >>> tolerance = [np.full((2, 2), 1e-8), np.full(2, 1e-8)]
-    >>> findings = diagnose(["[0].W", "[0].b"], analytic, numeric, tolerance)
-    >>> [finding.name for finding in findings]
-    ['constant-factor', 'weights-only']
-    >>> print(findings[0].message)
-    the gradient of [0].W is 2× the numerical one (residual 0.0e+00 ≤ tol): a missing ½ in the squared error?
-    >>> diagnose(["[0].W", "[0].b"], numeric, numeric, tolerance)
+    >>> findings = diagnose(["['a']", "['b']"], analytic, numeric, tolerance)
+    >>> print(format_findings(findings))
+    Diagnosis:
+      - [constant-factor] the gradient of x['a'] is 2× the numerical one (residual 0.0e+00 ≤ tol): a constant factor 2
+    >>> hints = Hints(roles={"x[0].W": "weight", "x[0].b": "bias"}, loss="squared")
+    >>> findings = diagnose(["[0].W", "[0].b"], analytic, numeric, tolerance, hints=hints)
+    >>> print(format_findings(findings))
+    Diagnosis:
+      - [constant-factor] the gradient of x[0].W is 2× the numerical one (residual 0.0e+00 ≤ tol): a missing ½ in the squared error?
+      - [weights-only] only the weights are wrong (x[0].W); every bias passes
+    >>> diagnose(["['a']", "['b']"], numeric, numeric, tolerance)
     ()
     """  # noqa: E501
-    _constants(weight_decay, n_examples)
-    leaves = _leaves(paths, analytic, numeric, tolerance, params)
+    _check_paths(paths)
+    return diagnose_named(
+        paths, analytic, numeric, tolerance, params,
+        resolve_hints(hints, paths, weight_decay=weight_decay, n_examples=n_examples),
+    )  # fmt: skip
+
+
+def _default_namer(paths: Sequence[str]) -> ElementNamer:
+    """Elements named as reports name them: ``x<path>[index]``."""
+    return lambda i, index: element_name(name_of(paths[i]), index)
+
+
+def diagnose_named(
+    paths: Sequence[str],
+    analytic: Sequence[ArrayLike],
+    numeric: Sequence[ArrayLike],
+    tolerance: Sequence[ArrayLike],
+    params: Sequence[ArrayLike] | None,
+    hints: Hints,
+    element: ElementNamer | None = None,
+) -> tuple[Finding, ...]:
+    """`diagnose` with checked hints, naming element ``index`` of leaf ``i`` ``element(i,
+    index)`` (default ``x<path>[index]``): for leaves that are samples of the caller's."""
+    leaves = _leaves(paths, analytic, numeric, tolerance, params, hints)
     clear = [i for i, leaf in enumerate(leaves) if leaf.clear.any()]
     if not clear:
         return ()  # every failing element is a near miss, which noise explains as well
-    lam = None if weight_decay is None else float(weight_decay)
-    m = None if n_examples is None else int(n_examples)
-    multiples = {kind: _multiple_table(kind, lam, m) for kind in ("weight", "bias", "other")}
-    ctx = _Context(leaves, _factor_table(m), multiples, lam, m)
+    lam, m = hints.weight_decay, hints.n_examples
+    multiples = {
+        "weight": _multiple_table("weight", lam, m),
+        "bias": _multiple_table("bias", lam, m),
+        "other": () if hints.roles else _multiple_table("weight", lam, m, "x"),
+    }  # without roles, λ may be on any leaf
+    ctx = _Context(leaves, _factor_table(m, hints.loss), multiples, lam, m, hints,
+                   element or _default_namer(paths))
     with np.errstate(all="ignore"):
         findings = _merge([_explain(i, ctx) for i in clear], ctx)
         if findings is None:

@@ -9,10 +9,11 @@ from gradcheck.diagnosis._findings import Finding, _evidence, _residual_text, _s
 from gradcheck.diagnosis._leaves import _Fit, _Leaf
 
 
-def _factor_table(m: int | None) -> tuple[_Named, ...]:
-    """Named factors a = c·n: the usual slips of a loss or an average."""
+def _factor_table(m: int | None, loss: str | None = None) -> tuple[_Named, ...]:
+    """Named factors a = c·n: the usual slips of a loss (as hinted) or an average (given m)."""
+    two = "a missing ½ in the squared error?" if loss == "squared" else "a constant factor 2"
     table = [
-        _Named(2.0, "constant-factor", "2", "a missing ½ in the squared error?", ""),
+        _Named(2.0, "constant-factor", "2", two, ""),
         _Named(0.5, "constant-factor", "½", "an extra ½, or a dropped 2?", ""),
         _Named(-1.0, "constant-factor", "-1", "a sign flip", ""),
     ]

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradcheck.diagnosis._context import _Context
-from gradcheck.diagnosis._leaves import SLACK, EvidenceValue, _Fit
+from gradcheck.diagnosis._leaves import SLACK, EvidenceValue, _Fit, name_of
 
 
 class Finding(NamedTuple):
@@ -46,12 +46,17 @@ class Finding(NamedTuple):
 
 
 def _subject(paths: Sequence[str], ctx: _Context) -> tuple[str, str]:
-    """("the gradient(s) of …", verb) for the leaves `paths`."""
+    """("the gradient(s) of …", verb) for the leaves `paths`, named as reports name them."""
     if len(paths) == len(ctx.leaves) or paths == [""]:
         return "the gradient", "is"
     if len(paths) == 1:
-        return f"the gradient of {paths[0]}", "is"
-    return "the gradients of " + ", ".join(paths), "are"
+        return f"the gradient of {name_of(paths[0])}", "is"
+    return "the gradients of " + _names(paths), "are"
+
+
+def _names(paths: Sequence[str]) -> str:
+    """``x[0].W, x[1].W``: the leaves `paths` as reports name them."""
+    return ", ".join(name_of(path) for path in paths)
 
 
 def _residual_text(fit: _Fit) -> str:

@@ -1,17 +1,18 @@
 """The leaves of a diagnosis: arguments checked and gathered per leaf, and the residual test.
 
-A leaf's kind (weight, bias, other) comes from its path's last name, else from its ``ndim``; its
-layer from the path's first ``[i]``. `_within` is the one residual rule every finding obeys.
+A leaf's kind (weight, bias, other) and layer come from the caller's `Hints` only, never from
+its name or shape. `_within` is the one residual rule every finding obeys.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from gradcheck.diagnosis._hints import Hints
 
 Array: TypeAlias = NDArray[np.float64]
 EvidenceValue: TypeAlias = "float | int | str"
@@ -20,11 +21,6 @@ _Fit: TypeAlias = "tuple[float, float]"  # worst residual, worst residual / tole
 SLACK = 2.0
 """Allowed residual, in tolerances, after an explanation is removed (see `diagnose`, Notes)."""
 
-_LAST_NAME = re.compile(r"(?:\.(\w+)|\[\s*(['\"])(.*?)\2\s*\])$")
-_WEIGHT_NAME = re.compile(r"(?:w|weights?|kernel)\d*", re.IGNORECASE)
-_BIAS_NAME = re.compile(r"(?:b|bias|biases)\d*", re.IGNORECASE)
-_LAYER = re.compile(r"\[(\d+)\]")
-
 
 class _Leaf(NamedTuple):
     path: str
@@ -32,22 +28,16 @@ class _Leaf(NamedTuple):
     n: Array  # numeric
     tol: Array  # per-element absolute tolerance, broadcast to the leaf's shape
     x: Array  # the parameter; zeros when `params` is not given (no multiple then fits)
-    kind: str  # "weight", "bias" or "other"
-    layer: int | None
+    kind: str  # "weight", "bias" (the caller's roles) or "other"
+    layer: str | None  # the caller's name of its layer
     failing: NDArray[np.bool_]  # |a − n| > tol (or NaN)
     clear: NDArray[np.bool_]  # |a − n| > SLACK·tol: more than a near miss
     fit_weight: Array  # 1/tol² up to one common scale: the least-squares weights
 
 
-def _leaf_kind(path: str, ndim: int) -> str:
-    """Kind from the path's last name (W/w/weight(s)/kernel, b/bias(es)), else 2-D/1-D."""
-    match = _LAST_NAME.search(path)
-    name = "" if match is None else (match.group(1) or match.group(3))
-    if _WEIGHT_NAME.fullmatch(name):
-        return "weight"
-    if _BIAS_NAME.fullmatch(name):
-        return "bias"
-    return {2: "weight", 1: "bias"}.get(ndim, "other")
+def name_of(path: str) -> str:
+    """A leaf as reports print it: ``x[0].W``, ``x['a']``, ``x`` for a bare array."""
+    return "x" + path
 
 
 def _arrays(name: str, values: Sequence[ArrayLike], count: int) -> list[Array]:
@@ -88,18 +78,23 @@ def _check_leaf(i: int, path: str, a: Array, n: Array, t: Array, x: Array | None
     return tol
 
 
+def _check_paths(paths: Sequence[str]) -> None:
+    """Check that `paths` is a sequence of str."""
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, Sequence):
+        raise TypeError(f"`paths` must be a sequence of str; got {type(paths).__name__}")
+    if not all(isinstance(path, str) for path in paths):
+        raise TypeError("`paths` must hold only str")
+
+
 def _leaves(
     paths: Sequence[str],
     analytic: Sequence[ArrayLike],
     numeric: Sequence[ArrayLike],
     tolerance: Sequence[ArrayLike],
     params: Sequence[ArrayLike] | None,
+    hints: Hints,
 ) -> tuple[_Leaf, ...]:
-    """Validate the arguments and gather them per leaf."""
-    if isinstance(paths, (str, bytes)) or not isinstance(paths, Sequence):
-        raise TypeError(f"`paths` must be a sequence of str; got {type(paths).__name__}")
-    if not all(isinstance(path, str) for path in paths):
-        raise TypeError("`paths` must hold only str")
+    """Validate the arrays (`paths` checked) and gather them per leaf, with the hints."""
     count = len(paths)
     a_s, n_s = _arrays("analytic", analytic, count), _arrays("numeric", numeric, count)
     t_s = _arrays("tolerance", tolerance, count)
@@ -111,7 +106,6 @@ def _leaves(
     top = max((float(tol.max(initial=0.0)) for tol in tols), default=0.0)
     leaves = []
     for i, (path, a, n, tol) in enumerate(zip(paths, a_s, n_s, tols, strict=True)):
-        layer = _LAYER.search(path)
         weight = (top / np.maximum(tol, 1e-12 * top)) ** 2 if top > 0 else np.ones_like(a)
         leaves.append(
             _Leaf(
@@ -120,28 +114,14 @@ def _leaves(
                 n,
                 tol,
                 np.zeros_like(a) if x_s is None else x_s[i],
-                _leaf_kind(path, a.ndim),
-                None if layer is None else int(layer.group(1)),
+                hints.roles.get(name_of(path), "other"),
+                hints.layers.get(name_of(path)),
                 ~(np.abs(a - n) <= tol),
                 ~(np.abs(a - n) <= SLACK * tol),
                 weight,
             )
         )
     return tuple(leaves)
-
-
-def _constants(weight_decay: float | None, n_examples: int | None) -> None:
-    """Check `weight_decay` (λ ≥ 0) and `n_examples` (m ≥ 1) when given."""
-    if weight_decay is not None:
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.number)):
-            raise TypeError(f"`weight_decay` must be a real number; got {weight_decay!r}")
-        if not (np.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"`weight_decay` must be finite and >= 0; got {weight_decay!r}")
-    if n_examples is not None:
-        if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)):
-            raise TypeError(f"`n_examples` must be an int; got {n_examples!r}")
-        if n_examples < 1:
-            raise ValueError(f"`n_examples` must be >= 1; got {n_examples!r}")
 
 
 def _within(dev: Array, tol: Array) -> _Fit | None:

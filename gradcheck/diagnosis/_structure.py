@@ -8,7 +8,7 @@ import numpy as np
 
 from gradcheck.diagnosis._context import _Candidate, _Context
 from gradcheck.diagnosis._findings import Finding, _evidence, _residual_text, _subject
-from gradcheck.diagnosis._leaves import _within
+from gradcheck.diagnosis._leaves import _within, name_of
 
 _LISTED = 5
 
@@ -61,14 +61,22 @@ def _structural_findings(group: Sequence[_Candidate], ctx: _Context) -> list[Fin
         evidence = _evidence(residual=cand.fit[0], residual_ratio=cand.fit[1], of=theirs)
         if back is not None and back.partner == cand.leaf:
             if cand.leaf < cand.partner:
-                message = f"the gradients of {mine} and {theirs} are swapped "
-                message += f"({_residual_text(cand.fit)}): layers mixed up in the backward pass?"
+                message = f"the gradients of {name_of(mine)} and {name_of(theirs)} are swapped "
+                message += f"({_residual_text(cand.fit)}): {_swap_hint(cand.leaf, ctx)}"
                 findings.append(Finding("swapped", message, (mine, theirs), evidence))
             continue
-        message = f"the gradient of {mine} is the numerical gradient of {theirs} "
+        message = f"the gradient of {name_of(mine)} is the numerical gradient of "
+        message += f"{name_of(theirs)} "
         message += f"({_residual_text(cand.fit)}): written to the wrong leaf?"
         findings.append(Finding("other-leaf", message, (mine,), evidence))
     return findings
+
+
+def _swap_hint(i: int, ctx: _Context) -> str:
+    """Why two leaves hold each other's gradients: layers mixed up, when layers are hinted."""
+    if ctx.leaves[i].layer is not None:
+        return "layers mixed up in the backward pass?"
+    return "each written to the other's place?"
 
 
 def _isolated_finding(group: Sequence[_Candidate], ctx: _Context) -> list[Finding]:
@@ -80,7 +88,7 @@ def _isolated_finding(group: Sequence[_Candidate], ctx: _Context) -> list[Findin
         count += len(where)
         gaps = np.abs(leaf.a - leaf.n)[leaf.failing]
         worst = max(worst, float(np.max(np.where(np.isnan(gaps), np.inf, gaps))))
-        names += [f"{leaf.path}[{', '.join(map(str, index))}]" for index in where.tolist()]
+        names += [ctx.element(cand.leaf, tuple(index)) for index in where.tolist()]
     listing = ", ".join(names[:_LISTED]) + (f", … ({count} in all)" if count > _LISTED else "")
     plural = "elements are" if count > 1 else "element is"
     message = f"{count} isolated {plural} wrong, every other element passes: {listing}"
