@@ -42,7 +42,7 @@ class OutputLayout:
     """The structure of ``f(x)``: its tree definition and the layout of its leaves."""
 
     def __init__(self, out: object, name: str) -> None:
-        raw, paths, self.treedef = _tree.flatten(out, name)
+        raw, paths, self.treedef = _tree.flatten(_scalar_as_array(out), name)
         if not raw:
             raise TypeError(f"`{name}` holds no array; f must return an array or pytree of arrays")
         leaves = [_as_float(leaf, name + path) for leaf, path in zip(raw, paths, strict=True)]
@@ -52,7 +52,8 @@ class OutputLayout:
 
     def read(self, out: object, *, imaginary: bool) -> npt.NDArray[Any]:
         """A later value of f as a flat vector, or TypeError/ValueError saying how it differs."""
-        leaves = _tree.flatten_like(out, self.treedef, self.name, self.name + " at x")
+        leaves = _tree.flatten_like(_scalar_as_array(out), self.treedef, self.name,
+                                    self.name + " at x")
         arrays = [np.asarray(leaf) for leaf in leaves]
         for array, path, shape in zip(arrays, self.layout.paths, self.layout.shapes, strict=True):
             kind = array.dtype.kind
@@ -69,6 +70,13 @@ class OutputLayout:
                 )
         dtype = np.complex128 if imaginary else np.float64
         return np.concatenate([a.reshape(-1) for a in arrays]).astype(dtype, copy=False)
+
+
+def _scalar_as_array(out: object) -> object:
+    """A bare float value of f as a 0-d array (a leaf); anything else unchanged."""
+    if isinstance(out, (float, complex, np.floating, np.complexfloating)):
+        return np.asarray(out)
+    return out
 
 
 def _as_float(leaf: object, name: str) -> npt.NDArray[np.floating[Any]]:
