@@ -5,7 +5,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -237,6 +238,27 @@ def test_executor_gives_the_serial_numbers() -> None:
     assert parallel.n_evaluations == serial.n_evaluations
 
 
+def test_process_pool_and_dask_give_the_serial_numbers() -> None:
+    distributed = pytest.importorskip("distributed")
+    serial = gradcheck.check_vjp(dense, X, _dense_vjp)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pooled = gradcheck.check_vjp(dense, X, _dense_vjp, executor=pool)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dasked = gradcheck.check_jvp(dense, X, lambda x, t: dense_jacobian(x) @ t,
+                                     executor=client)
+    np.testing.assert_array_equal(serial.numeric, pooled.numeric)
+    assert pooled.passed and dasked.passed
+    np.testing.assert_array_equal(
+        dasked.numeric, gradcheck.check_jvp(dense, X, lambda x, t: dense_jacobian(x) @ t).numeric
+    )
+
+
+def _dense_vjp(x: np.ndarray, ct: np.ndarray) -> np.ndarray:
+    return dense_jacobian(x).T @ ct
+
+
 @pytest.mark.parametrize("method", ["forward", "central", "complex", "richardson"])
 def test_every_method_passes_a_correct_jacobian_and_fails_a_wrong_one(method: str) -> None:
     assert gradcheck.check_jacobian(dense, X, dense_jacobian, method=method).passed
@@ -348,3 +370,12 @@ def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"gradcheck.{name}")
     failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS, report=True)
     assert failed == 0 and (attempted > 0 or name == "_rows")
+
+
+def test_the_scale_script_counts_2p_plus_16_calls() -> None:
+    from benchmarks import jacobian_scale
+
+    lines = jacobian_scale.main(300, 30)
+    assert "passed=True, 616 calls (2P + 16 = 616)" in lines[0]
+    assert lines[1].startswith("one element 1e-4 off: passed=False")
+    assert "['wrong-element']" in lines[1]
