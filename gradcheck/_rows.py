@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, _tree, _vector, check, report
+from gradcheck import _evaluation, _problem, _tree, _vector, check, report
+from gradcheck._outputs import OutputLayout
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
 
@@ -36,6 +37,8 @@ class Options:
     atol: Any = None
     nondet_tol: Any = None
     executor: Any = None
+    vectorized: Any = False
+    max_batch_bytes: Any = None
 
     def scalar(self) -> check.CheckOptions:
         """The options of the scalar check of one row."""
@@ -56,7 +59,11 @@ class Start:
         self.x = x
         self.pb = _problem.prepare(f, x, options.args, options.method)
         self.allowed = options.allowed_spread()
-        self.source = _vector.VectorSource(self.pb, options.executor)
+        evaluation = _evaluation.options(vectorized=options.vectorized,
+                                         executor=options.executor,
+                                         max_batch_bytes=options.max_batch_bytes)
+        batch = evaluation.max_batch_bytes if evaluation.vectorized else None
+        self.source = _vector.VectorSource(self.pb, evaluation.executor, batch)
 
     @staticmethod
     def validate(f: object, x: object, options: Options) -> _problem.Problem:
@@ -64,7 +71,7 @@ class Start:
         return _problem.prepare(f, x, options.args, options.method)
 
     @property
-    def outputs(self) -> _vector.OutputLayout:
+    def outputs(self) -> OutputLayout:
         """The structure of f(x)."""
         return self.source.outputs
 

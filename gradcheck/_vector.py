@@ -23,71 +23,21 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _parallel, _problem, _tree
+from gradcheck import _evaluate, _parallel, _problem, _tree, _vector_batched
+from gradcheck._outputs import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 #: Tasks one request is split into on an executor.
 TASKS_PER_REQUEST = 16
-
-
-class OutputLayout:
-    """The structure of ``f(x)``: its tree definition and the layout of its leaves."""
-
-    def __init__(self, out: object, name: str) -> None:
-        raw, paths, self.treedef = _tree.flatten(_scalar_as_array(out), name)
-        if not raw:
-            raise TypeError(f"`{name}` holds no array; f must return an array or pytree of arrays")
-        leaves = [_as_float(leaf, name + path) for leaf, path in zip(raw, paths, strict=True)]
-        self.layout = _tree.Layout.of(leaves, paths, name)
-        self.name = name
-        self.eps = max(float(np.finfo(leaf.dtype).eps) for leaf in leaves)
-
-    def read(self, out: object, *, imaginary: bool) -> npt.NDArray[Any]:
-        """A later value of f as a flat vector, or TypeError/ValueError saying how it differs."""
-        leaves = _tree.flatten_like(_scalar_as_array(out), self.treedef, self.name,
-                                    self.name + " at x")
-        arrays = [np.asarray(leaf) for leaf in leaves]
-        for array, path, shape in zip(arrays, self.layout.paths, self.layout.shapes, strict=True):
-            kind = array.dtype.kind
-            if kind not in ("fc" if imaginary else "f"):
-                hint = "; " + _evaluate.COMPLEX_STEP_HELP if imaginary and kind == "f" else ""
-                raise TypeError(
-                    f"`{self.name}{path}` has dtype {array.dtype}; f must return float arrays"
-                    + hint
-                )
-            if array.shape != shape:
-                raise ValueError(
-                    f"`{self.name}{path}` has shape {array.shape} at a shifted point; at x it "
-                    f"has shape {shape}"
-                )
-        dtype = np.complex128 if imaginary else np.float64
-        return np.concatenate([a.reshape(-1) for a in arrays]).astype(dtype, copy=False)
-
-
-def _scalar_as_array(out: object) -> object:
-    """A bare float value of f as a 0-d array (a leaf); anything else unchanged."""
-    if isinstance(out, (float, complex, np.floating, np.complexfloating)):
-        return np.asarray(out)
-    return out
-
-
-def _as_float(leaf: object, name: str) -> npt.NDArray[np.floating[Any]]:
-    """A returned leaf as a float array, or TypeError naming it."""
-    array = np.asarray(leaf)
-    if array.dtype.kind != "f" or isinstance(leaf, (bool, np.bool_)):
-        raise TypeError(
-            f"`{name}` is {_evaluate.describe_value(leaf)}; f must return float arrays "
-            "(or a pytree of them)"
-        )
-    return array
 
 
 class _Recorder:
@@ -121,6 +71,10 @@ def _evaluate_points(
     else:
         ev.along(index, shift)
     return np.array(recorder.values).reshape(len(index), outputs.layout.size)
+
+
+Points = Callable[..., npt.NDArray[Any]]
+"""``points(f, leaves, treedef, args, outputs, index, shift, imaginary)``: (n, outputs)."""
 
 
 class _Base:
@@ -170,20 +124,27 @@ class VectorSource:
     is split into tasks that evaluate their points serially.
     """
 
-    def __init__(self, pb: _problem.Problem, executor: Any = None) -> None:
+    def __init__(self, pb: _problem.Problem, executor: Any = None,
+                 max_batch_bytes: int | None = None) -> None:
         if executor is not None:
             _parallel.check_executor(executor)
         self._pb = pb
         self._executor = executor
-        self._count = 0
-        self._bases: dict[bytes, _Base] = {}
-        recorder = _Recorder(pb.f, None)
-        ev = _evaluate.SerialEvaluator(recorder, pb.leaves, pb.treedef, pb.args)
-        ev.at_x()
-        ev.at_x()
-        self.outputs = cast(OutputLayout, recorder.outputs)  # set by the first call
-        first, second = recorder.values
         self._count = 2
+        self._bases: dict[bytes, _Base] = {}
+        self._points: Points = _evaluate_points
+        if max_batch_bytes is None:
+            recorder = _Recorder(pb.f, None)
+            ev = _evaluate.SerialEvaluator(recorder, pb.leaves, pb.treedef, pb.args)
+            ev.at_x()
+            ev.at_x()
+            self.outputs = cast(OutputLayout, recorder.outputs)  # set by the first call
+            first, second = recorder.values
+        else:
+            self.outputs, first, second = _vector_batched.first_values(
+                pb.f, pb.leaves, pb.treedef, pb.args)
+            self._points = functools.partial(_vector_batched.evaluate,
+                                             max_batch_bytes=max_batch_bytes)
         _finite(first, self.outputs, "at x")
         self.spread = float(np.max(np.abs(first - second), initial=0.0))
         self._base(pb.leaves)._value = first
@@ -208,6 +169,9 @@ class VectorSource:
 
     def call(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat."""
+        if self._points is not _evaluate_points:  # a vectorized f: a batch of one row
+            row: Float64Array = self.evaluate(leaves, np.zeros(1, np.intp), np.zeros(1), False)[0]
+            return row
         recorder = _Recorder(self._pb.f, self.outputs)
         _evaluate.SerialEvaluator(recorder, leaves, self._pb.treedef, self._pb.args).at_x()
         self._count += 1
@@ -225,11 +189,11 @@ class VectorSource:
         pb, pb_f = self._pb, self._pb.f
         chunks = np.array_split(np.arange(len(index)), min(len(index), TASKS_PER_REQUEST))
         if self._executor is None:
-            values = _evaluate_points(pb_f, leaves, pb.treedef, pb.args, self.outputs,
-                                      index, shift, imaginary)
+            values = self._points(pb_f, leaves, pb.treedef, pb.args, self.outputs,
+                                  index, shift, imaginary)
         else:
             futures = [
-                self._executor.submit(_evaluate_points, pb_f, leaves, pb.treedef, pb.args,
+                self._executor.submit(self._points, pb_f, leaves, pb.treedef, pb.args,
                                       self.outputs, index[c], shift[c], imaginary)
                 for c in chunks
             ]

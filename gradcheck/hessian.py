@@ -67,6 +67,8 @@ def check_hessian(
     atol: float | None = None,
     nondet_tol: float | None = None,
     executor: Any = None,
+    vectorized: bool = False,
+    max_batch_bytes: int | None = None,
 ) -> DerivativeCheckResult:
     """Compare an analytic Hessian (or Hessian-vector product) of a scalar f with a numerical one.
 
@@ -88,7 +90,7 @@ def check_hessian(
         ``hessian`` is a Hessian-vector product (default False).
     tangents, n_tangents, seed
         The vectors ``v`` of a Hessian-vector product, as in :func:`gradcheck.check_jvp`.
-    args, method, step, rtol, atol, nondet_tol, executor
+    args, method, step, rtol, atol, nondet_tol, executor, vectorized, max_batch_bytes
         As in :func:`gradcheck.check_jacobian`, applied to the gradient.
 
     Returns
@@ -129,7 +131,12 @@ def check_hessian(
     >>> check_hessian(f, x, hess).passed, check_hessian(f, x, hess(x).T * 1.01).passed
     (True, False)
     """
-    options = Options(args, method, step, rtol, atol, nondet_tol, executor)
+    if vectorized and grad is None:
+        raise ValueError("`vectorized` is True but `grad` is None; the central-difference "
+                         "gradient of f takes one point: pass a vectorized `grad`")
+    options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                      nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                      max_batch_bytes=max_batch_bytes)
     _scalar_f(f, x, options)
     g = _gradient(f, grad)
     if not isinstance(hvp, bool):

@@ -115,6 +115,8 @@ def check_jacobian(
     atol: float | None = None,
     nondet_tol: float | None = None,
     executor: Any = None,
+    vectorized: bool = False,
+    max_batch_bytes: int | None = None,
 ) -> DerivativeCheckResult:
     """Compare an analytic Jacobian of a vector-valued f with a numerical one, element by element.
 
@@ -135,6 +137,11 @@ def check_jacobian(
         As in :func:`gradcheck.check_gradient`, applied to every output element.
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Evaluate the shifted points in parallel tasks on it (f must pickle for processes).
+    vectorized : bool, optional
+        f takes a batch of points (a leading batch axis on every leaf of x) and returns
+        f(x)'s structure with that leading axis on every leaf. Default False.
+    max_batch_bytes : int, optional
+        With ``vectorized=True``, the most bytes of input per batch; default 256 KiB.
 
     Returns
     -------
@@ -172,8 +179,10 @@ def check_jacobian(
     >>> check_jacobian(np.sin, x, np.diag(np.cos(x)).T * 1.001).worst.name
     'f(x)[0] wrt x[0]'
     """
-    return _jacobian(f, x, jacobian, Options(args, method, step, rtol, atol, nondet_tol,
-                                             executor))
+    options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                      nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                      max_batch_bytes=max_batch_bytes)
+    return _jacobian(f, x, jacobian, options)
 
 
 def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:

@@ -34,11 +34,16 @@ class _Along:
         self._dirs = dirs
 
     def __call__(self, s: Any, *args: Any) -> Any:
-        flat = self._x + np.asarray(s) @ self._dirs
+        s = np.asarray(s)
+        flat = self._x + s @ self._dirs  # (P,), or (n, P) for a batch of n rows of s
+        batch = flat.shape[:-1]
         complex_input = np.iscomplexobj(flat)
+        layout = self._layout
         leaves = [
-            part.astype(np.result_type(dtype, np.complex64) if complex_input else dtype)
-            for part, dtype in zip(self._layout.split(flat), self._layout.dtypes, strict=True)
+            flat[..., a:b].reshape(batch + shape).astype(
+                np.result_type(dtype, np.complex64) if complex_input else dtype)
+            for a, b, shape, dtype in zip(layout.offsets[:-1], layout.offsets[1:],
+                                          layout.shapes, layout.dtypes, strict=True)
         ]
         return self._f(_tree.unflatten(self._treedef, leaves), *args)
 
@@ -134,6 +139,8 @@ def check_jvp(
     atol: float | None = None,
     nondet_tol: float | None = None,
     executor: Any = None,
+    vectorized: bool = False,
+    max_batch_bytes: int | None = None,
 ) -> DerivativeCheckResult:
     """Compare a Jacobian-vector product ``jvp(x, t) = J t`` with directional derivatives of f.
 
@@ -153,7 +160,7 @@ def check_jvp(
         How many tangents to draw when none are given (default 2).
     seed : int or None, optional
         The seed of the drawn tangents (default 0: a check is reproducible).
-    args, method, step, rtol, atol, nondet_tol, executor
+    args, method, step, rtol, atol, nondet_tol, executor, vectorized, max_batch_bytes
         As in :func:`check_jacobian`; ``step`` is the step in ``s`` (below).
 
     Returns
@@ -188,7 +195,9 @@ def check_jvp(
     >>> check_jvp(np.sin, x, lambda x, t: np.sin(x) * t).passed
     False
     """
-    options = Options(args, method, step, rtol, atol, nondet_tol, executor)
+    options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                      nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                      max_batch_bytes=max_batch_bytes)
     chosen, drawn = directions(tangents, n_tangents, seed, _rows.Start.validate(f, x, options),
                                "tangents", "n_tangents")
     return _jvp(f, x, jvp, chosen, drawn, options)

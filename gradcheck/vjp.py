@@ -82,7 +82,10 @@ def _transposed(
         return ()
     outs = start.outputs
     zeros = _tree.unflatten(outs.treedef, outs.layout.split(np.zeros(outs.layout.size)))
-    jvps = check_jvp(f, x, lambda _x, _t, *_a: zeros, tangents=tangents, args=start.pb.args)
+    o = start.options
+    jvps = check_jvp(f, x, lambda _x, _t, *_a: zeros, tangents=tangents, args=o.args,
+                     executor=o.executor, vectorized=o.vectorized,
+                     max_batch_bytes=o.max_batch_bytes)
     forward = jvps.numeric.T  # (cotangents, P): row j is J ct_j
     within = np.abs(analytic - forward) <= _jacobian_diagnosis.SLACK * tolerance + jvps.tolerance.T
     if not within.all():
@@ -131,6 +134,8 @@ def check_vjp(
     atol: float | None = None,
     nondet_tol: float | None = None,
     executor: Any = None,
+    vectorized: bool = False,
+    max_batch_bytes: int | None = None,
 ) -> DerivativeCheckResult:
     """Compare a vector-Jacobian product ``vjp(x, ct) = Jᵀ ct`` with a numerical gradient.
 
@@ -150,7 +155,7 @@ def check_vjp(
         How many cotangents to draw when none are given (default 3).
     seed : int or None, optional
         The seed of the drawn cotangents (default 0: a check is reproducible).
-    args, method, step, rtol, atol, nondet_tol, executor
+    args, method, step, rtol, atol, nondet_tol, executor, vectorized, max_batch_bytes
         As in :func:`gradcheck.check_jacobian`.
 
     Returns
@@ -189,7 +194,9 @@ def check_vjp(
     >>> result.passed, result.n_evaluations, round(result.slip_probability, 6)
     (True, 22, 0.000505)
     """
-    options = Options(args, method, step, rtol, atol, nondet_tol, executor)
+    options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                      nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                      max_batch_bytes=max_batch_bytes)
     return _vjp(f, x, vjp, cotangents, n_cotangents, seed, options)
 
 

@@ -344,6 +344,10 @@ BAD_INPUT = [
      r"`method`"),
     (lambda: gradcheck.check_jacobian(dense, X, dense_jacobian, executor=1), TypeError,
      r"`executor`"),
+    (lambda: gradcheck.check_jacobian(dense, X, dense_jacobian, max_batch_bytes=64), ValueError,
+     r"`max_batch_bytes` is 64 but `vectorized` is False"),
+    (lambda: gradcheck.check_hessian(lambda x: float(x @ x), X, np.eye(3), vectorized=True),
+     ValueError, r"`vectorized` is True but `grad` is None"),
 ]
 
 
@@ -379,3 +383,48 @@ def test_the_scale_script_counts_2p_plus_16_calls() -> None:
     assert "passed=True, 616 calls (2P + 16 = 616)" in lines[0]
     assert lines[1].startswith("one element 1e-4 off: passed=False")
     assert "['wrong-element']" in lines[1]
+
+
+def batched_layer(x: Any) -> Any:
+    """``layer`` on a batch: every leaf of x and of f(x) has a leading batch axis."""
+    h = np.tanh(np.einsum("nij,nj->ni", x["W"], x["v"]) + x["b"])
+    return {"h": h, "s": np.sum(x["v"] ** 2, axis=1)}
+
+
+@pytest.mark.parametrize("method", ["central", "complex"])
+def test_vectorized_f_gives_the_serial_numbers(method: str) -> None:
+    x = point()
+    serial = gradcheck.check_jacobian(layer, x, layer_jacobian, method=method)
+    batched = gradcheck.check_jacobian(batched_layer, x, layer_jacobian, method=method,
+                                       vectorized=True, max_batch_bytes=2048)
+    assert batched.passed and serial.passed
+    # einsum and @ round differently: the values of f differ in their last bits
+    np.testing.assert_allclose(batched.numeric, serial.numeric, rtol=1e-8, atol=1e-12)
+    vjp = gradcheck.check_vjp(batched_layer, x, lambda p, ct: layer_vjp(p, ct), vectorized=True)
+    jvp = gradcheck.check_jvp(batched_layer, x, lambda p, t: layer_jvp(p, t), vectorized=True)
+    assert vjp.passed and jvp.passed
+    wrong = gradcheck.check_vjp(batched_layer, x,
+                                lambda p, ct: {**layer_vjp(p, ct), "b": 0 * p["b"]},
+                                vectorized=True)
+    assert not wrong.passed and {f.name for f in wrong.diagnosis} == {"zero-block"}
+    with pytest.raises(ValueError, match=r"a vectorized f must return every leaf with a leading"):
+        gradcheck.check_jacobian(lambda p: np.sum(p["v"]), x, layer_jacobian, vectorized=True)
+
+
+def _blocks(x: Any) -> list[tuple[str, str, np.ndarray]]:
+    jac = layer_jacobian(x)
+    return [(o, i, jac[o][i]) for o in jac for i in jac[o]]
+
+
+def layer_vjp(x: Any, ct: Any) -> Any:
+    out = {k: np.zeros_like(v) for k, v in x.items()}
+    for o, i, block in _blocks(x):
+        out[i] = out[i] + np.tensordot(ct[o], block, axes=np.ndim(ct[o]))
+    return out
+
+
+def layer_jvp(x: Any, t: Any) -> Any:
+    out = {"h": np.zeros(2), "s": np.zeros(())}
+    for o, i, block in _blocks(x):
+        out[o] = out[o] + np.tensordot(block, t[i], axes=np.ndim(t[i]))
+    return out
