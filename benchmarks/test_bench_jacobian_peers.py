@@ -23,10 +23,12 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 import gradcheck
 
-autograd = pytest.importorskip("autograd")
-anp = pytest.importorskip("autograd.numpy")
+pytest.importorskip("autograd")
 
-from tests.corpus.vector import planted_jacobians  # after importorskip: it imports autograd
+import autograd  # after importorskip, as the corpus below
+import autograd.numpy as anp
+
+from tests.corpus.vector import planted_jacobians
 
 GROUP = "jacobian-peers"
 A = np.random.default_rng(7).standard_normal((6, 6)) / 2
