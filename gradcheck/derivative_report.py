@@ -40,6 +40,7 @@ __all__ = [
 
 Float64Array = npt.NDArray[np.float64]
 StatusArray = npt.NDArray[np.int8]
+_KNOWN = (report.PASS, report.MISMATCH, report.UNVERIFIABLE, report.UNCHECKED)
 _KINDS = {"jacobian": "Jacobian", "vjp": "VJP", "jvp": "JVP", "hessian": "Hessian"}
 
 
@@ -128,6 +129,9 @@ class DerivativeCheckResult:
     n_mismatches: int
     unverifiable: tuple[DerivativeElement, ...]
     n_unverifiable: int
+    n_unresolved: int
+    """Elements with any other status of the scalar check (e.g. one its method could not
+    resolve): they fail the check like mismatches."""
     n_evaluations: int
     """Calls of f (of the gradient, for a Hessian given with ``grad``)."""
     seconds: float
@@ -224,7 +228,8 @@ def build_derivative_result(
         m.flags.writeable = False
     return DerivativeCheckResult(
         kind=kind,
-        passed=not extra.get("nondeterministic", False) and not bool(bad.size),
+        passed=not extra.get("nondeterministic", False) and not bool(np.any(
+            (flat != report.PASS) & (flat != report.UNVERIFIABLE))),
         method=method,
         max_abs_error=_max(abs_error[checked]),
         max_rel_error=_max(rel_error[checked]),
@@ -236,6 +241,7 @@ def build_derivative_result(
         n_mismatches=int(np.sum(flat == report.MISMATCH)),
         unverifiable=tuple(element(int(k)) for k in odd),
         n_unverifiable=int(np.sum(flat == report.UNVERIFIABLE)),
+        n_unresolved=int(np.sum(~np.isin(flat, _KNOWN))),
         n_evaluations=n_evaluations, seconds=seconds, rows=rows, cols=cols,
         analytic=frozen[0], numeric=frozen[1], tolerance=frozen[2], status=frozen[3],
         **extra,
@@ -251,6 +257,7 @@ def _render(r: DerivativeCheckResult) -> str:
                  f"{r.nondeterminism:.3g} ({cost})"]
         return "\n".join([*lines, *r.notes])
     odd = f", {r.n_unverifiable} not verifiable at this step" if r.n_unverifiable else ""
+    odd += f", {r.n_unresolved} unresolved" if r.n_unresolved else ""
     verdict = "PASSED" if r.passed else "FAILED"
     count = f"{r.n_mismatches} of {size} elements mismatch" if not r.passed else f"{size} elements"
     method = METHOD_NAMES.get(r.method, r.method)

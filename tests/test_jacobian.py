@@ -428,3 +428,15 @@ def layer_jvp(x: Any, t: Any) -> Any:
     for o, i, block in _blocks(x):
         out[o] = out[o] + np.tensordot(block, t[i], axes=np.ndim(t[i]))
     return out
+
+
+def test_a_status_other_than_pass_or_unverifiable_fails_the_result() -> None:
+    from gradcheck.derivative_report import Axis, build_derivative_result
+
+    status = np.array([[report.PASS, report.UNVERIFIABLE, 4]], np.int8)  # 4: a newer status
+    result = build_derivative_result(
+        kind="jacobian", rows=Axis(("f(x)",), ((),)), cols=Axis(("x",), ((3,),)),
+        analytic=np.ones((1, 3)), numeric=np.ones((1, 3)), tolerance=np.full((1, 3), 1e-9),
+        status=status, method="central", n_evaluations=22, seconds=0.0)
+    assert not result.passed and result.n_unresolved == 1 and result.n_mismatches == 0
+    assert "1 not verifiable at this step, 1 unresolved" in str(result)
