@@ -131,6 +131,9 @@ def check_hessian(
     >>> check_hessian(f, x, hess).passed, check_hessian(f, x, hess(x).T * 1.01).passed
     (True, False)
     """
+    if method == "complex" and grad is None:
+        raise ValueError("`method` is 'complex' but `grad` is None; the complex step needs a "
+                         "gradient that accepts complex x: pass `grad`, or use 'central'")
     if vectorized and grad is None:
         raise ValueError("`vectorized` is True but `grad` is None; the central-difference "
                          "gradient of f takes one point: pass a vectorized `grad`")

@@ -348,6 +348,8 @@ BAD_INPUT = [
      r"`max_batch_bytes` is 64 but `vectorized` is False"),
     (lambda: gradcheck.check_hessian(lambda x: float(x @ x), X, np.eye(3), vectorized=True),
      ValueError, r"`vectorized` is True but `grad` is None"),
+    (lambda: gradcheck.check_hessian(lambda x: float(x @ x), X, np.eye(3), method="complex"),
+     ValueError, r"`method` is 'complex' but `grad` is None"),
 ]
 
 
