@@ -442,3 +442,10 @@ def test_a_status_other_than_pass_or_unverifiable_fails_the_result() -> None:
         status=status, method="central", n_evaluations=22, seconds=0.0)
     assert not result.passed and result.n_unresolved == 1 and result.n_mismatches == 0
     assert "1 not verifiable at this step, 1 unresolved" in str(result)
+
+
+def test_the_contract_names_are_exported() -> None:
+    names = {"check_jacobian", "check_vjp", "check_jvp", "check_hessian", "assert_jacobian",
+             "assert_vjp", "assert_jvp", "assert_hessian", "DerivativeCheckResult"}
+    assert names <= set(gradcheck.__all__)
+    assert issubclass(gradcheck.derivative_report.DerivativeMismatch, gradcheck.GradientMismatch)
