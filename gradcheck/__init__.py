@@ -1,7 +1,10 @@
 """gradcheck: numerical gradient checking with error-model tolerances and diagnostic reports.
 
 The public names are :func:`numerical_gradient`, :func:`check_gradient`,
-:func:`assert_gradient`, :class:`GradientCheckResult` and :class:`GradientMismatch`.
+:func:`assert_gradient`, :class:`GradientCheckResult` and :class:`GradientMismatch`; for
+vector-valued functions and second derivatives :func:`check_jacobian`, :func:`check_vjp`,
+:func:`check_jvp`, :func:`check_hessian` (each with an ``assert_`` form) and
+:class:`DerivativeCheckResult`.
 ``gradcheck.strategies`` (Hypothesis strategies) is imported on first access only, so that the
 core never imports Hypothesis.
 
@@ -20,7 +23,11 @@ import importlib
 from typing import Any
 
 from gradcheck.check import assert_gradient, check_gradient
+from gradcheck.derivative_report import DerivativeCheckResult
 from gradcheck.diagnosis import Hints
+from gradcheck.hessian import assert_hessian, check_hessian
+from gradcheck.jacobian import assert_jacobian, check_jacobian
+from gradcheck.jvp import assert_jvp, check_jvp
 from gradcheck.numerical import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
@@ -30,10 +37,12 @@ from gradcheck.partial import (
 )
 from gradcheck.report import GradientCheckResult, GradientMismatch
 from gradcheck.taylor import TaylorResult, taylor_test
+from gradcheck.vjp import assert_vjp, check_vjp
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DerivativeCheckResult",
     "DirectionalResult",
     "GradientCheckResult",
     "GradientMismatch",
@@ -41,9 +50,17 @@ __all__ = [
     "SampledResult",
     "TaylorResult",
     "assert_gradient",
+    "assert_hessian",
+    "assert_jacobian",
+    "assert_jvp",
+    "assert_vjp",
     "check_directional",
     "check_gradient",
+    "check_hessian",
+    "check_jacobian",
+    "check_jvp",
     "check_sampled",
+    "check_vjp",
     "numerical_gradient",
     "taylor_test",
 ]

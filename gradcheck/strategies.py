@@ -1,4 +1,7 @@
-"""Hypothesis strategies for gradient checks of multilayer perceptrons.
+"""Hypothesis strategies for gradient checks of multilayer perceptrons, and of any function.
+
+`shaped_arrays`, `pytrees`, `tangents` and `cotangents` draw the inputs and directions of any
+function's checks (``check_vjp``, ``check_jvp``), not tied to (W, b) lists.
 
 Strategies for the pieces of a check (architectures, weight decays, parameters at several
 scales, inputs, targets valid for each loss) and `checkable_cases`, which draws a whole case.
@@ -29,16 +32,28 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
+from gradcheck._tree_strategies import (
+    SHAPE_SCALES,
+    cotangents,
+    pytrees,
+    shaped_arrays,
+    tangents,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "LOSS_OUTPUTS",
     "SCALES",
+    "SHAPE_SCALES",
     "Case",
     "checkable_cases",
+    "cotangents",
     "inputs",
     "layer_sizes",
     "parameters",
+    "pytrees",
+    "shaped_arrays",
+    "tangents",
     "targets",
     "weight_decays",
 ]

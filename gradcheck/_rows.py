@@ -1,0 +1,221 @@
+"""The engine of the derivative checks: one scalar check per row, over shared evaluations of f.
+
+Each row of a derivative matrix (an output element of f, or ``⟨ct, f(x)⟩`` for a cotangent)
+is checked by :func:`gradcheck.check.run_check`, the verdict of :func:`gradcheck.check_gradient`,
+on a :class:`gradcheck._vector.Component` whose evaluators are views of one
+:class:`gradcheck._vector.VectorSource`: a point is evaluated once for all rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck import _evaluation, _problem, _tree, _vector, check, report
+from gradcheck._outputs import OutputLayout
+from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
+from gradcheck.diagnosis import Finding
+
+Float64Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The keyword options every derivative check shares (validated where they are used)."""
+
+    args: Any = ()
+    method: Any = "central"
+    step: Any = None
+    rtol: Any = None
+    atol: Any = None
+    nondet_tol: Any = None
+    executor: Any = None
+    vectorized: Any = False
+    max_batch_bytes: Any = None
+
+    def scalar(self) -> check.CheckOptions:
+        """The options of the scalar check of one row."""
+        return check.CheckOptions(args=self.args, method=self.method, step=self.step,
+                                  rtol=self.rtol, atol=self.atol, nondet_tol=self.nondet_tol)
+
+    def allowed_spread(self) -> float:
+        """``nondet_tol`` as a number (0 when not given)."""
+        return 0.0 if self.nondet_tol is None else check._number("nondet_tol", self.nondet_tol)
+
+
+class Start:
+    """What every derivative check does first: validate, call f twice at x, start the clock."""
+
+    def __init__(self, f: object, x: object, options: Options) -> None:
+        self.clock = time.perf_counter()
+        self.options = options
+        self.x = x
+        self.pb = _problem.prepare(f, x, options.args, options.method)
+        self.allowed = options.allowed_spread()
+        evaluation = _evaluation.options(vectorized=options.vectorized,
+                                         executor=options.executor,
+                                         max_batch_bytes=options.max_batch_bytes)
+        batch = evaluation.max_batch_bytes if evaluation.vectorized else None
+        self.source = _vector.VectorSource(self.pb, evaluation.executor, batch)
+
+    @staticmethod
+    def validate(f: object, x: object, options: Options) -> _problem.Problem:
+        """f, x, args and method checked, x flattened (no call of f)."""
+        return _problem.prepare(f, x, options.args, options.method)
+
+    @property
+    def outputs(self) -> OutputLayout:
+        """The structure of f(x)."""
+        return self.source.outputs
+
+    def output_axis(self, prefix: str = "f(x)") -> Axis:
+        """The output elements of f, named ``f(x)['h']``..."""
+        layout = self.outputs.layout
+        return Axis(tuple(prefix + p for p in layout.paths), layout.shapes)
+
+    def input_axis(self) -> Axis:
+        """The coordinates of x, named ``x['W']``..."""
+        layout = self.pb.layout
+        return Axis(tuple("x" + p for p in layout.paths), layout.shapes)
+
+    def compare(
+        self, rows: Sequence[tuple[_vector.Component, Any]]
+    ) -> tuple[Float64Array, Float64Array, npt.NDArray[np.int8]]:
+        """(numeric, tolerance, status), each (rows, P): one scalar check per row."""
+        n, p = len(rows), self.pb.layout.size
+        numeric, tolerance = np.empty((n, p)), np.empty((n, p))
+        status = np.empty((n, p), np.int8)
+        scalar = self.options.scalar()
+        for i, (component, tree) in enumerate(rows):
+            res = check.run_check(component, self.x, tree, scalar, self.source.factory)
+            numeric[i] = _tree.concat(res.numeric)
+            tolerance[i] = _tree.concat(res.tolerance)
+            status[i] = np.concatenate([s.reshape(-1) for s in res.status])
+        return numeric, tolerance, status
+
+    def nondeterministic(self) -> bool:
+        """Whether the two values of f at x differ by more than ``nondet_tol``."""
+        return self.source.spread > self.allowed
+
+    def result(
+        self, kind: str, rows: Axis, cols: Axis, analytic: Float64Array, numeric: Float64Array,
+        tolerance: Float64Array, status: npt.NDArray[np.int8], **extra: Any,
+    ) -> DerivativeCheckResult:
+        """The result, with the calls of f and the time since the start."""
+        return build_derivative_result(
+            kind=kind, rows=rows, cols=cols, analytic=analytic, numeric=numeric,
+            tolerance=tolerance, status=status, method=self.pb.method,
+            n_evaluations=self.source.n_evaluations,
+            seconds=time.perf_counter() - self.clock, **extra,
+        )
+
+    def unchecked(
+        self, kind: str, rows: Axis, cols: Axis, analytic: Float64Array
+    ) -> DerivativeCheckResult:
+        """The failed result of an f that gave two values at x: nothing compared."""
+        nan = np.full(analytic.shape, np.nan)
+        status = np.full(analytic.shape, report.UNCHECKED, np.int8)
+        return self.result(kind, rows, cols, analytic, nan, nan, status,
+                           nondeterministic=True, nondeterminism=self.source.spread)
+
+
+def float_tree(value: object, treedef: _tree.TreeDef, name: str, ref: str,
+               shapes: Sequence[tuple[int, ...]], paths: Sequence[str]) -> list[Any]:
+    """The leaves of ``value``, checked to be float arrays with the structure and shapes of ref.
+
+    TypeError naming ``name`` for another structure or a non-float leaf; ValueError naming
+    the leaf and the expected shape.
+    """
+    raw = _tree.flatten_like(value, treedef, name, ref)
+    leaves = _tree.float_leaves(raw, paths, name, strict=False)
+    for leaf, path, shape in zip(leaves, paths, shapes, strict=True):
+        if leaf.shape != shape:
+            raise ValueError(f"`{name}{path}` has shape {leaf.shape}; `{ref}{path}` has shape "
+                             f"{shape}, and `{name}{path}` must have it too")
+    return leaves
+
+
+def standard_normal_tree(
+    rng: np.random.Generator, shapes: Sequence[tuple[int, ...]]
+) -> list[Float64Array]:
+    """Leaves of independent standard normal numbers, one per shape."""
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+def check_count(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
+    if value < 1:
+        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
+    return int(value)
+
+
+def slip_probability(n_directions: int, factor: float = 10.0) -> float:
+    """The largest chance that ``n`` standard normal directions all miss an error.
+
+    An error of a linear map E seen along a standard normal direction d is normal with the
+    norm of E's row as its scale; it stays within the tolerance ``τ`` with probability
+    ``erf(τ / (σ √2))``, at most ``erf(1 / (factor √2))`` when ``σ >= factor τ``.
+    """
+    return float(math.erf(1.0 / (factor * math.sqrt(2.0))) ** n_directions)
+
+
+def slip_fields(what: str, name: str, n: int) -> dict[str, Any]:
+    """The ``slip_probability`` and its note, for ``n`` random directions named ``name``."""
+    p = slip_probability(n)
+    note = (f"A wrong {what} whose error is 10 tolerances (in the norm of a random direction) "
+            f"passes all {n} random {name} with probability <= {p:.1e}.")
+    return {"slip_probability": p, "notes": (note,)}
+
+
+def _asymmetric(
+    what: str, asym: Float64Array, allowed: Float64Array, status: npt.NDArray[np.int8]
+) -> tuple[npt.NDArray[np.int8], tuple[Finding, ...], tuple[str, ...]]:
+    """Mark the pairs beyond ``allowed`` as mismatches, with a finding, and a note either way."""
+    over = asym > allowed
+    note = f"{what} symmetric: max |asymmetry| {float(np.max(asym, initial=0.0)):.2e}"
+    if not over.any():
+        return status, (), (f"{what} is {note[len(what) + 1:]}",)
+    status = status.copy()
+    status[np.nonzero(over)] = report.MISMATCH
+    finding = Finding("asymmetric", f"{what} is not symmetric beyond its tolerance at "
+                      f"{int(over.sum())} elements", ("all",),
+                      MappingProxyType({"max_asymmetry": float(asym.max())}))
+    return status, (finding,), (f"{what} is not {note[len(what) + 1:]}",)
+
+
+def symmetry(
+    rows: Axis, cols: Axis, analytic: Float64Array, numeric: Float64Array,
+    tolerance: Float64Array, status: npt.NDArray[np.int8],
+) -> tuple[npt.NDArray[np.int8], tuple[Finding, ...], tuple[str, ...]]:
+    """A Hessian's elements whose transposed element differs by more than both tolerances."""
+    del rows, cols, numeric
+    asym = np.abs(analytic - analytic.T)
+    return _asymmetric("the Hessian", asym, tolerance + tolerance.T, status)
+
+
+def product_symmetry(
+    t: Float64Array, hv: Float64Array, tolerance: Float64Array, status: npt.NDArray[np.int8],
+) -> tuple[npt.NDArray[np.int8], tuple[Finding, ...], tuple[str, ...]]:
+    """Hessian-vector products with ``tᵢ · H tⱼ = tⱼ · H tᵢ`` beyond the tolerances.
+
+    ``t`` (n, P) holds the tangents, ``hv`` and ``tolerance`` (P, n) the products and their
+    tolerances; a pair off is marked on both of its products' columns.
+    """
+    s = t @ hv  # (n, n): s[i, j] = tᵢ · H tⱼ
+    bound = np.abs(t) @ tolerance
+    asym, allowed = np.abs(s - s.T), bound + bound.T
+    _, findings, notes = _asymmetric("⟨tᵢ, H tⱼ⟩", asym, allowed, status)
+    over = (asym > allowed).any(axis=0)
+    if over.any():
+        status = status.copy()
+        status[:, over] = report.MISMATCH
+    return status, findings, notes
