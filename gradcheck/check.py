@@ -375,6 +375,7 @@ def assert_gradient(
     >>> import numpy as np
     >>> assert_gradient(lambda w: float(w @ w), np.array([1.0, -2.0]), lambda w: 2 * w)
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_gradient(
         f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
         nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples,
