@@ -30,7 +30,7 @@ from gradcheck._verify import METHODS, Summary, verify
 __all__ = ["DEFAULT_CASES", "main"]
 
 DEFAULT_CASES = 24
-"""Cases of a default run: about 10 s on one core."""
+"""Cases of a default run: 5 to 8 s of CPU time on one core (measured with ``time``)."""
 N_REPORTED = 3
 """Failing checks printed with the checker's report."""
 
