@@ -28,8 +28,8 @@ from gradcheck._memo import Memoized
 from gradcheck.check import check_gradient
 from gradcheck.report import PASS, GradientCheckResult
 
-__all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "Summary", "bug_statuses",
-           "random_case", "verify"]
+__all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "PhaseProgress", "Summary",
+           "bug_statuses", "random_case", "verify"]
 
 METHODS: tuple[str, ...] = ("forward", "central", "complex", "richardson")
 MIN_EFFECT: dict[str, float] = {"forward": 1e-5, "central": 1e-5, "richardson": 1e-5,
@@ -38,8 +38,8 @@ MIN_EFFECT: dict[str, float] = {"forward": 1e-5, "central": 1e-5, "richardson": 
 NOISE_MARGIN = 2.0
 """A bug must move some verifiable element by this many tolerances to count."""
 
-Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)``, called as the run advances."""
+PhaseProgress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``, called as the run advances (the command line draws it)."""
 
 
 class Case(NamedTuple):
@@ -204,7 +204,7 @@ def _check_case(
 
 def verify(
     n_cases: int, *, seed: int, methods: Sequence[str] = METHODS,
-    progress: Progress | None = None, max_reported: int = 3,
+    progress: PhaseProgress | None = None, max_reported: int = 3,
 ) -> Summary:
     """Draw ``n_cases`` cases from ``seed`` and check them with every method (see module)."""
     start = time.perf_counter()

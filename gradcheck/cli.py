@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 import gradcheck
 from gradcheck._check_mlp import BUG_NAMES, check_mlp
-from gradcheck._progress import TextProgress
 from gradcheck._verify import METHODS, Summary, verify
+from gradcheck.progress import TextProgress
 
 __all__ = ["DEFAULT_CASES", "main"]
 
