@@ -127,17 +127,22 @@ def unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
     return build(treedef)
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a float", "an int"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _describe_node(obj: Any) -> str:
     """A short phrase for a node, used when two trees disagree."""
     kind = _kind_of(obj)
     if kind == "leaf":
         return f"an array of shape {np.shape(obj)}" if hasattr(obj, "shape") else (
-            f"a {type(obj).__name__}"
+            _a(type(obj).__name__)
         )
     if kind == "dict":
         return f"a dict with keys {sorted(map(repr, obj.keys()))}"
     if kind == "namedtuple":
-        return f"a {type(obj).__name__} with fields {list(type(obj)._fields)}"
+        return f"{_a(type(obj).__name__)} with fields {list(type(obj)._fields)}"
     return f"a {kind} of {len(obj)} items"
 
 
@@ -209,7 +214,7 @@ def float_leaves(
                 isinstance(leaf, (int, float, complex)) and path
             ) else ""
             raise TypeError(
-                f"`{name}{path}` is a {type(leaf).__name__}; the leaves of `{name}` must be "
+                f"`{name}{path}` is {_a(type(leaf).__name__)}; the leaves of `{name}` must be "
                 f"float32 or float64 numpy arrays{hint}"
             )
         array = np.asarray(leaf)

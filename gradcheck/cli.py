@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if exit_.code in (0, None) else 2
     if args.command is None:
         parser.print_usage(sys.stderr)
-        sys.stderr.write("gradcheck: error: a command is required (verify)\n")
+        sys.stderr.write("gradcheck: error: a command is required: verify or check-mlp\n")
         return 2
     if args.command == "check-mlp":
         return _run_check_mlp(args)
