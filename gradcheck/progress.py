@@ -47,6 +47,11 @@ def _clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def _rate_text(rate: float) -> str:
+    """``6670`` from 100 on, three significant digits below (``7.5``, ``0.00268``)."""
+    return f"{rate:.0f}" if rate >= 100 else f"{rate:.3g}"
+
+
 class TextProgress:
     """A ``progress(done, total)`` callback drawing a tqdm-style bar on a terminal.
 
@@ -129,5 +134,5 @@ class TextProgress:
         unit = f" {self.unit}/s" if self.unit else "/s"
         return (
             f"{self.label}: {int(100 * fraction):3d}%|{bar.ljust(cells)}| {done}/{total} "
-            f"[{_clock_text(elapsed)}<{_clock_text(left)}, {rate:.3g}{unit}]"
+            f"[{_clock_text(elapsed)}<{_clock_text(left)}, {_rate_text(rate)}{unit}]"
         )

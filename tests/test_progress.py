@@ -156,6 +156,7 @@ def test_text_progress_bar_in_eighths_on_a_utf8_terminal() -> None:
     line = "p:  31%|██████▎             | 10/32 [1:02:05<2:16:35, 0.00268/s]"
     assert show.line(10, 32, 3725.0) == line
     assert show.line(0, 0, 0.0) == "p: 100%|████████████████████| 0/0 [00:00<00:00, 0/s]"
+    assert show.line(7001, 10000, 2.0).endswith("| 7001/10000 [00:02<00:00, 3500/s]")
 
 
 def test_text_progress_pads_over_a_longer_line() -> None:
