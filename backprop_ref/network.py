@@ -245,9 +245,13 @@ class MLP:
         -0.125
         """
         layers, inputs, targets, decay = self._check(params, X, Y, complex_ok=True)
+        return self._cost(layers, inputs, targets, decay)
+
+    def _cost(self, layers: list[Layer], X: FloatArray, Y: FloatArray, decay: float) -> Any:
+        """J for validated arguments (real or complex ``layers``)."""
         if np.iscomplexobj(layers[0].W):
-            return holomorphic.cost(self._functions, layers, inputs, targets, decay=decay)
-        return vectorized.cost(self._functions, layers, inputs, targets, decay=decay)
+            return holomorphic.cost(self._functions, layers, X, Y, decay=decay)
+        return vectorized.cost(self._functions, layers, X, Y, decay=decay)
 
     def cost_and_gradient(
         self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike
@@ -364,6 +368,17 @@ class MLP:
         True
         """
         return structured.Objective(self, X, Y, block_bytes=block_bytes)
+
+    def _on_data(
+        self, params: ParamsLike, X: FloatArray, Y: FloatArray, *, complex_ok: bool = False
+    ) -> tuple[list[Layer], FloatArray, FloatArray]:
+        """The validated params, and X and Y (validated float64 arrays) in their dtype.
+
+        For `Objective`, which validates its data once: only ``params`` is checked here.
+        """
+        layers = check_params(params, self.layer_sizes, complex_ok=complex_ok)
+        dtype = np.finfo(layers[0].W.dtype).dtype  # float64 for complex128
+        return layers, X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
 
     def _check(
         self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike, *, complex_ok: bool = False

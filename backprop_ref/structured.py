@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from backprop_ref import vectorized
 from backprop_ref._moves import State, costs, state
 from backprop_ref._series import HiddenSeries
 from backprop_ref._types import FloatArray, Layer
@@ -207,12 +208,18 @@ class Objective:
         return f"Objective({self.mlp!r}, m={self.X.shape[0]})"
 
     def __call__(self, params: ParamsLike) -> Any:
-        """J(params): `MLP.cost`(params, X, Y) (complex params give a complex value)."""
-        return self.mlp.cost(params, self.X, self.Y)
+        """J(params): `MLP.cost`(params, X, Y) (complex params give a complex value).
+
+        Only ``params`` is validated: X and Y were, once, when the objective was made.
+        """
+        layers, X, Y = self.mlp._on_data(params, self.X, self.Y, complex_ok=True)
+        return self.mlp._cost(layers, X, Y, self.decay)
 
     def gradient(self, params: ParamsLike) -> list[Layer]:
         """∂J/∂params by vectorized backpropagation (`MLP.cost_and_gradient`)."""
-        return self.mlp.cost_and_gradient(params, self.X, self.Y)[1]
+        layers, X, Y = self.mlp._on_data(params, self.X, self.Y)
+        functions = self.mlp._functions
+        return vectorized.cost_and_gradient(functions, layers, X, Y, decay=self.decay)[1]
 
     def gradcheck_evaluator(
         self, leaves: Sequence[npt.ArrayLike], treedef: object, args: tuple[Any, ...]

@@ -73,6 +73,11 @@ def _identity_forward(z: FloatArray, b: FloatArray) -> None:
 
 def _sigmoid_backward(a: FloatArray, g: FloatArray) -> None:
     """g ← g ⊙ a(1 − a) in place, block by block with a block-sized scratch (as `sigmoid`)."""
+    if g.nbytes <= _BLOCK_BYTES:  # one block: the same passes on a whole-array scratch
+        t = np.subtract(1.0, a)
+        t *= a
+        g *= t
+        return
     scratch = np.empty_like(g[: next(_row_blocks(g)).stop])
     for rows in _row_blocks(g):
         block, t = g[rows], scratch[: g[rows].shape[0]]
@@ -83,6 +88,11 @@ def _sigmoid_backward(a: FloatArray, g: FloatArray) -> None:
 
 def _tanh_backward(a: FloatArray, g: FloatArray) -> None:
     """g ← g ⊙ (1 − a²) in place, block by block with a block-sized scratch."""
+    if g.nbytes <= _BLOCK_BYTES:  # one block: the same passes on a whole-array scratch
+        t = np.square(a)
+        np.subtract(1.0, t, out=t)
+        g *= t
+        return
     scratch = np.empty_like(g[: next(_row_blocks(g)).stop])
     for rows in _row_blocks(g):
         block, t = g[rows], scratch[: g[rows].shape[0]]
@@ -131,21 +141,19 @@ def _fast(hidden: Activation, part: str, array: FloatArray) -> bool:
 
 
 def _block(shapes: list[tuple[int, ...]], dtype: np.dtype[Any]) -> list[FloatArray]:
-    """Empty arrays of these shapes, carved from a single allocation.
+    """Empty arrays of these shapes; of 2 MiB and more in all, carved from a single allocation.
 
     Fresh memory is paid for page by page when first written, and for arrays of a few MiB that
     costs as much as the sigmoid. One block aligned to 2 MiB and of at least 4 MiB, which numpy
     marks for transparent huge pages, is paid for a few times instead.
     """
-    dtype = np.dtype(dtype)
     sizes = [math.prod(shape) for shape in shapes]
-    nbytes = sum(sizes) * dtype.itemsize
-    if nbytes < _HUGE_PAGE:
-        raw = np.empty(nbytes, np.uint8)
-    else:
-        raw = np.empty(max(nbytes, 2 * _HUGE_PAGE) + _HUGE_PAGE, np.uint8)
-        start = -raw.ctypes.data % _HUGE_PAGE
-        raw = raw[start : start + nbytes]
+    nbytes = sum(sizes) * np.dtype(dtype).itemsize
+    if nbytes < _HUGE_PAGE:  # small arrays: one allocation each is cheaper than the carving
+        return [np.empty(shape, dtype) for shape in shapes]
+    raw = np.empty(max(nbytes, 2 * _HUGE_PAGE) + _HUGE_PAGE, np.uint8)
+    start = -raw.ctypes.data % _HUGE_PAGE
+    raw = raw[start : start + nbytes]
     flat = raw.view(dtype)
     bounds = pairwise(accumulate(sizes, initial=0))
     return [flat[i:j].reshape(shape) for (i, j), shape in zip(bounds, shapes, strict=True)]
@@ -220,12 +228,12 @@ def backward(
         W, a = layers[k].W, activations[k]
         grad_W, grad_b = grads[k]
         if delta.shape[0] == 1:  # an outer product, where BLAS is slow (inner dimension 1)
-            np.einsum("i,j->ij", delta[0], a[0], out=grad_W)
+            np.multiply(delta.T, a, out=grad_W)  # (s_{k+2}, 1) ⊙ (1, s_{k+1}), broadcast
         else:
             np.matmul(delta.T, a, out=grad_W)  # (s_{k+2}, s_{k+1})
         if decay:
             grad_W += decay * W
-        np.sum(delta, axis=0, out=grad_b)
+        np.add.reduce(delta, axis=0, out=grad_b)
         if k > 0:
             spare.reverse()  # Δ(l+1) lives in one spare buffer, Δ(l) goes to the other
             new_delta = spare[0].reshape(-1)[: a.size].reshape(a.shape)

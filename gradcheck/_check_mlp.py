@@ -16,8 +16,8 @@ import numpy as np
 
 from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
-from gradcheck._progress import Progress
 from gradcheck.check import check_gradient
+from gradcheck.progress import Progress
 from gradcheck.report import GradientCheckResult
 
 __all__ = ["BUG_NAMES", "MLPCheck", "check_mlp"]

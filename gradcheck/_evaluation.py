@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck import _batched, _evaluate, _parallel, _progress, _tree, steps
+from gradcheck.progress import Progress, TextProgress
 
 __all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Options", "Plan", "options"]
 
@@ -54,7 +55,7 @@ class Options:
     vectorized: bool = False
     executor: Any = None
     max_batch_bytes: int = _batched.DEFAULT_MAX_BATCH_BYTES
-    progress: _progress.Progress | None = None
+    progress: Progress | None = None
 
 
 def options(
@@ -69,13 +70,25 @@ def options(
         raise TypeError(f"`vectorized` is {vectorized!r}; it must be True or False")
     if executor is not None:
         _parallel.check_executor(executor)
-    if progress is not None and not callable(progress):
-        raise TypeError(
-            f"`progress` is {progress!r}; it must be a callable progress(done, total) or None"
-        )
     return Options(
-        bool(vectorized), executor, _batch_bytes(max_batch_bytes, bool(vectorized)), progress
+        bool(vectorized), executor, _batch_bytes(max_batch_bytes, bool(vectorized)),
+        _progress_callback(progress),
     )
+
+
+def _progress_callback(progress: object) -> Progress | None:
+    """``progress`` as a callback: True is a text bar on stderr, False and None are none."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return TextProgress("gradcheck")
+    if not callable(progress):
+        raise TypeError(
+            f"`progress` is {progress!r}; it must be True (a bar on stderr), False, None or a "
+            "callable progress(done, total)"
+        )
+    callback: Progress = progress
+    return callback
 
 
 def _batch_bytes(value: object, vectorized: bool) -> int:

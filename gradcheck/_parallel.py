@@ -25,7 +25,9 @@ array([17., 19., 21.])
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,6 +41,7 @@ __all__ = [
     "ParallelEvaluator",
     "SupportsSubmit",
     "check_executor",
+    "check_picklable",
 ]
 
 TASKS_PER_REQUEST = 32
@@ -78,6 +81,27 @@ def check_executor(executor: object) -> None:
         )
 
 
+def check_picklable(executor: object, f: object, args: tuple[Any, ...]) -> None:
+    """TypeError naming ``f`` (or ``args``) when a process pool could not send it to a task.
+
+    A ``ProcessPoolExecutor`` pickles what its tasks receive, with the standard pickle, which
+    refuses lambdas, closures and local functions; its own error would come from deep inside
+    the pool. (Dask pickles with cloudpickle, which takes them; threads pickle nothing.)
+    """
+    if not isinstance(executor, ProcessPoolExecutor):
+        return
+    for name, value in (("f", f), ("args", args)):
+        try:
+            pickle.dumps(value)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            raise TypeError(
+                f"`{name}` cannot be sent to the processes of a ProcessPoolExecutor, which "
+                f"pickles it ({error}); pass a module-level function or a picklable callable "
+                "object (not a lambda, closure or local function), or use a "
+                "ThreadPoolExecutor or a dask.distributed.Client"
+            ) from error
+
+
 def _evaluate_chunk(
     make: InnerFactory,
     f: _evaluate.ScalarFunction,
@@ -114,6 +138,7 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
         report: _evaluate.Report | None = None,
     ) -> None:
         check_executor(executor)
+        check_picklable(executor, f, args)
         self._f = f
         self._args = args
         self._treedef = treedef

@@ -1,11 +1,9 @@
-"""Progress: counting evaluations of ``f`` for a ``progress(done, total)`` callback, and a text
-display of such a callback on a terminal.
+"""Progress: counting evaluations of ``f`` for a ``progress(done, total)`` callback.
 
 :class:`Tracker` keeps ``done`` (evaluations of ``f`` completed) and ``total`` (the plan) and
 tells the callback after every completed block; :class:`Tracked` wraps any evaluator so that
-its requests reach the tracker, also for evaluators that do not report their own blocks.
-:class:`TextProgress` is a callback that draws one updating line on a TTY; the library never
-prints, so only code that asks for it (the command line) uses it.
+its requests reach the tracker, also for evaluators that do not report their own blocks. The
+callbacks themselves, and the text bar of ``progress=True``, are in :mod:`gradcheck.progress`.
 
 Example
 -------
@@ -20,19 +18,15 @@ Example
 from __future__ import annotations
 
 import functools
-import sys
-import time
 from collections.abc import Callable
-from typing import TextIO, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from gradcheck import _evaluate
+from gradcheck.progress import Progress
 
-__all__ = ["Progress", "TextProgress", "Tracked", "Tracker"]
-
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: evaluations of f completed, and planned."""
+__all__ = ["Tracked", "Tracker"]
 
 _T = TypeVar("_T")
 
@@ -150,47 +144,3 @@ class Tracked:
         if missing > 0:
             tracker.advance(missing)
         return out
-
-
-class TextProgress:
-    """A ``progress(done, total)`` callback drawing one updating line on a terminal.
-
-    Writes ``label: done/total unit (p%)`` over itself with a carriage return, at most once
-    per ``interval`` seconds (the last update, ``done == total``, always, then a newline).
-    Writes nothing when ``enabled`` is false or ``stream`` (default ``sys.stderr``) is not a
-    TTY. Uses nothing beyond the standard library.
-    """
-
-    def __init__(
-        self,
-        label: str,
-        *,
-        unit: str = "evaluations",
-        stream: TextIO | None = None,
-        enabled: bool = True,
-        interval: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._label = label
-        self._unit = unit
-        self._stream = sys.stderr if stream is None else stream
-        self._active = enabled and self._stream.isatty()
-        self._interval = interval
-        self._clock = clock
-        self._last = -float("inf")
-        self._width = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self._active:
-            return
-        final = done >= total
-        now = self._clock()
-        if not final and now - self._last < self._interval:
-            return
-        self._last = now
-        percent = 100 * done // total if total > 0 else 100
-        unit = f" {self._unit}" if self._unit else ""
-        line = f"{self._label}: {done}/{total}{unit} ({percent}%)"
-        self._stream.write("\r" + line.ljust(self._width) + ("\n" if final else ""))
-        self._stream.flush()
-        self._width = 0 if final else len(line)

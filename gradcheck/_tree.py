@@ -19,7 +19,7 @@ Example
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Literal
@@ -109,22 +109,29 @@ def flatten(tree: Any, name: str = "x") -> tuple[list[Any], tuple[str, ...], Tre
 
 def unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
     """Rebuild a pytree of ``treedef``'s structure from ``leaves`` in flatten order."""
-    feed = iter(leaves)
+    # A module-level builder: a recursive closure would be a reference cycle holding the
+    # leaves until the garbage collector runs, a copy of x per call in the partial checks.
+    return _build(treedef, iter(leaves))
 
-    def build(node: TreeDef) -> Any:
-        if node.kind == "leaf":
-            return next(feed)
-        kids = [build(child) for child in node.children]
-        if node.kind == "dict":
-            cls = OrderedDict if node.node_type is OrderedDict else dict
-            return cls(zip(node.keys, kids, strict=True))
-        if node.kind == "list":
-            return kids
-        if node.kind == "namedtuple" and node.node_type is not None:
-            return node.node_type(*kids)
-        return tuple(kids)
 
-    return build(treedef)
+def _build(node: TreeDef, feed: Iterator[Any]) -> Any:
+    """The subtree of ``node``, its leaves taken from ``feed``."""
+    if node.kind == "leaf":
+        return next(feed)
+    kids = [_build(child, feed) for child in node.children]
+    if node.kind == "dict":
+        cls = OrderedDict if node.node_type is OrderedDict else dict
+        return cls(zip(node.keys, kids, strict=True))
+    if node.kind == "list":
+        return kids
+    if node.kind == "namedtuple" and node.node_type is not None:
+        return node.node_type(*kids)
+    return tuple(kids)
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a float", "an int"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _describe_node(obj: Any) -> str:
@@ -132,12 +139,12 @@ def _describe_node(obj: Any) -> str:
     kind = _kind_of(obj)
     if kind == "leaf":
         return f"an array of shape {np.shape(obj)}" if hasattr(obj, "shape") else (
-            f"a {type(obj).__name__}"
+            _a(type(obj).__name__)
         )
     if kind == "dict":
         return f"a dict with keys {sorted(map(repr, obj.keys()))}"
     if kind == "namedtuple":
-        return f"a {type(obj).__name__} with fields {list(type(obj)._fields)}"
+        return f"{_a(type(obj).__name__)} with fields {list(type(obj)._fields)}"
     return f"a {kind} of {len(obj)} items"
 
 
@@ -209,7 +216,7 @@ def float_leaves(
                 isinstance(leaf, (int, float, complex)) and path
             ) else ""
             raise TypeError(
-                f"`{name}{path}` is a {type(leaf).__name__}; the leaves of `{name}` must be "
+                f"`{name}{path}` is {_a(type(leaf).__name__)}; the leaves of `{name}` must be "
                 f"float32 or float64 numpy arrays{hint}"
             )
         array = np.asarray(leaf)

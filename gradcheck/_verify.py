@@ -24,11 +24,12 @@ import numpy as np
 from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
 from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
+from gradcheck._memo import Memoized
 from gradcheck.check import check_gradient
 from gradcheck.report import PASS, GradientCheckResult
 
-__all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "Summary", "bug_statuses",
-           "random_case", "verify"]
+__all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "PhaseProgress", "Summary",
+           "bug_statuses", "random_case", "verify"]
 
 METHODS: tuple[str, ...] = ("forward", "central", "complex", "richardson")
 MIN_EFFECT: dict[str, float] = {"forward": 1e-5, "central": 1e-5, "richardson": 1e-5,
@@ -37,8 +38,8 @@ MIN_EFFECT: dict[str, float] = {"forward": 1e-5, "central": 1e-5, "richardson": 
 NOISE_MARGIN = 2.0
 """A bug must move some verifiable element by this many tolerances to count."""
 
-Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)``, called as the run advances."""
+PhaseProgress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``, called as the run advances (the command line draws it)."""
 
 
 class Case(NamedTuple):
@@ -76,12 +77,16 @@ def random_case(rng: np.random.Generator) -> Case:
                                                                           loss, output))
 
 
-def bug_statuses(case: Case, method: str, correct: GradientCheckResult) -> list[tuple[str, str]]:
+def bug_statuses(
+    case: Case, method: str, correct: GradientCheckResult, *, cost: Memoized | None = None
+) -> list[tuple[str, str]]:
     """(bug name, "caught" / "missed" / "not applicable") for each bug of the catalogue.
 
     ``correct`` is the check of the correct gradient with ``method``: its tolerances are the
-    noise against which a bug's change is measured.
+    noise against which a bug's change is measured. ``cost`` is the case's cost function
+    (default: a new one), so that the checks of one case share the values of J.
     """
+    cost = _cost(case) if cost is None else cost
     tolerance = np.concatenate([t.ravel() for t in correct.tolerance])
     verifiable = np.concatenate([s.ravel() for s in correct.status]) == PASS
     truth = np.concatenate([a.ravel() for a in correct.analytic])
@@ -92,15 +97,20 @@ def bug_statuses(case: Case, method: str, correct: GradientCheckResult) -> list[
         if planted.effect < MIN_EFFECT[method] or not np.any(moved >= NOISE_MARGIN):
             out.append((planted.bug.name, "not applicable"))
             continue
-        result = check_gradient(_cost(case), case.params, planted.grads, method=method,
+        result = check_gradient(cost, case.params, planted.grads, method=method,
                                 hints=_hints(case))
         out.append((planted.bug.name, "missed" if result.passed else "caught"))
     return out
 
 
-def _cost(case: Case) -> Callable[[list[Layer]], Any]:
-    """θ ↦ J(θ) on the case's data."""
-    return lambda params: case.mlp.cost(params, case.X, case.Y)
+def _cost(case: Case) -> Memoized:
+    """θ ↦ J(θ) on the case's data, each point computed once for all the checks of the case.
+
+    X and Y are validated once, when the objective is made; the table of `Memoized` serves
+    the points that the bug checks share with the check of the correct gradient.
+    """
+    objective = case.mlp.objective(case.X, case.Y)
+    return Memoized(lambda params: objective(params))
 
 
 def _hints(case: Case) -> dict[str, Any]:
@@ -165,14 +175,16 @@ def _describe(i: int, case: Case) -> str:
     return f"case {i} ({case.mlp!r}, m={case.X.shape[0]})"
 
 
-def _check_case(i: int, case: Case, method: str, summary: Summary, max_reported: int) -> None:
+def _check_case(
+    i: int, case: Case, method: str, summary: Summary, max_reported: int, cost: Memoized
+) -> None:
     """Check both gradients of one case with one method, then plant the bugs."""
     stats = summary.per_method[method]
     correct = None
     for which, compute in (("vectorized", case.mlp.cost_and_gradient),
                            ("loop", case.mlp.cost_and_gradient_loop)):
         _, grads = compute(case.params, case.X, case.Y)
-        result = check_gradient(_cost(case), case.params, grads, method=method,
+        result = check_gradient(cost, case.params, grads, method=method,
                                 hints=_hints(case))
         correct = correct or result
         stats.checks += 1
@@ -189,7 +201,7 @@ def _check_case(i: int, case: Case, method: str, summary: Summary, max_reported:
                 summary.failures.append((f"{_describe(i, case)}, {which}, {method}", str(result)))
     if correct is None or not correct.passed:
         return  # no noise baseline to plant bugs against
-    for name, status in bug_statuses(case, method, correct):
+    for name, status in bug_statuses(case, method, correct, cost=cost):
         summary.bugs_not_applicable += status == "not applicable"
         summary.bugs_applicable += status != "not applicable"
         summary.bugs_caught += status == "caught"
@@ -199,7 +211,7 @@ def _check_case(i: int, case: Case, method: str, summary: Summary, max_reported:
 
 def verify(
     n_cases: int, *, seed: int, methods: Sequence[str] = METHODS,
-    progress: Progress | None = None, max_reported: int = 3,
+    progress: PhaseProgress | None = None, max_reported: int = 3,
 ) -> Summary:
     """Draw ``n_cases`` cases from ``seed`` and check them with every method (see module)."""
     start = time.perf_counter()
@@ -208,10 +220,11 @@ def verify(
     summary = Summary(seed, n_cases, tuple(methods), {m: MethodSummary() for m in methods})
     total = n_cases * len(methods)
     for i, case in enumerate(cases):
+        cost = _cost(case)
         for j, method in enumerate(methods):
             if progress is not None:
                 progress("checking", i * len(methods) + j, total)
-            _check_case(i, case, method, summary, max_reported)
+            _check_case(i, case, method, summary, max_reported, cost)
     if progress is not None:
         progress("checking", total, total)
     summary.seconds = time.perf_counter() - start

@@ -127,7 +127,7 @@ def check_gradient(
     vectorized: bool = False,
     executor: _parallel.SupportsSubmit | None = None,
     max_batch_bytes: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
 ) -> report.GradientCheckResult:
     """Compare an analytic gradient with a numerical estimate, element by element.
 
@@ -171,7 +171,9 @@ def check_gradient(
         Evaluate chunks of points as parallel tasks on it. Default: this thread.
     max_batch_bytes : int, optional
         With ``vectorized=True``, the most bytes of input per batch; default 256 KiB.
-    progress : callable, optional
+    progress : bool or callable, optional
+        True: a progress bar on stderr for a check that takes more than a second, on a
+        terminal only (:class:`gradcheck.progress.TextProgress`). A callable:
         ``progress(done, total)``, called as blocks of evaluations of f complete.
 
     Returns
@@ -376,7 +378,7 @@ def assert_gradient(
     vectorized: bool = False,
     executor: _parallel.SupportsSubmit | None = None,
     max_batch_bytes: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
 ) -> None:
     """Raise :class:`GradientMismatch` unless :func:`check_gradient` passes.
 
@@ -388,6 +390,7 @@ def assert_gradient(
     >>> import numpy as np
     >>> assert_gradient(lambda w: float(w @ w), np.array([1.0, -2.0]), lambda w: 2 * w)
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_gradient(
         f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
         nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples, hints=hints,

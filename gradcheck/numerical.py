@@ -417,7 +417,7 @@ def numerical_gradient(
     vectorized: bool = False,
     executor: _parallel.SupportsSubmit | None = None,
     max_batch_bytes: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
 ) -> Any:
     """Estimate the gradient of a scalar function by finite differences or the complex step.
 
@@ -444,7 +444,9 @@ def numerical_gradient(
     max_batch_bytes : int, optional
         With ``vectorized=True``, the most bytes of input in one batch handed to f; default
         256 KiB, cache-sized (complex input counts twice).
-    progress : callable, optional
+    progress : bool or callable, optional
+        True: a progress bar on stderr for a check that takes more than a second, on a
+        terminal only (:class:`gradcheck.progress.TextProgress`). A callable:
         ``progress(done, total)``, called as blocks of evaluations of f complete.
 
     Returns

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, _tree, _verdict, check, report, steps
+from gradcheck import _evaluate, _moved, _problem, _tree, _verdict, check, report, steps
 from gradcheck._sampled_names import callers_errors, in_callers_names
 
 __all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]
@@ -108,42 +108,17 @@ def _count(name: str, value: object) -> int:
     return int(value)
 
 
-def _directions(gen: np.random.Generator, distribution: str, n: int, size: int) -> Float64Array:
-    """n random unit vectors of length ``size``, one a row."""
+def _check_distribution(distribution: object) -> str:
+    """``distribution`` if it is one of :data:`DISTRIBUTIONS`."""
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"`distribution` is {distribution!r}; it must be one of "
                          f"{', '.join(DISTRIBUTIONS)}")
-    if distribution == "gaussian":
-        v = gen.standard_normal((n, size))
-    else:
-        v = gen.choice(np.array([-1.0, 1.0]), size=(n, size))
-    norms: Float64Array = np.linalg.norm(v, axis=1, keepdims=True)
-    return v / norms
+    return str(distribution)
 
 
-class _Caller:
-    """f at moved points, on fresh arrays; values validated, f's precision recorded."""
-
-    def __init__(self, pb: _problem.Problem, f: Any) -> None:
-        self.pb, self.f, self.count, self.eps = pb, f, 0, 0.0
-        self.x = _tree.concat(pb.leaves)
-
-    def __call__(self, shift: Any) -> tuple[complex, Float64Array]:
-        """f(x + shift) (shift real or imaginary, flat) and the real displacement it saw."""
-        imaginary = np.iscomplexobj(shift)
-        leaves, moved = [], []
-        for leaf, part in zip(self.pb.leaves, self.pb.layout.split(shift), strict=True):
-            ctype = np.result_type(leaf.dtype, np.complex64) if imaginary else leaf.dtype
-            point = (leaf.astype(np.float64) + part.reshape(leaf.shape)).astype(ctype)
-            leaves.append(point)
-            moved.append((point.imag if imaginary else point - leaf).astype(np.float64))
-        self.count += 1
-        raw = self.f(_tree.unflatten(self.pb.treedef, leaves), *self.pb.args)
-        value, eps = _evaluate.scalar_value(raw, complex_input=imaginary)
-        if not np.isfinite(value):
-            raise ValueError(f"`f` returned {value} near x; f must be finite near x")
-        self.eps = max(self.eps, eps)
-        return value, _tree.concat(moved)
+def _max_abs(x: Float64Array) -> float:
+    """``max(1, max_k |x_k|)``, without a temporary of P elements."""
+    return max(1.0, float(np.max(x)), -float(np.min(x)))
 
 
 def check_directional(
@@ -197,6 +172,8 @@ def check_directional(
     ``SAFETY (ε F / h + h² / 6 max(F / m³, |f''_v| / m) + ANALYTIC ε_a (Σ|a_k v_k| + F / m))``
     (forward: ``2 ε F / h + h F / (2 m²)``; complex: ``ε |n| + h² F / (6 m³)``), with F the
     largest |f| seen and m = max(1, max |x_k|). Cost: 1 + 2n calls of f (central).
+    Memory beyond x and the gradient: two copies of a float64 x, its flat copy and one point
+    at a time (three for the complex step, whose point is complex; see :mod:`gradcheck._moved`).
 
     *Probability of missing a bug.* Let e = a - ∇f be the error of the gradient. Along v the
     check sees vᵀe and misses it when |vᵀe| <= τ. For z ~ N(0, I_P), zᵀe ~ N(0, ‖e‖²) and
@@ -224,43 +201,43 @@ def check_directional(
     n = _count("n_directions", n_directions)
     if step is not None and not (isinstance(step, (int, float)) and 0 < step < math.inf):
         raise ValueError(f"`step` is {step!r}; it must be a positive finite number or None")
+    distribution = _check_distribution(distribution)
     pair = check._PairValue(pb.f) if grad is None else None
-    call = _Caller(pb, pair or pb.f)
-    f0 = call(np.zeros(pb.layout.size))[0].real
-    analytic, eps_a = check._analytic(pb, grad, pair)
-    v = _directions(_generator(rng), distribution, n, pb.layout.size)
-    m = max(1.0, float(np.max(np.abs(call.x))))
+    call = _moved.Mover(pb, pair or pb.f)
+    f0 = call.at_x()
+    call.analytic, eps_a = _moved.gradient_leaves(pb, grad, pair)
+    gen, m = _generator(rng), _max_abs(pb.x_flat)
     eps = max(float(np.max(pb.layout.eps())), call.eps)
     h = steps.relative_step(method, eps) * m if step is None else float(step)
-    rows = [_along(call, method, h * row, f0, analytic, eps, m) for row in v]
-    numeric, along_a, error, f_max = (np.array(c) for c in zip(*rows, strict=True))
-    size = np.abs(v) @ np.abs(np.nan_to_num(analytic))
-    tol = _verdict.SAFETY * (error + _verdict.ANALYTIC * float(np.max(eps_a)) * (size + f_max / m))
+    rows = [_along(call, method, gen, distribution, h, f0, eps, m) for _ in range(n)]
+    numeric, along_a, error, f_max, size = (np.array(c) for c in zip(*rows, strict=True))
+    tol = _verdict.SAFETY * (error + _verdict.ANALYTIC * eps_a * (size + f_max / m))
     passed = bool(np.all(np.abs(along_a - numeric) <= tol))
     return DirectionalResult(passed, method, distribution, along_a, numeric, tol,
                              np.full(n, h), pb.layout.size, call.count)
 
 
 def _along(
-    call: _Caller, method: str, hv: Float64Array, f0: float, a: Float64Array, eps: float,
-    m: float,
-) -> tuple[float, float, float, float]:
-    """(numeric, aᵀd/h, error estimate, F) of one direction (hv = h·v)."""
-    h = float(np.linalg.norm(hv))
+    call: _moved.Mover, method: str, gen: np.random.Generator, distribution: str, h: float,
+    f0: float, eps: float, m: float,
+) -> tuple[float, float, float, float, float]:
+    """(numeric, aᵀd/h, error estimate, F, |a|ᵀ|v|) along a new random direction v."""
+    v = _moved.Direction(gen, distribution, call.pb.layout.size)
     if method == "complex":
-        value, d = call(1j * hv)
+        value, a_d, abs_a_d = call(v.imaginary_point(call.pb, h))
         numeric, f_max = value.imag / h, abs(value.real)
-        return numeric, float(a @ d) / h, eps * abs(numeric) + h**2 * f_max / (6 * m**3), f_max
-    fp, dp = call(hv)
+        error = eps * abs(numeric) + h**2 * f_max / (6 * m**3)
+        return numeric, a_d / h, error, f_max, abs_a_d / h
+    fp, a_dp, abs_a_d = call(v.point(call.pb, h))
     if method == "forward":
         f_max = max(abs(f0), abs(fp.real))
         error = 2 * eps * f_max / h + h * f_max / (2 * m**2)
-        return (fp.real - f0) / h, float(a @ dp) / h, error, f_max
-    fm, dm = call(-hv)
+        return (fp.real - f0) / h, a_dp / h, error, f_max, abs_a_d / h
+    fm, a_dm, _ = call(v.point(call.pb, -h))
     f_max = max(abs(f0), abs(fp.real), abs(fm.real))
     second = abs(fp.real - 2 * f0 + fm.real) / h**2
     error = eps * f_max / h + h**2 / 6 * max(f_max / m**3, second / m)
-    return (fp.real - fm.real) / (2 * h), float(a @ (dp - dm)) / (2 * h), error, f_max
+    return (fp.real - fm.real) / (2 * h), (a_dp - a_dm) / (2 * h), error, f_max, abs_a_d / h
 
 
 class SampledResult(NamedTuple):
@@ -299,6 +276,12 @@ class SampledResult(NamedTuple):
         if self.mismatches:
             lines.append("mismatching: " + ", ".join(self.mismatches))
         return "\n".join([*lines, str(self.result)])
+
+
+def _sampled_gradient(leaf: _tree.FloatArray, local: IntArray) -> Float64Array:
+    """The sampled elements of one gradient leaf: float32 if the leaf is, else float64."""
+    dtype = np.float32 if np.finfo(leaf.dtype).eps > 1e-10 else np.float64
+    return np.asarray(leaf).reshape(-1)[local].astype(dtype)
 
 
 def check_sampled(
@@ -342,6 +325,8 @@ def check_sampled(
     sampled element gets exactly the step, estimate, tolerance and confirmation it gets in a
     full check. Cost: 2 + 2k calls of f (central), each on a fresh copy of x. A bug that
     corrupts a fraction q of the coordinates is missed with probability about (1 - q)^k.
+    Memory beyond x and the gradient: the flat float64 copy of x and the copy f is called on,
+    two copies of a float64 x.
 
     Examples
     --------
@@ -357,13 +342,12 @@ def check_sampled(
     pair = check._PairValue(pb.f) if grad is None else None
     if pair is not None:
         pair(pb.fresh_x(), *pb.args)
-    analytic, eps_a = check._analytic(pb, grad, pair)
+    analytic, _ = _moved.gradient_leaves(pb, grad, pair)
     leaf_of = np.searchsorted(pb.layout.offsets[1:], chosen, side="right")
     used = [int(i) for i in np.unique(leaf_of)]
     local = {i: chosen[leaf_of == i] - pb.layout.offsets[i] for i in used}
     sub_x = [pb.leaves[i].reshape(-1)[local[i]] for i in used]
-    sub_grad = [analytic[chosen[leaf_of == i]].astype(
-        np.float32 if eps_a[chosen[leaf_of == i][0]] > 1e-10 else np.float64) for i in used]
+    sub_grad = [_sampled_gradient(analytic[i], local[i]) for i in used]
     scalar = pair if pair is not None else pb.f
 
     def restricted(sub: list[Any], *extra: Any) -> Any:

@@ -203,7 +203,8 @@ def _errors(
     finite = np.abs(numeric[np.isfinite(numeric)])
     floor = REL_FLOOR * float(finite.max()) if finite.size else 0.0
     scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), max(floor, 1e-300))
-    return abs_error, abs_error / scale
+    with np.errstate(invalid="ignore"):  # an infinite analytic value: inf / inf is NaN, as a NaN
+        return abs_error, abs_error / scale
 
 
 def _ratio(abs_error: Float64Array, tolerance: Float64Array) -> Float64Array:

@@ -9,6 +9,10 @@ Parameters are plain lists of ``(W, b)`` tuples, ``W`` of shape (s_{l+1}, s_l) a
 shape (s_{l+1},), so that the strategies serve any network written in that convention (such as
 `backprop_ref.MLP`). Every float is finite and bounded, and nothing is filtered.
 
+`check_settings` are the Hypothesis settings a gradient check inside ``@given`` needs: a check
+makes hundreds of calls of f, far over Hypothesis's 200 ms deadline, which then reports a
+``FlakyFailure`` when a rerun happens to be faster.
+
 Needs Hypothesis (``pip install gradcheck[hypothesis]``); ``import gradcheck`` does not.
 
 Examples
@@ -28,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -46,6 +51,7 @@ __all__ = [
     "SCALES",
     "SHAPE_SCALES",
     "Case",
+    "check_settings",
     "checkable_cases",
     "cotangents",
     "inputs",
@@ -57,6 +63,36 @@ __all__ = [
     "targets",
     "weight_decays",
 ]
+
+check_settings = settings(
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+"""Hypothesis settings for tests that run gradient checks: a decorator, or a profile's parent.
+
+No deadline: a check calls f hundreds of times, and its time varies with the case drawn
+(Richardson confirmations) and with the machine's load, so a deadline only produces
+``FlakyFailure``. Three health checks are off, all about size, which is the point here:
+``too_slow`` and ``large_base_example`` (networks are many floats to draw) and
+``function_scoped_fixture`` (the ``gradcheck`` fixture of the pytest plugin keeps no state
+between examples). The others, which flag a broken test (``filter_too_much``,
+``return_value``, ...), stay on. Other settings (``max_examples``, ``derandomize``, the
+database) are left to the profile in use.
+
+Examples
+--------
+>>> from hypothesis import given
+>>> @check_settings  # under @given, as any settings object
+... @given(checkable_cases(max_layers=2))
+... def test_slow_check(case):
+...     pass
+>>> test_slow_check()
+>>> settings.register_profile("my-ci", check_settings, max_examples=30)  # or as a parent
+"""
 
 Array = npt.NDArray[np.float64]
 Params = list[tuple[Array, Array]]

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, check
-from gradcheck.partial import _Caller, _count, _directions, _generator
+from gradcheck import _evaluate, _moved, _problem, check
+from gradcheck.partial import _count, _generator, _max_abs
 
 __all__ = ["SLOPE_THRESHOLD", "TaylorResult", "taylor_test"]
 
@@ -147,6 +147,8 @@ def taylor_test(
     above the floor (f linear along v, or quadratic with vᵀHv ≈ 0, and g exact to rounding),
     the remainder is pure rounding and the direction passes; the report says so. An error
     with |vᵀe| below the floor at every step cannot be seen. Cost: 1 + n·K calls of f.
+    Memory beyond x and the gradient: two copies of a float64 x, its flat copy and one point
+    at a time (see :mod:`gradcheck._moved`).
 
     Examples
     --------
@@ -158,18 +160,19 @@ def taylor_test(
     pb = _problem.prepare(f, x, args, "central")
     n = _count("n_directions", n_directions)
     pair = check._PairValue(pb.f) if grad is None else None
-    call = _Caller(pb, pair or pb.f)
-    f0 = call(np.zeros(pb.layout.size))[0].real
-    analytic, _ = check._analytic(pb, grad, pair)
-    ladder = _ladder(steps, max(1.0, float(np.max(np.abs(call.x)))))
-    v = _directions(_generator(rng), "gaussian", n, pb.layout.size)
+    call = _moved.Mover(pb, pair or pb.f)
+    f0 = call.at_x()
+    call.analytic, _ = _moved.gradient_leaves(pb, grad, pair)
+    ladder = _ladder(steps, _max_abs(pb.x_flat))
+    gen = _generator(rng)
     remainders = np.empty((n, len(ladder)))
     f_max = abs(f0)
     for j in range(n):
+        v = _moved.Direction(gen, "gaussian", pb.layout.size)
         for i, h in enumerate(ladder):
-            value, d = call(h * v[j])
+            value, a_d, _ = call(v.point(pb, float(h)))
             f_max = max(f_max, abs(value.real))
-            remainders[j, i] = abs(value.real - f0 - float(analytic @ d))
+            remainders[j, i] = abs(value.real - f0 - a_d)
     eps = max(float(np.max(pb.layout.eps())), call.eps)
     floor = NOISE_FACTOR * eps * f_max
     fits = [_slope(ladder, r, floor) for r in remainders]

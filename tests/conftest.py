@@ -1,32 +1,29 @@
 """Hypothesis profiles for the suite.
 
 Chosen with ``HYPOTHESIS_PROFILE`` (``dev``, ``ci`` or ``thorough``); when it is unset the ``ci``
-profile is used wherever the ``CI`` variable is set, and ``dev`` elsewhere.
+profile is used wherever the ``CI`` variable is set, and ``dev`` elsewhere. Each derives from
+`gradcheck.strategies.check_settings`, the settings a gradient check inside ``@given`` needs.
 """
 
 from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import Phase, settings
 
-settings.register_profile("dev", max_examples=40, deadline=None)
+from gradcheck.strategies import check_settings
+
+settings.register_profile("dev", check_settings, max_examples=40)
 settings.register_profile(
     "ci",
+    check_settings,
     max_examples=30,
-    deadline=None,
     derandomize=True,
     database=None,
     print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
 )
-settings.register_profile(
-    "thorough",
-    max_examples=500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+settings.register_profile("thorough", check_settings, max_examples=500)
 
 _default = "ci" if os.environ.get("CI") else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))

@@ -219,7 +219,8 @@ def test_vectorized_needs_grad() -> None:
         ({"vectorized": True, "max_batch_bytes": 1.5}, TypeError, r"`max_batch_bytes` is 1\.5"),
         ({"vectorized": True, "max_batch_bytes": True}, TypeError, r"`max_batch_bytes` is True"),
         ({"max_batch_bytes": 1024}, ValueError, r"but `vectorized` is False"),
-        ({"progress": "bar"}, TypeError, r"`progress` is 'bar'; it must be a callable"),
+        ({"progress": "bar"}, TypeError,
+         r"`progress` is 'bar'; it must be True \(a bar on stderr\), False, None or a callable"),
     ],
 )
 @pytest.mark.parametrize("entry", ["numerical_gradient", "check_gradient", "assert_gradient"])

@@ -1,9 +1,10 @@
-"""progress=: counts of evaluations as blocks complete; the terminal display of the CLI."""
+"""progress=: counts of evaluations as blocks complete; the text bar (progress=True, the CLI)."""
 
 from __future__ import annotations
 
 import doctest
 import io
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +12,17 @@ import numpy as np
 import pytest
 
 from backprop_ref import MLP
-from gradcheck import _evaluate, _progress, _tree, check_gradient, cli, numerical_gradient
+from gradcheck import (
+    _evaluate,
+    _progress,
+    _tree,
+    check_gradient,
+    cli,
+    numerical_gradient,
+    progress,
+)
 from gradcheck._problem import PROBE_CALLS
+from gradcheck.progress import TextProgress
 
 METHODS = ("forward", "central", "complex", "richardson")
 CALLS = {"forward": 1, "central": 2, "complex": 1, "richardson": 6}
@@ -108,49 +118,100 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_text_progress_draws_one_throttled_line_on_a_terminal() -> None:
+class _Utf8Terminal(_Terminal):
+    encoding = "UTF-8"  # type: ignore[assignment]
+
+
+def test_text_progress_draws_a_throttled_bar_on_a_terminal() -> None:
     stream = _Terminal()
     now = [0.0]
-    show = _progress.TextProgress("checking", stream=stream, interval=0.3, clock=lambda: now[0])
+    show = TextProgress("checking", stream=stream, interval=0.3, delay=0.0,
+                        clock=lambda: now[0])
     for done in range(1, 5):
         now[0] += 0.2
         show(done, 4)
     assert stream.getvalue() == (
-        "\rchecking: 1/4 evaluations (25%)"
-        "\rchecking: 3/4 evaluations (75%)"
-        "\rchecking: 4/4 evaluations (100%)\n"
+        "\rchecking:  25%|#####               | 1/4 [00:00<00:00, 0 evaluations/s]"
+        "\rchecking:  75%|###############     | 3/4 [00:00<00:00, 7.5 evaluations/s]"
+        "\rchecking: 100%|####################| 4/4 [00:00<00:00, 6.67 evaluations/s]\n"
     )
+
+
+def test_text_progress_shows_nothing_for_work_shorter_than_its_delay() -> None:
+    stream = _Terminal()
+    now = [0.0]
+    show = TextProgress("checking", stream=stream, interval=0.0, clock=lambda: now[0])
+    for done in range(5):
+        now[0] = 0.2 * done  # 0.8 s in all: under the default delay of 1 s
+        show(done, 4)
+    assert stream.getvalue() == ""
+    now[0] = 1.5
+    show(5, 10)  # past the delay: the bar appears, and then ends with a newline
+    show(10, 10)
+    assert stream.getvalue().endswith("| 10/10 [00:01<00:00, 6.67 evaluations/s]\n")
+
+
+def test_text_progress_bar_in_eighths_on_a_utf8_terminal() -> None:
+    show = TextProgress("p", unit="", stream=_Utf8Terminal(), delay=0.0)
+    line = "p:  31%|██████▎             | 10/32 [1:02:05<2:16:35, 0.00268/s]"
+    assert show.line(10, 32, 3725.0) == line
+    assert show.line(0, 0, 0.0) == "p: 100%|████████████████████| 0/0 [00:00<00:00, 0/s]"
+    assert show.line(7001, 10000, 2.0).endswith("| 7001/10000 [00:02<00:00, 3500/s]")
 
 
 def test_text_progress_pads_over_a_longer_line() -> None:
     stream = _Terminal()
-    show = _progress.TextProgress("p", unit="", stream=stream, interval=0.0)
+    show = TextProgress("p", unit="", stream=stream, interval=0.0, delay=0.0, clock=lambda: 5.0)
     show(10, 100)
     show(9, 100)  # a shorter line is padded with blanks over the longer one
-    assert stream.getvalue().split("\r")[1:] == ["p: 10/100 (10%)", "p: 9/100 (9%)  "]
+    first, second = stream.getvalue().split("\r")[1:]
+    assert len(second) == len(first) and second.endswith(" ")
 
 
 @pytest.mark.parametrize("terminal", [False, True])
 def test_text_progress_is_silent_off_a_terminal_or_when_disabled(terminal: bool) -> None:
     stream = _Terminal() if terminal else io.StringIO()
-    show = _progress.TextProgress("checking", stream=stream, enabled=not terminal)
+    show = TextProgress("checking", stream=stream, enabled=not terminal, delay=0.0)
     show(1, 2)
     show(2, 2)
     assert stream.getvalue() == ""
 
 
-def test_cli_progress_on_a_terminal() -> None:
+def test_progress_true_draws_on_a_terminal_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = _Terminal()
-    progress = cli._Progress(stream)
-    progress("checking", 0, 2)
-    progress("checking", 2, 2)
-    assert stream.getvalue() == (
-        "\rchecking: 0/2 case-method pairs (0%)\rchecking: 2/2 case-method pairs (100%)\n"
-    )
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    result = check_gradient(_cube, np.ones(3), lambda x: 3 * x**2, progress=True)
+    assert result.passed
+    lines = stream.getvalue().split("\r")
+    assert lines[-1].startswith("gradcheck: 100%|") and lines[-1].endswith("\n")
+    assert f"| {result.n_evaluations}/{result.n_evaluations} [" in lines[-1]
+
+
+@pytest.mark.parametrize("value", [True, False, None])
+def test_progress_true_is_quiet_off_a_terminal(
+    value: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    gradient = numerical_gradient(_cube, np.ones(3), progress=value)  # type: ignore[arg-type]
+    np.testing.assert_allclose(gradient, 3.0, rtol=1e-9)
+    assert capsys.readouterr().err == ""
+
+
+def test_cli_progress_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    stream = _Terminal()
+    bar = cli._Progress(stream)
+    bar("checking", 0, 2)
+    bar("checking", 2, 2)
+    assert stream.getvalue().startswith("\rchecking:   0%|")
+    assert stream.getvalue().endswith("case-method pairs/s]\n")
+    assert "| 2/2 [00:" in stream.getvalue()
 
 
 def test_doctests() -> None:
     assert doctest.testmod(_progress).failed == 0
+    assert doctest.testmod(progress).failed == 0
 
 
 def test_progress_moves_during_a_structure_aware_check() -> None:

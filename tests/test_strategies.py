@@ -5,11 +5,12 @@ from __future__ import annotations
 import doctest
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import find, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import gradcheck
@@ -25,6 +26,8 @@ from gradcheck.strategies import (
     targets,
     weight_decays,
 )
+
+pytest_plugins = ["pytester"]
 
 
 def test_strategies_is_a_lazy_attribute_with_a_sorted_all() -> None:
@@ -124,3 +127,53 @@ def test_bad_arguments_raise_eagerly(make: Any, error: type[Exception], match: s
 def test_strategies_docstring_examples_run() -> None:
     failed, _ = doctest.testmod(strategies, optionflags=doctest.ELLIPSIS)
     assert failed == 0
+
+
+SLOW_CHECK_UNDER_GIVEN = """
+import time
+import numpy as np
+from hypothesis import given, settings, strategies as st
+from gradcheck.strategies import check_settings
+
+def slow_cube(w):
+    time.sleep(0.015)  # 20 calls per check: 0.3 s, over Hypothesis's 200 ms deadline
+    return float(np.sum(w ** 3))
+
+@settings(max_examples=1, derandomize=True, database=None)
+@given(st.floats(0.5, 2.0))
+def test_plain_settings(gradcheck, scale):
+    gradcheck(slow_cube, np.array([scale, 0.5]), lambda w: 3 * w ** 2)
+
+@settings(check_settings, max_examples=2, derandomize=True, database=None)
+@given(st.floats(0.5, 2.0))
+def test_check_settings(gradcheck, scale):
+    gradcheck(slow_cube, np.array([scale, 0.5]), lambda w: 3 * w ** 2)
+"""
+
+
+def test_check_settings_have_no_deadline_and_three_health_checks_off() -> None:
+    assert strategies.check_settings.deadline is None
+    assert set(strategies.check_settings.suppress_health_check) == {
+        HealthCheck.too_slow, HealthCheck.large_base_example, HealthCheck.function_scoped_fixture
+    }
+    # the suite's own profiles derive from them
+    assert settings.default.deadline is None
+    assert HealthCheck.function_scoped_fixture in settings.default.suppress_health_check
+
+
+def test_a_check_under_given_needs_check_settings(pytester: pytest.Pytester) -> None:
+    # (Without the fixture, the plain test would fail on the deadline instead, after a long
+    # shrink: check_settings.deadline is None, tested above, and the last test passes.)
+    pytester.makepyfile(test_slow=SLOW_CHECK_UNDER_GIVEN)
+    # In a process of its own: this one's default settings are the suite's profile.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*FailedHealthCheck*uses a function-scoped fixture 'gradcheck'*"])
+
+
+def test_the_readme_hypothesis_example_passes(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Checks inside Hypothesis tests", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_readme=code.replace('"ci"', '"readme-ci"'))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

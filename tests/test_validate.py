@@ -2,11 +2,16 @@
 
 The table also holds the arguments of ``gradcheck.check_gradient`` that name the caller's
 network (``weight_decay``, ``n_examples``, ``hints``): each is checked before f is first called.
+It ends with the failures of gradcheck that a new user met first: each must be a clear
+error that names what is wrong, never a warning, a raw pickling error or bad grammar.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -14,6 +19,7 @@ import pytest
 
 import gradcheck
 from backprop_ref import MLP, Layer, diagnosis_hints, flatten, train, unflatten
+from gradcheck import cli
 
 NET = MLP([2, 3, 1])  # params: W (3, 2), b (3,), W (1, 3), b (1,)
 CE = MLP([2, 3, 1], loss="cross_entropy")
@@ -31,7 +37,7 @@ def with_array(layer: int, field: str, value: Any) -> list[Any]:
     return params
 
 
-def case(call: Callable[[], object], error: type[Exception], match: str, id: str) -> Any:
+def case(call: Callable[[], object], error: type[BaseException], match: str, id: str) -> Any:
     return pytest.param(call, error, match, id=id)
 
 
@@ -42,6 +48,26 @@ def never_called(params: list[Layer]) -> float:
 def checked(**options: Any) -> Callable[[], object]:
     """check_gradient of NET's parameters with ``options``: f must never be reached."""
     return lambda: gradcheck.check_gradient(never_called, good(), good(), **options)
+
+
+def command_line(argv: list[str]) -> None:
+    """``gradcheck ARGV``; a usage error (exit status 2) raised as SystemExit(its stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = cli.main(argv)
+    if status == 2:
+        raise SystemExit(err.getvalue())
+
+
+def in_process_pool(f: Callable[..., Any]) -> None:
+    """A check of ``f`` on a process pool (which must pickle ``f``)."""
+    with ProcessPoolExecutor(1) as pool:
+        gradcheck.check_gradient(f, np.ones(2), lambda w: 2 * w, executor=pool)
+
+
+def infinite_analytic() -> None:
+    """A gradient with an infinite element, asserted (under the suite's warnings as errors)."""
+    gradcheck.assert_gradient(lambda w: float(w @ w), np.array([1.0, 2.0]), np.array([np.inf, 4.0]))
 
 
 TABLE = [
@@ -456,12 +482,38 @@ TABLE = [
         r"`mlp` must be an MLP, got tuple",
         "unflatten mlp",
     ),
+    # gradcheck: failures that must read first
+    case(
+        infinite_analytic,
+        gradcheck.GradientMismatch,
+        r"(?s)max rel error nan.*x\[0\]  analytic  inf  numeric  2\.0",
+        "infinite analytic: a report, no warning",
+    ),
+    case(
+        lambda: command_line([]),
+        SystemExit,
+        r"a command is required: verify or check-mlp",
+        "no command",
+    ),
+    case(
+        lambda: in_process_pool(lambda w: float(w @ w)),
+        TypeError,
+        r"^`f` cannot be sent to the processes of a ProcessPoolExecutor, which pickles it "
+        r"\(.*\); pass a module-level function",
+        "lambda on a process pool",
+    ),
+    case(
+        lambda: gradcheck.check_gradient(np.sum, {"w": 3}, None),
+        TypeError,
+        r"^`x\['w'\]` is an int; the leaves of `x` must be float32 or float64",
+        "an int",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("call", "error", "match"), TABLE)
 def test_bad_input_raises_a_message_naming_the_argument(
-    call: Callable[[], object], error: type[Exception], match: str
+    call: Callable[[], object], error: type[BaseException], match: str
 ) -> None:
     with pytest.raises(error, match=match):
         call()
