@@ -92,7 +92,9 @@ class Ratio:
 
     @property
     def label(self) -> str:
-        return " ".join(f"{k}={v}" if k in ("P", "m") else str(v) for k, v in self.case.items())
+        return " ".join(
+            f"{k}={v}" if k in ("P", "m") else str(v) for k, v in self.case.items() if v is not None
+        )
 
 
 def _quotient(a: float | None, b: float | None) -> float | None:
@@ -110,7 +112,7 @@ def _ratio(figure: Figure, case: dict[str, Any], num: Bench, den: Bench, c: Cond
         low=_quotient(stat(num, "q1"), stat(den, "q3")) if rounds > 1 else None,
         high=_quotient(stat(num, "q3"), stat(den, "q1")) if rounds > 1 else None,
         rounds=rounds,
-        trust=trust(num, c) + trust(den, c),
+        trust=trust(num, c).named(figure.num) + trust(den, c).named(figure.den),
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Case",
     "Problem",
     "case_params",
+    "full_only",
     "matrix_products",
     "network_info",
     "product_flops",
@@ -37,6 +38,9 @@ BATCH_SIZES: tuple[int, ...] = (1, 16, 256, 2048, 4096)
 """The batch sizes m of the grid."""
 
 DTYPES: tuple[str, ...] = ("float64", "float32")
+
+QUICK_BATCHES: tuple[int, ...] = (16, 2048)
+"""The batch sizes the quick mode keeps (float64 only): the cases of the report's headline."""
 
 
 def layers_name(sizes: tuple[int, ...]) -> str:
@@ -56,6 +60,11 @@ class Case:
     def id(self) -> str:
         """The parameter id, stable across runs: "64x128x128x10-float64-m2048"."""
         return f"{layers_name(self.sizes)}-{self.dtype}-m{self.m}"
+
+    @property
+    def quick(self) -> bool:
+        """Whether the quick mode (``BENCH_QUICK=1``) keeps this case."""
+        return self.dtype == "float64" and self.m in QUICK_BATCHES
 
     @property
     def group(self) -> str:
@@ -98,11 +107,18 @@ def cases(
 
 
 def case_params(grid: Iterator[Case], **marker: Any) -> list[Any]:
-    """``pytest.param`` per case, with its id and its benchmark group (plus ``marker`` options)."""
-    return [
-        pytest.param(case, id=case.id, marks=pytest.mark.benchmark(group=case.group, **marker))
-        for case in grid
-    ]
+    """``pytest.param`` per case: its id, its benchmark group (plus ``marker`` options) and,
+    unless the quick mode keeps it, the ``full_only`` mark."""
+    params = []
+    for case in grid:
+        marks = [pytest.mark.benchmark(group=case.group, **marker)]
+        params.append(pytest.param(case, id=case.id, marks=marks + full_only(not case.quick)))
+    return params
+
+
+def full_only(condition: bool = True) -> list[pytest.MarkDecorator]:
+    """``[pytest.mark.full_only]`` when ``condition`` holds, else ``[]``."""
+    return [pytest.mark.full_only] if condition else []
 
 
 def product_flops(sizes: tuple[int, ...], m: int) -> int:

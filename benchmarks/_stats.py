@@ -118,6 +118,11 @@ class Trust:
             tuple(merge(self.problems + other.problems)), tuple(merge(self.notes + other.notes))
         )
 
+    def named(self, name: str) -> Trust:
+        """The same, each problem and note prefixed with ``name``: "loop: spread 30%"."""
+        return Trust(tuple(f"{name}: {p}" for p in self.problems),
+                     tuple(f"{name}: {n}" for n in self.notes))
+
     def __str__(self) -> str:
         return "; ".join(self.problems + self.notes)
 

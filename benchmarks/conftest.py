@@ -12,6 +12,9 @@ compares it with a saved run's under ``--benchmark-compare`` and warns, an error
 - per benchmark, ``extra_info["others_cpu"]``: how many cores other processes kept busy, on
   average, while the benchmark ran (from ``/proc/stat`` less this process's CPU time), which
   the report turns into a per-group contention warning.
+
+``BENCH_QUICK=1`` deselects the benchmarks marked ``full_only`` (the quick mode of ``tox -e
+bench``: the headline's cases without the rest of the grid).
 """
 
 from __future__ import annotations
@@ -98,11 +101,24 @@ def _busy_seconds() -> float | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Create the folder of ``--benchmark-json``; note the load average before the run."""
+    """Register ``full_only``, create the folder of ``--benchmark-json``, note the load."""
+    config.addinivalue_line(
+        "markers", "full_only: a benchmark that the quick mode (BENCH_QUICK=1) leaves out"
+    )
     json_path = config.getoption("benchmark_json", None)
     if json_path:
         Path(os.fsdecode(json_path)).parent.mkdir(parents=True, exist_ok=True)
     config.stash[_LOAD_BEFORE] = _load()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``BENCH_QUICK=1``, deselect the benchmarks marked ``full_only``."""
+    if not os.environ.get("BENCH_QUICK"):
+        return
+    dropped = [item for item in items if item.get_closest_marker("full_only")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("full_only")]
 
 
 @pytest.fixture(autouse=True)

@@ -45,8 +45,8 @@ __all__ = [
 
 def _blas(extra: dict[str, Any]) -> str:
     pools = [
-        f"{pool.get('prefix') or pool.get('internal_api')} {pool.get('version')} "
-        f"({pool.get('num_threads')} threads)"
+        f"{pool.get('prefix') or pool.get('internal_api')} {pool.get('version') or ''} "
+        f"({pool.get('num_threads')} threads)".replace("  ", " ")
         for pool in extra.get("blas", [])
     ]
     return "; ".join(pools) or "unknown"

@@ -120,7 +120,10 @@ def threads() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=pytest.mark.full_only) if "threads" in path else path
+    for path in PATHS
+])
 @pytest.mark.parametrize("name", [
     pytest.param(name, id=_test_id(name), marks=pytest.mark.benchmark(group=f"batched {name}"))
     for name in CASES

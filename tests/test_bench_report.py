@@ -163,9 +163,11 @@ def test_headline_holds_each_ratio_with_its_spread(data: dict[str, Any]) -> None
         in headline
     assert "| matmul share (floor / whole) | 64x128x128x10 float64 m=2048 | 80% |" in headline
     full = ("| full check: torch.autograd.gradcheck / ours | P=26122 | 70.0 | 70.0 | – | 1 | "
-            "1 round: spread unknown |")
+            "torch: 1 round: spread unknown; structured: 1 round: spread unknown |")
     assert full in headline
     assert "| batched vs unbatched (× faster) | mlp P=58 m=16 | 10.0 |" in headline
+    assert "| batched vs unbatched (× faster) | rosenbrock P=50 | 2.50 |" not in headline
+    assert "m=None" not in headline
     assert "plain check: torch.autograd.gradcheck / check_gradient | P=808 central | 3.00" \
         in headline
     assert "scipy check_grad / ours" not in headline  # no scipy full check in this run
@@ -181,9 +183,9 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
              _network("torch", 0.020, others_cpu=1.6))
     report = build_report(data)
     assert "- vectorized vs loop (× faster), 64x128x128x10 float64 m=2048: unreliable " \
-        "(spread 30%)" in report
+        "(loop: spread 30%)" in report
     assert "- ours vs torch autograd (torch time / ours), 64x128x128x10 float64 m=2048: " \
-        "unreliable (load: others used 1.60 of 2 cores)" in report
+        "unreliable (torch: load: others used 1.60 of 2 cores)" in report
     assert "| vectorized vs loop (× faster) |" not in report
     assert "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | (25.0) | (20 ms) | " \
         "(2.00) | loop: spread 30%; torch: load: others used 1.60 of 2 cores |" in report
