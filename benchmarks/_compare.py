@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks._headline import FIGURES, ratios
 from benchmarks._stats import Bench, Conditions, format_seconds, natural_key, stat, table, trust
 
-__all__ = ["THRESHOLD", "compare_section", "machine_differences"]
+__all__ = ["AGREEMENT", "THRESHOLD", "compare_section", "headline_changes", "machine_differences"]
 
 THRESHOLD = 0.10
 """A change smaller than 10% is within the noise of a quiet run and is not marked."""
+AGREEMENT = 0.15
+"""Two runs agree on a headline figure when it changed by at most 15%."""
 
 
 def _by_name(data: dict[str, Any]) -> dict[str, Bench]:
-    return {
-        str(b.get("fullname") or b.get("name")): b
-        for b in data.get("benchmarks", [])
-        if b.get("stats")
-    }
+    return {str(b.get("fullname") or b.get("name")): b for b in _benches(data)}
 
 
 def machine_differences(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
@@ -36,6 +35,28 @@ def machine_differences(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
 
     a, b = facts(new), facts(old)
     return [f"{key}: {b[key]} → {a[key]}" for key in a if a[key] != b[key]]
+
+
+def headline_changes(new: dict[str, Any], old: dict[str, Any]) -> list[list[str]]:
+    """Rows (figure, case, before, after, change, note) for each headline ratio of both runs."""
+    rows = []
+    for figure in FIGURES:
+        before = {r.label: r for r in ratios(_benches(old), Conditions.of(old), figure)}
+        for after in ratios(_benches(new), Conditions.of(new), figure):
+            earlier = before.get(after.label)
+            if earlier is None or not earlier.median:
+                continue
+            change = after.median / earlier.median - 1
+            unsure = not (after.trust.reliable and earlier.trust.reliable)
+            verdict = "agree" if abs(change) <= AGREEMENT else "differ"
+            rows.append([figure.title, after.label, f"{earlier.median:.3g}",
+                         f"{after.median:.3g}", f"{change:+.0%}",
+                         f"{verdict}{' (unreliable)' if unsure else ''}"])
+    return rows
+
+
+def _benches(data: dict[str, Any]) -> list[Bench]:
+    return [b for b in data.get("benchmarks", []) if b.get("stats")]
 
 
 def _mark(ratio: float, reliable: bool, threshold: float) -> str:
@@ -71,5 +92,10 @@ def compare_section(
              "change where either run is unreliable.", ""]
     if differences:
         lines += ["The runs differ in: " + "; ".join(differences) + ".", ""]
+    changes = headline_changes(new, old)
+    if changes:
+        lines += [f"Headline figures (they agree when within {AGREEMENT:.0%}):", "",
+                  *table(["figure", "case", "before", "after", "change", "verdict"], changes),
+                  "", "Every benchmark:", ""]
     header = ["", "before", "after", "ratio", "note", "benchmark"]
     return [*lines, *table(header, rows), ""]

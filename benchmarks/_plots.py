@@ -98,10 +98,10 @@ def _draw(ax: Any, label: str, points: list[Point], options: dict[str, Any]) -> 
 def _finish(figure: Any, axes: Any, path: Path) -> None:
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="x-small", loc="best", framealpha=0.6)
+        if ax.get_legend_handles_labels()[0]:  # below the panel: never over the data
+            ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
 
 
@@ -174,8 +174,8 @@ def _network_ratios(benches: Sequence[Bench], path: Path) -> bool:
             _draw(ax, label, _points(impls.get(impl, []), lambda b: info(b).get("m"), ratio),
                   style(impl))
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set(xscale="log", yscale="log", xlabel="batch size m", ylabel="ratio (above 1: ours "
-               "faster)", title=f"{layers} {dtype}")
+        ax.set(xscale="log", yscale="log", xlabel="batch size m", ylabel="time over ours (a share: "
+               "at most 1)", title=f"{layers} {dtype}")
     _finish(figure, axes, path)
     return True
 
@@ -185,40 +185,58 @@ def _per_parameter(b: Bench) -> float | None:
     return None if median is None or not size else median / float(size)
 
 
-def _checker_series(benches: Sequence[Bench]) -> dict[str, tuple[list[Bench], dict[str, Any]]]:
-    """Label -> (benchmarks, line options) of every check that records P."""
-    series: dict[str, tuple[list[Bench], dict[str, Any]]] = {}
+_PANEL_TITLES = {"checker": "check_gradient and peers (plain f)",
+                 "full-check": "full check of an MLP", "batched": "batched evaluation"}
+_SIZE_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def _label(extra: dict[str, Any]) -> str:
+    impl = str(extra.get("impl") or extra.get("path") or extra.get("checker") or "?")
+    detail = extra.get("method") or extra.get("function") or ""
+    if extra.get("m"):
+        detail = f"{detail} m={extra['m']}"
+    return f"{impl} {detail}".strip()
+
+
+def _checker_panels(benches: Sequence[Bench]) -> dict[str, dict[str, list[Bench]]]:
+    """Panel title -> label -> benchmarks, for every check that records P (threads left out)."""
+    panels: dict[str, dict[str, list[Bench]]] = {}
     for bench in benches:
         extra = info(bench)
-        if extra.get("P") is None or extra.get("bench") in ("network", "predict", "train"):
-            continue
-        impl = str(extra.get("impl") or extra.get("path") or extra.get("checker") or "?")
         kind = str(extra.get("bench") or bench.get("group"))
-        detail = extra.get("method") or extra.get("function") or ""
-        if extra.get("m"):
-            detail = f"{detail} m={extra['m']}"
-        label = " ".join(str(part) for part in (kind, impl, detail) if part)
-        options = style(impl)
-        if extra.get("method") in _METHOD_MARKERS:
-            options["marker"] = _METHOD_MARKERS[extra["method"]]
-        series.setdefault(label, ([], options))[0].append(bench)
-    return {label: series[label] for label in sorted(series, key=natural_key)}
+        if extra.get("P") is None or kind in ("network", "predict", "train"):
+            continue
+        if "threads" in str(extra.get("path", "")):
+            continue  # the tables have them; the plot keeps one thread
+        title = _PANEL_TITLES.get(kind, kind)
+        panels.setdefault(title, {}).setdefault(_label(extra), []).append(bench)
+    order = [t for t in _PANEL_TITLES.values() if t in panels]
+    order += sorted((t for t in panels if t not in order), key=natural_key)
+    return {t: {k: panels[t][k] for k in sorted(panels[t], key=natural_key)} for t in order}
+
+
+def _line_style(label: str, members: list[Bench], index: int) -> dict[str, Any]:
+    extra = info(members[0])
+    options = style(str(extra.get("impl") or extra.get("path") or extra.get("checker") or label))
+    if extra.get("method") in _METHOD_MARKERS:
+        options["marker"] = _METHOD_MARKERS[extra["method"]]
+    elif extra.get("path"):
+        options["marker"] = _SIZE_MARKERS[index % len(_SIZE_MARKERS)]
+    return options
 
 
 def _checker_time(benches: Sequence[Bench], path: Path) -> bool:
-    series = _checker_series(benches)
-    if not series:
+    panels = _checker_panels(benches)
+    if not panels:
         return False
-    figure, ax = plt.subplots(figsize=(11, 6))
-    for label, (members, options) in series.items():
-        _draw(ax, label, _points(members, lambda b: info(b).get("P"), _per_parameter), options)
-    ax.set(xscale="log", yscale="log", xlabel="parameters P", ylabel="seconds per parameter",
-           title="checks against P")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="xx-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figure, axes = _grid(len(panels))
+    for ax, (title, series) in zip(axes, panels.items(), strict=True):
+        for index, (label, members) in enumerate(series.items()):
+            points = _points(members, lambda b: info(b).get("P"), _per_parameter)
+            _draw(ax, label, points, _line_style(label, members, index))
+        ax.set(xscale="log", yscale="log", xlabel="parameters P", ylabel="seconds per parameter",
+               title=title)
+    _finish(figure, axes, path)
     return True
 
 

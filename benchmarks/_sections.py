@@ -2,7 +2,7 @@
 
 Every value whose benchmark is unreliable (`benchmarks._stats.trust`) is printed in brackets with
 the reason beside it; a matmul share above 100% is printed as a measurement fault; "× fastest"
-is only given inside a group whose benchmarks share one P; an IQR needs three rounds.
+only compares benchmarks of the same P; an IQR needs three rounds.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _network_body(row: dict[str, Any]) -> list[str]:
     share = row["matmul_fraction"]
     fault = share is not None and share > 1.0
     share_text = "fault" if fault else _fmt(share, ".0%", ok["matmul"] and ok["vectorized"])
-    notes = [f"{impl}: {t}" for impl, t in trusts.items() if str(t)]
+    notes = [str(t.named(impl)) for impl, t in trusts.items() if str(t)]
     if fault:
         notes.insert(0, "matmul floor slower than the whole: a measurement fault")
     return [
@@ -166,17 +166,17 @@ def batched_section(benches: Sequence[Bench]) -> list[str]:
 
 
 def _group_rows(members: list[Bench], conditions: Conditions) -> list[list[str]]:
-    sizes = {info(b).get("P") for b in members}
-    fastest = stat(members[0], "median") if len(sizes) == 1 else None
+    fastest: dict[Any, float | None] = {}
+    for bench in members:  # sorted by median: the first of each P is its fastest
+        fastest.setdefault(info(bench).get("P"), stat(bench, "median"))
     rows = []
     for bench in members:
         verdict, rounds = trust(bench, conditions), int(bench["stats"].get("rounds", 0))
-        median = stat(bench, "median")
+        median, size = stat(bench, "median"), info(bench).get("P")
         iqr = _fmt(stat(bench, "iqr"), "s") if rounds >= MIN_ROUNDS_FOR_SPREAD else "–"
-        size = info(bench).get("P")
         rows.append([f"`{bench['name']}`", _fmt(median, "s", verdict.reliable), iqr,
                      _fmt(stat(bench, "min"), "s"), str(rounds),
-                     _fmt(_ratio(median, fastest), ".2f", verdict.reliable),
+                     _fmt(_ratio(median, fastest[size]), ".2f", verdict.reliable),
                      _fmt(_ratio(median, size), "s") if size else "–", str(verdict)])
     return rows
 
@@ -187,8 +187,8 @@ def group_sections(benches: Sequence[Bench], conditions: Conditions) -> list[str
     for bench in benches:
         groups.setdefault(str(bench.get("group") or "(no group)"), []).append(bench)
     lines = ["## Every group", "",
-             "*× fastest* only where every member has the same P; otherwise compare seconds per "
-             "parameter. An IQR needs at least three rounds.", ""]
+             "*× fastest* compares benchmarks of the same P only (the fastest of that P is 1.00); "
+             "across P, compare seconds per parameter. An IQR needs at least three rounds.", ""]
     header = ["benchmark", "median", "IQR", "min", "rounds", "× fastest", "per parameter", "note"]
     for group in sorted(groups, key=natural_key):
         members = sorted(groups[group], key=lambda b: stat(b, "median") or 0.0)

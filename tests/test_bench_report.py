@@ -189,6 +189,7 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
     assert "| vectorized vs loop (× faster) |" not in report
     assert "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | (25.0) | (20 ms) | " \
         "(2.00) | loop: spread 30%; torch: load: others used 1.60 of 2 cores |" in report
+    assert "(loop: spread 30%)" in report
     # one other process on a 2-core machine leaves a core to a one-thread run
     assert trust(_network("torch", 0.02, others_cpu=1.0), Conditions(2, 1)).reliable
     assert not trust(_network("torch", 0.02, others_cpu=0.5), Conditions(2, 2)).reliable
@@ -214,8 +215,9 @@ def test_impossible_values_are_not_printed(data: dict[str, Any]) -> None:
     assert "| 0 ns |" not in report  # one round: no IQR of zero
     full = report[report.index("### full-check"):]
     full = full[: full.index("\n### ")]
-    assert "| `test_torch_full_check[P26122]` | 14 s | – | 14 s | 1 | – | 536 µs |" in full
-    assert "| 70.00 |" not in full  # no "× fastest" between P = 1732 and P = 26122
+    assert "| `test_torch_full_check[P26122]` | 14 s | – | 14 s | 1 | 70.00 | 536 µs |" in full
+    assert "| `test_plain_full_check[P1732]` | 500 ms | – | 500 ms | 1 | 1.00 | 289 µs |" in full
+    assert "| 2.50 |" not in full  # no "× fastest" between P = 1732 and P = 26122
 
 
 def test_groups_and_cases_sort_numerically(data: dict[str, Any]) -> None:
@@ -246,6 +248,11 @@ def test_compare_puts_each_benchmark_beside_the_earlier_run(
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     section = report[report.index("## Compared with an earlier run"):]
     assert "numpy: 2.4.6 → 2.5.0" in section
+    assert "| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25 | 50 | +100% | " \
+        "differ |" in section
+    assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | 2 | 1 " \
+        "| -50% | differ (unreliable) |" in section
+    assert "| batched vs unbatched (× faster) | mlp P=58 m=16 | 10 | 10 | +0% | agree |" in section
     assert "| + | 250 ms | 500 ms | 2.00 |  | benchmarks/x.py::test_loop[" in section
     assert "| ~ | 20 ms | 10 ms | 0.50 | spread 50% | benchmarks/x.py::test_torch[" in section
     assert "|  | 8 ms | – | – | removed | benchmarks/x.py::test_matmul[" in section
