@@ -119,7 +119,7 @@ def network_section(benches: Sequence[Bench], conditions: Conditions) -> list[st
     ]
 
 
-def checker_section(benches: Sequence[Bench]) -> list[str]:
+def checker_section(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
     found = _index(benches, "checker", "P", "impl", "method")
     if not found:
         return []
@@ -127,40 +127,46 @@ def checker_section(benches: Sequence[Bench]) -> list[str]:
     body = []
     for (P, impl, method), bench in sorted(found.items(), key=lambda kv: natural_key(kv[0])):
         median, evaluations = stat(bench, "median") or 0.0, info(bench).get("evaluations")
-        own = impl in ("check_gradient", "numerical_gradient")
-        peer = "" if own else _fmt(_ratio(median, stat(ours.get((P, method)), "median")), "r")
-        body.append([str(P), impl, method, format_seconds(median), str(evaluations or "–"),
-                     _fmt(_ratio(evaluations, median), ".3g"), format_seconds(median / P), peer])
+        verdict, own = trust(bench, conditions), ours.get((P, method))
+        ok = verdict.reliable and (own is None or trust(own, conditions).reliable)
+        peer = "" if impl in ("check_gradient", "numerical_gradient") else _fmt(
+            _ratio(median, stat(own, "median")), "r", ok)
+        body.append([str(P), impl, method, _fmt(median, "s", verdict.reliable),
+                     str(evaluations or "–"), _fmt(_ratio(evaluations, median), ".3g"),
+                     _fmt(median / P, "s", verdict.reliable), peer, str(verdict)])
     header = ["P", "implementation", "method", "median", "evaluations", "evaluations/s",
-              "seconds per parameter", "peer / check_gradient"]
+              "seconds per parameter", "peer / check_gradient", "note"]
     return [
         "## Checker", "",
         "One call per row on J(θ) of an MLP; *peer / check_gradient* compares each peer with our "
         "`check_gradient` of the same method (SciPy's `check_grad` uses forward differences, "
-        "`torch.autograd.gradcheck` central ones); above 1 means ours is faster.", "",
+        "`torch.autograd.gradcheck` central ones); above 1 means ours is faster. Values in "
+        "brackets are unreliable.", "",
         *table(header, body), "",
     ]
 
 
-def batched_section(benches: Sequence[Bench]) -> list[str]:
+def batched_section(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
     found = _index(benches, "batched", "function", "P", "m", "path")
     if not found:
         return []
     paths = ("batched", "threads", "threads+batched")
     body = []
     for function, P, m in sorted({key[:3] for key in found}, key=natural_key):
-        medians = {path: stat(found.get((function, P, m, path)), "median")
-                   for path in ("unbatched", *paths)}
-        unbatched = medians["unbatched"]
+        members = {path: found.get((function, P, m, path)) for path in ("unbatched", *paths)}
+        ok = {path: b is None or trust(b, conditions).reliable for path, b in members.items()}
+        unbatched = stat(members["unbatched"], "median")
         body.append([function, str(P), "–" if m is None else str(m),
-                     _fmt(_ratio(unbatched, P), "s"),
-                     *(_fmt(_ratio(unbatched, medians[path]), ".2f") for path in paths)])
+                     _fmt(_ratio(unbatched, P), "s", ok["unbatched"]),
+                     *(_fmt(_ratio(unbatched, stat(members[path], "median")), ".2f",
+                            ok["unbatched"] and ok[path]) for path in paths)])
     header = ["f", "P", "m", "unbatched s/parameter", *paths]
     return [
         "## Batched evaluation", "",
         "Central differences by `numerical_gradient` on f of P parameters (the mlp on m "
         "examples). The last three columns divide the unbatched median by that path's median: "
-        "above 1, the path is faster than one call of f per point in this thread.", "",
+        "above 1, the path is faster than one call of f per point in this thread. Values in "
+        "brackets are unreliable (the group tables below say why).", "",
         *table(header, body), "",
     ]
 

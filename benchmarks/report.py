@@ -112,8 +112,8 @@ def build_report(
     lines += headline_section(benches, conditions) + corpora_section(benches, conditions)
     if earlier is not None:
         lines += compare_section(data, earlier)
-    lines += network_section(benches, conditions) + checker_section(benches)
-    lines += batched_section(benches)
+    lines += network_section(benches, conditions) + checker_section(benches, conditions)
+    lines += batched_section(benches, conditions)
     lines += ["## Plots", ""]
     lines += [f"![{name}]({name})" for name in plots] or [plot_note or "No plots."]
     lines += ["", *group_sections(benches, conditions)]

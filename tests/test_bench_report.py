@@ -37,15 +37,18 @@ def _network(impl: str, median: float, m: int = 2048, **options: Any) -> dict[st
                   layers="64x128x128x10", dtype="float64", m=m, flops=4_000_000_000, **options)
 
 
-def _checker(impl: str, method: str, median: float, P: int = 808) -> dict[str, Any]:
+def _checker(impl: str, method: str, median: float, P: int = 808, **options: Any
+             ) -> dict[str, Any]:
     return _bench(f"test_{impl}[{method}-P{P}]", f"checker P={P}", median, bench="checker",
-                  impl=impl, method=method, P=P, evaluations=2 * P)
+                  impl=impl, method=method, P=P, evaluations=2 * P, **options)
 
 
-def _batched(function: str, P: int, m: int | None, path: str, median: float) -> dict[str, Any]:
-    return _bench(f"test_seconds_per_parameter[{function}-P{P}-{path}]",
+def _batched(function: str, P: int, m: int | None, path: str, median: float, **options: Any
+             ) -> dict[str, Any]:
+    size = "" if m is None else f"-m{m}"
+    return _bench(f"test_seconds_per_parameter[{function}-P{P}{size}-{path}]",
                   f"batched {function} P={P}", median,
-                  bench="batched", function=function, P=P, m=m, path=path)
+                  bench="batched", function=function, P=P, m=m, path=path, **options)
 
 
 def _full(impl: str, P: int, seconds: float) -> dict[str, Any]:
@@ -142,7 +145,7 @@ def test_report_has_the_machine_the_conditions_and_a_table_per_group(
     assert "| load average (1/5/15 min) before | 0.50 / 0.40 / 0.30 |" in report
     row = "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | 25.0 | 20 ms | 2.00 |"
     assert row in report
-    peer = "| 808 | torch.gradcheck | central | 1.5 s | 1616 | 1.08e+03 | 1.86 ms | 3.00 |"
+    peer = "| 808 | torch.gradcheck | central | 1.5 s | 1616 | 1.08e+03 | 1.86 ms | 3.00 |  |"
     assert peer in report
     loop = "| `test_loop[64x128x128x10-float64-m2048]` | 250 ms | 5 ms | 245 ms | 7 | 31.25 |"
     assert loop in report  # 250 ms / 8 ms: the matrix products are the fastest
@@ -189,7 +192,15 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
     assert "| vectorized vs loop (× faster) |" not in report
     assert "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | (25.0) | (20 ms) | " \
         "(2.00) | loop: spread 30%; torch: load: others used 1.60 of 2 cores |" in report
-    assert "(loop: spread 30%)" in report
+    _replace(data, "test_torch.gradcheck[central-P808]",
+             _checker("torch.gradcheck", "central", 1.5, spread=0.2))
+    _replace(data, "test_seconds_per_parameter[mlp-P58-m16-batched]",
+             _batched("mlp", 58, 16, "batched", 0.0002, others_cpu=1.2))
+    report = build_report(data)
+    assert "| 808 | torch.gradcheck | central | (1.5 s) | 1616 | 1.08e+03 | (1.86 ms) | (3.00) | " \
+        "spread 20% |" in report
+    assert "| mlp | 58 | 16 | 34.5 µs | (10.00) | – | – |" in report
+    assert "| mlp | 58 | 4 | – | – | – | – |" in report
     # others may use half the cores left free by the run's threads, and at least a quarter core
     for others, cores, threads, reliable in [(0.45, 2, 1, True), (0.55, 2, 1, False),
                                              (7.4, 16, 1, True), (0.3, 2, 2, False)]:
