@@ -244,9 +244,7 @@ def test_groups_and_cases_sort_numerically(data: dict[str, Any]) -> None:
     assert ms == ["1", "2", "16", "256", "2048", "4096"]
 
 
-def test_compare_puts_each_benchmark_beside_the_earlier_run(
-    data: dict[str, Any], tmp_path: Path
-) -> None:
+def test_compare_puts_each_benchmark_beside_the_earlier_run(data: dict[str, Any]) -> None:
     old = copy.deepcopy(data)
     _replace(data, "test_loop[64x128x128x10-float64-m2048]", _network("loop", 0.5))
     _replace(data, "test_torch[64x128x128x10-float64-m2048]", _network("torch", 0.01, spread=0.5))
@@ -254,11 +252,7 @@ def test_compare_puts_each_benchmark_beside_the_earlier_run(
                           != "test_matmul[64x128x128x10-float64-m2048]"]
     data["benchmarks"].append(_network("vectorized", 0.03, m=4096))
     data["machine_info"]["gradcheck_bench"]["numpy"] = "2.5.0"
-    paths = [tmp_path / "new.json", tmp_path / "old.json"]
-    for path, run in zip(paths, (data, old), strict=True):
-        path.write_text(json.dumps(run), encoding="utf-8")
-    assert main([str(paths[0]), "-o", str(tmp_path / "out"), "--compare", str(paths[1])]) == 0
-    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    report = build_report(data, earlier=old)
     section = report[report.index("## Compared with an earlier run"):]
     assert "numpy: 2.4.6 → 2.5.0" in section
     assert "| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25 | 50 | +100% | " \
@@ -332,10 +326,18 @@ def test_plot_styles_are_fixed_per_implementation() -> None:
     assert plots.style("some-new-peer") == plots.style("some-new-peer")  # stable across runs
 
 
-def test_main_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_rejects_a_missing_file(
+    data: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         main([str(tmp_path / "missing.json")])
-    assert "is not a file" in capsys.readouterr().err
+    assert "`json` is" in capsys.readouterr().err
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main([str(saved), "--compare", str(tmp_path / "old.json")])
+    error = capsys.readouterr().err
+    assert "`compare` is" in error and "old.json', which is not a file" in error
 
 
 def test_machine_info_is_stable_between_runs() -> None:
