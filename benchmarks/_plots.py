@@ -8,6 +8,8 @@
   the checker group, the full checks, batched evaluation and the peer checkers;
 - ``checker_ratios.png``: each peer checker's time over ours at the same P and method.
 
+A median the report calls unreliable is drawn as a hollow marker.
+
 Colours and line styles come from `STYLES` by implementation name, and unknown names get a
 colour from a hash of the name, so a series keeps its look across panels and runs. Importing
 this module imports matplotlib (with the Agg backend); `benchmarks.report` catches the
@@ -25,8 +27,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
-from benchmarks._stats import Bench, info, natural_key, stat
+from benchmarks._stats import Bench, Conditions, info, natural_key, stat, trust
 
 __all__ = ["STYLES", "style", "write_plots"]
 
@@ -63,7 +66,7 @@ def style(name: str) -> dict[str, Any]:
             "linestyle": _DASHES[(digest // 7) % len(_DASHES)], "marker": "o"}
 
 
-Point = tuple[float, float, float | None, float | None]  # x, median, q1, q3
+Point = tuple[float, float, float | None, float | None, bool]  # x, median, q1, q3, reliable
 
 
 def _points(benches: Sequence[Bench], x: Callable[[Bench], Any],
@@ -79,16 +82,21 @@ def _points(benches: Sequence[Bench], x: Callable[[Bench], Any],
         rounds = int(bench.get("stats", {}).get("rounds") or 0)
         band = (q1 * scale, q3 * scale) if q1 is not None and q3 is not None and rounds > 2 else (
             None, None)
-        found.append((float(x_value), median, *band))
+        found.append((float(x_value), median, *band, not bench.get("unreliable")))
     return sorted(found)
 
 
 def _draw(ax: Any, label: str, points: list[Point], options: dict[str, Any]) -> None:
-    """A line of medians with its Q1–Q3 band."""
+    """A line of medians with its Q1–Q3 band; an unreliable median is a hollow marker."""
     if not points:
         return
     xs = [p[0] for p in points]
-    ax.plot(xs, [p[1] for p in points], label=label, **options)
+    ax.plot(xs, [p[1] for p in points], label=label, markevery=[p[4] for p in points],
+            **options)
+    hollow = [p for p in points if not p[4]]
+    if hollow and options.get("marker"):
+        ax.plot([p[0] for p in hollow], [p[1] for p in hollow], linestyle="none",
+                marker=options["marker"], markerfacecolor="none", color=options["color"])
     banded = [p for p in points if p[2] is not None]
     if len(banded) > 1:
         ax.fill_between([p[0] for p in banded], [p[2] for p in banded],
@@ -98,8 +106,9 @@ def _draw(ax: Any, label: str, points: list[Point], options: dict[str, Any]) -> 
 def _finish(figure: Any, axes: Any, path: Path) -> None:
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels collide
         if ax.get_legend_handles_labels()[0]:  # below the panel: never over the data
-            ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+            ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
@@ -260,8 +269,15 @@ def _checker_ratios(benches: Sequence[Bench], path: Path) -> bool:
     return True
 
 
-def write_plots(benches: Sequence[Bench], out_dir: Path) -> list[str]:
-    """Write the PNGs that have data into ``out_dir``; return their file names."""
+def write_plots(
+    benches: Sequence[Bench], out_dir: Path, conditions: Conditions | None = None
+) -> list[str]:
+    """Write the PNGs that have data into ``out_dir``; return their file names.
+
+    Under ``conditions``, the medians of unreliable benchmarks are drawn as hollow markers.
+    """
+    if conditions is not None:
+        benches = [{**b, "unreliable": not trust(b, conditions).reliable} for b in benches]
     plots = {
         "network_time_vs_batch.png": _network_time,
         "network_ratios.png": _network_ratios,

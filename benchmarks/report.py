@@ -135,7 +135,7 @@ def write_report(json_path: Path, out_dir: Path, earlier: Path | None = None) ->
     try:
         from benchmarks._plots import write_plots
 
-        plots, note = write_plots(_benches(data), out_dir), ""
+        plots, note = write_plots(_benches(data), out_dir, Conditions.of(data)), ""
     except ImportError as error:
         plots, note = [], f"Plots skipped: matplotlib is not importable ({error})."
     old = None if earlier is None else _load_json(earlier)
