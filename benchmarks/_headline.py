@@ -33,6 +33,7 @@ __all__ = ["FIGURES", "Figure", "Ratio", "corpora_section", "headline_section", 
 
 
 def _headline_network(case: dict[str, Any]) -> bool:
+    """The network cases of the headline: those the quick mode keeps (``Case.quick``)."""
     return case.get("dtype") == "float64" and case.get("m") in (16, 2048)
 
 
@@ -63,6 +64,8 @@ FIGURES: tuple[Figure, ...] = (
            "structured", ("P",)),
     Figure("full check: scipy check_grad / ours", "full-check", "impl", "scipy", "structured",
            ("P",)),
+    Figure("full check: plain check_gradient / structure-aware", "full-check", "impl", "plain",
+           "structured", ("P",)),
     Figure("plain check: torch.autograd.gradcheck / check_gradient", "checker", "impl",
            "torch.gradcheck", "check_gradient", ("P", "method")),
     Figure("plain check: scipy check_grad / check_gradient", "checker", "impl",
