@@ -187,6 +187,17 @@ def _group_rows(members: list[Bench], conditions: Conditions) -> list[list[str]]
     return rows
 
 
+def _group_warning(members: list[Bench], conditions: Conditions) -> list[str]:
+    """A line naming how many of the group's figures are unreliable, and why; none if none."""
+    problems = [trust(b, conditions).problems for b in members]
+    bad = [p for p in problems if p]
+    if not bad:
+        return []
+    kinds = sorted({problem.split()[0].rstrip(":") for p in bad for problem in p})
+    return [f"**Unreliable: {len(bad)} of {len(members)}** ({', '.join(kinds)}: see the notes).",
+            ""]
+
+
 def group_sections(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
     """A table per pytest-benchmark group, groups in numeric order, members by median."""
     groups: dict[str, list[Bench]] = {}
@@ -198,5 +209,6 @@ def group_sections(benches: Sequence[Bench], conditions: Conditions) -> list[str
     header = ["benchmark", "median", "IQR", "min", "rounds", "× fastest", "per parameter", "note"]
     for group in sorted(groups, key=natural_key):
         members = sorted(groups[group], key=lambda b: stat(b, "median") or 0.0)
-        lines += [f"### {group}", "", *table(header, _group_rows(members, conditions)), ""]
+        lines += [f"### {group}", "", *_group_warning(members, conditions)]
+        lines += [*table(header, _group_rows(members, conditions)), ""]
     return lines

@@ -201,6 +201,9 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
         "spread 20% |" in report
     assert "| mlp | 58 | 16 | 34.5 µs | (10.00) | – | – |" in report
     assert "| mlp | 58 | 4 | – | – | – | – |" in report
+    group = report[report.index("### network 64x128x128x10 float64 m=2048"):]
+    assert group.split("\n")[2] == "**Unreliable: 2 of 4** (load, spread: see the notes)."
+    assert "**Unreliable" not in report[report.index("### full-check"):][:300]
     # others may use half the cores left free by the run's threads, and at least a quarter core
     for others, cores, threads, reliable in [(0.45, 2, 1, True), (0.55, 2, 1, False),
                                              (7.4, 16, 1, True), (0.3, 2, 2, False)]:
