@@ -25,6 +25,7 @@ __all__ = [
     "Case",
     "Problem",
     "case_params",
+    "full_only",
     "matrix_products",
     "network_info",
     "product_flops",
@@ -37,6 +38,9 @@ BATCH_SIZES: tuple[int, ...] = (1, 16, 256, 2048, 4096)
 """The batch sizes m of the grid."""
 
 DTYPES: tuple[str, ...] = ("float64", "float32")
+
+QUICK_BATCHES: tuple[int, ...] = (16, 2048)
+"""The batch sizes the quick mode keeps (float64 only): the cases of the report's headline."""
 
 
 def layers_name(sizes: tuple[int, ...]) -> str:
@@ -56,6 +60,11 @@ class Case:
     def id(self) -> str:
         """The parameter id, stable across runs: "64x128x128x10-float64-m2048"."""
         return f"{layers_name(self.sizes)}-{self.dtype}-m{self.m}"
+
+    @property
+    def quick(self) -> bool:
+        """Whether the quick mode (``BENCH_QUICK=1``) keeps this case."""
+        return self.dtype == "float64" and self.m in QUICK_BATCHES
 
     @property
     def group(self) -> str:
@@ -98,11 +107,18 @@ def cases(
 
 
 def case_params(grid: Iterator[Case], **marker: Any) -> list[Any]:
-    """``pytest.param`` per case, with its id and its benchmark group (plus ``marker`` options)."""
-    return [
-        pytest.param(case, id=case.id, marks=pytest.mark.benchmark(group=case.group, **marker))
-        for case in grid
-    ]
+    """``pytest.param`` per case: its id, its benchmark group (plus ``marker`` options) and,
+    unless the quick mode keeps it, the ``full_only`` mark."""
+    params = []
+    for case in grid:
+        marks = [pytest.mark.benchmark(group=case.group, **marker)]
+        params.append(pytest.param(case, id=case.id, marks=marks + full_only(not case.quick)))
+    return params
+
+
+def full_only(condition: bool = True) -> list[pytest.MarkDecorator]:
+    """``[pytest.mark.full_only]`` when ``condition`` holds, else ``[]``."""
+    return [pytest.mark.full_only] if condition else []
 
 
 def product_flops(sizes: tuple[int, ...], m: int) -> int:
@@ -130,30 +146,44 @@ def network_info(case: Case, impl: str) -> dict[str, Any]:
 
 
 def matrix_products(case: Case, seed: int = 0) -> Callable[[], float]:
-    """A function doing exactly the network's matrix products into preallocated outputs.
+    """The matrix products of one `MLP.cost_and_gradient` on ``case``, and nothing else: the floor.
 
-    The operands are random arrays of the shapes of A(l), W(l) and Δ(l); the function returns
-    the sum of one output entry per product, so that a caller can check it is finite.
+    The operands are those of the real computation on ``Problem.make(case, seed)``: its X and
+    W(l), the activations A(l) of its forward pass and a Δ(l) of the shape the backward pass
+    makes. Each product is the very call `backprop_ref.vectorized` makes (the same orientation
+    and transposed views, ``einsum`` for the outer product of m = 1) into output buffers laid
+    out as its own, allocated once here, so the floor is a strict part of the whole computation
+    in the same process and thread settings: a floor slower than the whole is a measurement
+    fault. The function returns the sum of one output entry per product, to check it is finite.
     """
-    rng = np.random.default_rng(seed)
-    m, dtype = case.m, case.dtype
-    acts = [rng.standard_normal((m, s)).astype(dtype) for s in case.sizes]
-    weights = [
-        rng.standard_normal((s_out, s_in)).astype(dtype) for s_in, s_out in pairwise(case.sizes)
-    ]
+    problem = Problem.make(case, seed)
+    layers, m = problem.params, case.m
+    acts = [problem.X]
+    for W, b in layers:  # A(l+1) = σ(A(l) W(l)ᵀ + b(l)): the operands the real products see
+        acts.append(1.0 / (1.0 + np.exp(-(acts[-1] @ W.T + b))))
+    delta_out = (acts[-1] - problem.Y) / m  # Δ(L), (m, s_L)
     forward_out = [np.empty_like(a) for a in acts[1:]]
-    grad_out = [np.empty_like(W) for W in weights]
-    delta_out = [np.empty_like(a) for a in acts[1:-1]]
+    grad_out = [np.empty_like(W) for W, _ in layers]
+    widest = max((a.shape[1] for a in acts[1:-1]), default=0)
+    spare = [np.empty(m * widest, dtype=case.dtype) for _ in range(2)]  # Δ(l+1) in one, Δ(l)
 
     def run() -> float:
         total = 0.0
-        for k, W in enumerate(weights):
+        for k, (W, _) in enumerate(layers):
             np.matmul(acts[k], W.T, out=forward_out[k])  # Z(l+1) = A(l) W(l)ᵀ
-            np.matmul(acts[k + 1].T, acts[k], out=grad_out[k])  # Δ(l+1)ᵀ A(l)
-            total += float(forward_out[k][0, 0] + grad_out[k][0, 0])
+            total += float(forward_out[k][0, 0])
+        delta = delta_out
+        for k in range(len(layers) - 1, -1, -1):
+            W, a = layers[k].W, acts[k]
+            if m == 1:  # as the implementation: BLAS is slow with an inner dimension of 1
+                np.einsum("i,j->ij", delta[0], a[0], out=grad_out[k])
+            else:
+                np.matmul(delta.T, a, out=grad_out[k])  # Δ(l+1)ᵀ A(l)
+            total += float(grad_out[k][0, 0])
             if k > 0:
-                np.matmul(acts[k + 1], W, out=delta_out[k - 1])  # Δ(l+1) W(l)
-                total += float(delta_out[k - 1][0, 0])
+                out = spare[k % 2][: a.size].reshape(a.shape)
+                delta = np.matmul(delta, W, out=out)  # Δ(l+1) W(l)
+                total += float(delta[0, 0])
         return total
 
     return run

@@ -109,15 +109,24 @@ def _leaves(tree: Any) -> list[Array]:
     return list(tree.values()) if isinstance(tree, dict) else [tree]
 
 
+def _test_id(name: str) -> str:
+    """ "mlp-P316-m4" for "mlp P=316 m=4": no spaces or "=", which ``-k`` cannot match."""
+    return name.replace("=", "").replace(" ", "-")
+
+
 @pytest.fixture(scope="module")
 def threads() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(2) as pool:
         yield pool
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=pytest.mark.full_only) if "threads" in path else path
+    for path in PATHS
+])
 @pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.benchmark(group=f"batched {name}")) for name in CASES
+    pytest.param(name, id=_test_id(name), marks=pytest.mark.benchmark(group=f"batched {name}"))
+    for name in CASES
 ])
 def test_seconds_per_parameter(
     benchmark: BenchmarkFixture, threads: ThreadPoolExecutor, name: str, path: str

@@ -12,15 +12,19 @@ network (squared error, λ = 1e-4) with every one of its P numerical derivatives
   is the same numpy cost and whose backward is our backpropagated gradient (central
   differences, 2P calls of the forward).
 
-The full size is [64, 128, 128, 10] with m = 64 (P = 26,122). The plain path runs at
-[16, 32, 32, 4] (P = 1,732): at full size it would take minutes. With ``--benchmark-disable``
-(the CI smoke run) every check runs once at the small size, and torch is skipped when it is not
-installed. Each benchmark records P, the seconds of its one run and the verdict in
+Every check runs at [16, 32, 32, 4] (P = 1,732, three rounds), so that all four compare at
+one P; the structured, scipy and torch checks also at the full size, [64, 128, 128, 10] with
+m = 64 (P = 26,122): one round each for the peers, which take tens of seconds there (the plain
+path would take minutes). ``BENCH_QUICK=1`` (the quick mode of ``tox -e bench``) leaves out the
+peers at the full size. With ``--benchmark-disable`` (the CI smoke run) only the small size
+runs, once, and torch is skipped when it is not installed. Each benchmark records
+``bench="full-check"``, ``impl``, P, the seconds of its last run and the verdict in
 ``extra_info``; speed is never asserted, the verdict always is.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,26 +48,40 @@ def _case(sizes: tuple[int, ...]) -> tuple[MLP, Any, Any, Any]:
     return mlp, params, rng.random((M, sizes[0])), rng.random((M, sizes[-1]))
 
 
-def _sizes(benchmark: Any, full: bool = True) -> tuple[int, ...]:
-    """The full size when timing (and ``full``), the small one in the smoke run."""
-    return FULL if full and not benchmark.disabled else SMALL
+SIZES = [pytest.param(SMALL, id="P1732"), pytest.param(FULL, id="P26122")]
 
 
-def _once(benchmark: Any, run: Callable[[], Any], size: int) -> Any:
-    """One timed run (a full check is seconds long), with P and its seconds in extra_info."""
+def _skip_unless_timed(benchmark: Any, sizes: tuple[int, ...], *, peer: bool) -> None:
+    """Only the small size in the smoke run; no peer at the full size in the quick mode."""
+    if sizes == SMALL:
+        return
+    if benchmark.disabled:
+        pytest.skip("the full size runs only when timing (--benchmark-enable)")
+    if peer and os.environ.get("BENCH_QUICK"):
+        pytest.skip("BENCH_QUICK: no peer at the full size")
+
+
+def _once(benchmark: Any, run: Callable[[], Any], size: int, impl: str) -> Any:
+    """Timed runs (a full check is seconds long): three at the small size, else one."""
+    rounds = 3 if size < 10_000 else 1
     start = time.perf_counter()
-    result = benchmark.pedantic(run, rounds=1, iterations=1)
-    benchmark.extra_info.update(P=size, seconds=round(time.perf_counter() - start, 4))
+    result = benchmark.pedantic(run, rounds=rounds, iterations=1)
+    seconds = (time.perf_counter() - start) / rounds
+    benchmark.extra_info.update(bench="full-check", impl=impl, P=size, seconds=round(seconds, 4))
     return result
 
 
 @pytest.mark.benchmark(group="full-check")
-def test_structured_full_check(benchmark: Any) -> None:
-    mlp, params, X, Y = _case(_sizes(benchmark))
+@pytest.mark.parametrize("sizes", SIZES)
+def test_structured_full_check(benchmark: Any, sizes: tuple[int, ...]) -> None:
+    _skip_unless_timed(benchmark, sizes, peer=False)
+    mlp, params, X, Y = _case(sizes)
     objective = mlp.objective(X, Y)
     grads = objective.gradient(params)
     size = flatten(params).size
-    result = _once(benchmark, lambda: gradcheck.check_gradient(objective, params, grads), size)
+    result = _once(
+        benchmark, lambda: gradcheck.check_gradient(objective, params, grads), size, "structured"
+    )
     benchmark.extra_info["verdict"] = "pass" if result.passed else "fail"
     assert result.passed
 
@@ -76,15 +94,18 @@ def test_plain_full_check(benchmark: Any) -> None:
     result = _once(
         benchmark, lambda: gradcheck.check_gradient(lambda p: mlp.cost(p, X, Y), params, grads),
         size,
+        "plain",
     )
     benchmark.extra_info["verdict"] = "pass" if result.passed else "fail"
     assert result.passed
 
 
 @pytest.mark.benchmark(group="full-check")
-def test_scipy_check_grad(benchmark: Any) -> None:
+@pytest.mark.parametrize("sizes", SIZES)
+def test_scipy_check_grad(benchmark: Any, sizes: tuple[int, ...]) -> None:
     optimize = pytest.importorskip("scipy.optimize")
-    mlp, params, X, Y = _case(_sizes(benchmark))
+    _skip_unless_timed(benchmark, sizes, peer=True)
+    mlp, params, X, Y = _case(sizes)
     theta = flatten(params)
 
     def cost(t: Any) -> float:
@@ -93,16 +114,18 @@ def test_scipy_check_grad(benchmark: Any) -> None:
     def grad(t: Any) -> Any:
         return flatten(mlp.cost_and_gradient(unflatten(t, mlp), X, Y)[1])
 
-    error = _once(benchmark, lambda: optimize.check_grad(cost, grad, theta), theta.size)
+    error = _once(benchmark, lambda: optimize.check_grad(cost, grad, theta), theta.size, "scipy")
     relative = float(error) / float(np.linalg.norm(grad(theta)))
     benchmark.extra_info.update(verdict="pass" if relative < 1e-5 else "fail", relative=relative)
     assert relative < 1e-5
 
 
 @pytest.mark.benchmark(group="full-check")
-def test_torch_gradcheck(benchmark: Any) -> None:
+@pytest.mark.parametrize("sizes", SIZES)
+def test_torch_gradcheck(benchmark: Any, sizes: tuple[int, ...]) -> None:
     torch = pytest.importorskip("torch")
-    mlp, params, X, Y = _case(_sizes(benchmark))
+    _skip_unless_timed(benchmark, sizes, peer=True)
+    mlp, params, X, Y = _case(sizes)
 
     class Cost(torch.autograd.Function):  # type: ignore[misc]
         """Our numpy cost, with our backpropagated gradient as its backward."""
@@ -120,7 +143,8 @@ def test_torch_gradcheck(benchmark: Any) -> None:
             return out * torch.from_numpy(g)
 
     theta = torch.tensor(flatten(params), dtype=torch.float64, requires_grad=True)
-    passed = _once(benchmark, lambda: torch.autograd.gradcheck(Cost.apply, (theta,)),
-                   theta.numel())
+    passed = _once(
+        benchmark, lambda: torch.autograd.gradcheck(Cost.apply, (theta,)), theta.numel(), "torch"
+    )
     benchmark.extra_info["verdict"] = "pass" if passed else "fail"
     assert passed

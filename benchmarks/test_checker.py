@@ -22,14 +22,20 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from backprop_ref import MLP, Layer, flatten
+from benchmarks._problems import full_only
 
 gradcheck = pytest.importorskip("gradcheck")
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
 METHODS = ("forward", "central", "complex", "richardson")
-CHECK_LAYERS: tuple[tuple[int, ...], ...] = ((4, 16, 2), (16, 32, 8), (32, 64, 16), (64, 96, 32))
-"""P = 114, 808, 3152 and 9344 parameters."""
+CHECK_LAYERS: tuple[tuple[int, ...], ...] = (
+    (2, 8, 1), (4, 16, 2), (8, 24, 4), (16, 32, 8), (16, 48, 16), (32, 64, 16), (64, 96, 32)
+)
+"""P = 33, 114, 316, 808, 1600, 3152 and 9344 parameters."""
+QUICK_MAX_P = 3152
+"""The quick mode (``BENCH_QUICK=1``) keeps P up to this, and the complex step and Richardson
+only up to ``RICHARDSON_MAX_P / 5``."""
 RICHARDSON_MAX_P = 5000
 """Richardson extrapolation costs several central differences: not run beyond this P, to keep
 the smoke run (every benchmark once) well under a minute."""
@@ -84,11 +90,12 @@ def _params(*impls: str) -> list[Any]:
     for sizes in CHECK_LAYERS:
         n_params = sum(s_out * (s_in + 1) for s_in, s_out in pairwise(sizes))
         mark = pytest.mark.benchmark(group=f"checker P={n_params}", min_rounds=3)
-        params += [
-            pytest.param(sizes, impl, id=f"{impl}-P{n_params}", marks=mark)
-            for impl in impls
-            if impl != "richardson" or n_params <= RICHARDSON_MAX_P
-        ]
+        for impl in impls:
+            if impl == "richardson" and n_params > RICHARDSON_MAX_P:
+                continue
+            costly = impl in ("complex", "richardson") and n_params > RICHARDSON_MAX_P // 5
+            marks = [mark, *full_only(n_params > QUICK_MAX_P or costly)]
+            params.append(pytest.param(sizes, impl, id=f"{impl}-P{n_params}", marks=marks))
     return params
 
 

@@ -1,7 +1,8 @@
-"""The benchmark report builder on a small synthetic pytest-benchmark JSON."""
+"""The benchmark report builder on small synthetic pytest-benchmark JSONs."""
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -9,51 +10,50 @@ from typing import Any
 
 import pytest
 
-from benchmarks.report import build_report, format_seconds, main, network_rows, write_report
+from benchmarks._stats import Conditions, natural_key, trust
+from benchmarks.report import (
+    build_headline,
+    build_report,
+    format_seconds,
+    main,
+    network_rows,
+    write_report,
+)
 
 
-def _bench(name: str, group: str, median: float, **extra: Any) -> dict[str, Any]:
-    stats = {"median": median, "iqr": median / 10, "rounds": 7, "min": median, "mean": median}
-    return {
-        "name": name,
-        "group": group,
-        "extra_info": extra,
-        "options": {"timer": "perf_counter"},
-        "stats": stats,
-    }
+def _bench(name: str, group: str, median: float, *, rounds: int = 7, spread: float = 0.02,
+           **extra: Any) -> dict[str, Any]:
+    """A benchmark whose quartiles lie ``spread``·median/2 either side of the median."""
+    half = median * spread / 2
+    stats = {"median": median, "iqr": 2 * half, "q1": median - half, "q3": median + half,
+             "rounds": rounds, "min": median - 2 * half, "mean": median}
+    return {"name": name, "fullname": f"benchmarks/x.py::{name}", "group": group,
+            "extra_info": extra, "options": {"timer": "time.process_time"}, "stats": stats}
 
 
-def _network(impl: str, median: float, m: int = 2048) -> dict[str, Any]:
-    return _bench(
-        f"test_{impl}[64x128x128x10-float64-m{m}]",
-        f"network 64x128x128x10 float64 m={m}",
-        median,
-        bench="network",
-        impl=impl,
-        layers="64x128x128x10",
-        dtype="float64",
-        m=m,
-        flops=4_000_000_000,
-    )
+def _network(impl: str, median: float, m: int = 2048, **options: Any) -> dict[str, Any]:
+    return _bench(f"test_{impl}[64x128x128x10-float64-m{m}]",
+                  f"network 64x128x128x10 float64 m={m}", median, bench="network", impl=impl,
+                  layers="64x128x128x10", dtype="float64", m=m, flops=4_000_000_000, **options)
 
 
-def _checker(impl: str, method: str, median: float, P: int = 808) -> dict[str, Any]:
-    return _bench(
-        f"test_{impl}[{method}-P{P}]",
-        f"checker P={P}",
-        median,
-        bench="checker",
-        impl=impl,
-        method=method,
-        P=P,
-        evaluations=2 * P,
-    )
+def _checker(impl: str, method: str, median: float, P: int = 808, **options: Any
+             ) -> dict[str, Any]:
+    return _bench(f"test_{impl}[{method}-P{P}]", f"checker P={P}", median, bench="checker",
+                  impl=impl, method=method, P=P, evaluations=2 * P, **options)
 
 
-def _batched(function: str, P: int, m: int | None, path: str, median: float) -> dict[str, Any]:
-    return _bench(f"test_seconds_per_parameter[{function} P={P}-{path}]",
+def _batched(function: str, P: int, m: int | None, path: str, median: float, **options: Any
+             ) -> dict[str, Any]:
+    size = "" if m is None else f"-m{m}"
+    return _bench(f"test_seconds_per_parameter[{function}-P{P}{size}-{path}]",
                   f"batched {function} P={P}", median,
-                  bench="batched", function=function, P=P, m=m, path=path)
+                  bench="batched", function=function, P=P, m=m, path=path, **options)
+
+
+def _full(impl: str, P: int, seconds: float) -> dict[str, Any]:
+    return _bench(f"test_{impl}_full_check[P{P}]", "full-check", seconds, rounds=1,
+                  spread=0.0, bench="full-check", impl=impl, P=P)
 
 
 @pytest.fixture
@@ -74,6 +74,9 @@ def data() -> dict[str, Any]:
                 "thread_env": {"OPENBLAS_NUM_THREADS": "1"},
             },
         },
+        "conditions": {"load_before": [0.5, 0.4, 0.3], "load_after": [1.1, 0.9, 0.5],
+                       "timer": "time.process_time", "threads": "1", "quick": False,
+                       "cpu_count": 2},
         "commit_info": {"id": "abc123", "branch": "wt-bench", "dirty": False},
         "datetime": "2025-01-01T00:00:00",
         "benchmarks": [
@@ -91,8 +94,15 @@ def data() -> dict[str, Any]:
             _batched("mlp", 58, 4, "batched", 0.0001),
             _batched("rosenbrock", 50, None, "unbatched", 0.001),
             _batched("rosenbrock", 50, None, "threads+batched", 0.0004),
+            _full("structured", 26122, 0.2),
+            _full("torch", 26122, 14.0),
+            _full("plain", 1732, 0.5),
         ],
     }
+
+
+def _replace(data: dict[str, Any], name: str, new: dict[str, Any]) -> None:
+    data["benchmarks"] = [new if b["name"] == name else b for b in data["benchmarks"]]
 
 
 def test_format_seconds_picks_a_unit_with_three_digits() -> None:
@@ -102,6 +112,14 @@ def test_format_seconds_picks_a_unit_with_three_digits() -> None:
         "45.6 µs",
         "7 ns",
     ]
+
+
+def test_natural_key_orders_numbers_by_value() -> None:
+    groups = [f"network 8x16x4 float64 m={m}" for m in (4096, 16, 2, 2048, 256, 1)]
+    ordered = sorted(groups, key=natural_key)
+    assert [g.rsplit("=", 1)[1] for g in ordered] == ["1", "2", "16", "256", "2048", "4096"]
+    assert sorted(["64x128x128x10", "8x16x4", "256x512x512x10"], key=natural_key) == [
+        "8x16x4", "64x128x128x10", "256x512x512x10"]
 
 
 def test_network_rows_join_the_implementations_of_a_case(data: dict[str, Any]) -> None:
@@ -116,24 +134,162 @@ def test_network_rows_join_the_implementations_of_a_case(data: dict[str, Any]) -
     assert rows[0]["loop_ratio"] is None and rows[0]["matmul_fraction"] is None
 
 
-def test_report_has_the_machine_the_ratios_and_a_table_per_group(data: dict[str, Any]) -> None:
+def test_report_has_the_machine_the_conditions_and_a_table_per_group(
+    data: dict[str, Any],
+) -> None:
     report = build_report(data)
     assert "| CPU | Test CPU 9000, 2 logical cores |" in report
     assert "openblas 0.3.31 (1 threads); libscipy_openblas 0.3.30 (1 threads)" in report
     assert "| torch | not installed |" in report
-    row = "| 64x128x128x10 | float64 | 2048 | 10 ms | 400.0 | 500.0 | 80% | 25.0 | 20 ms | 2.00 |"
+    assert "| timer | time.process_time |" in report
+    assert "| load average (1/5/15 min) before | 0.50 / 0.40 / 0.30 |" in report
+    row = "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | 25.0 | 20 ms | 2.00 |"
     assert row in report
-    peer = "| 808 | torch.gradcheck | central | 1.5 s | 1616 | 1.08e+03 | 1.86 ms | 3.00 |"
+    peer = "| 808 | torch.gradcheck | central | 1.5 s | 1616 | 1.08e+03 | 1.86 ms | 3.00 |  |"
     assert peer in report
-    assert "### network 64x128x128x10 float64 m=2048" in report
-    loop = "| `test_loop[64x128x128x10-float64-m2048]` | 250 ms | 25 ms | 7 | 31.25 |"
+    loop = "| `test_loop[64x128x128x10-float64-m2048]` | 250 ms | 5 ms | 245 ms | 7 | 31.25 |"
     assert loop in report  # 250 ms / 8 ms: the matrix products are the fastest
     assert "| mlp | 58 | 16 | 34.5 µs | 10.00 | – | – |" in report  # 2 ms / 58; 2 ms / 0.2 ms
     assert "| mlp | 58 | 4 | – | – | – | – |" in report  # no unbatched run: no ratio
     assert "| rosenbrock | 50 | – | 20 µs | – | – | 2.50 |" in report
     assert report.index("| mlp | 58 | 4 |") < report.index("| mlp | 58 | 16 |")
-    assert report.count("### ") == 6
+    assert report.count("\n### ") == 7  # 2 network, 2 checker, 2 batched, full-check
     assert report.index("| 808 | check_gradient |") < report.index("| 9344 | scipy.check_grad |")
+
+
+def test_headline_holds_each_ratio_with_its_spread(data: dict[str, Any]) -> None:
+    headline = build_headline(data)
+    # loop / vectorized: 250 / 10 ms; minima 245 / 9.8; quartiles 247.5/10.1 to 252.5/9.9
+    assert ("| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25.0 | 25.0 | "
+            "24.5–25.5 | 7 |  |") in headline
+    assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | 2.00 |"\
+        in headline
+    assert "| matmul share (floor / whole) | 64x128x128x10 float64 m=2048 | 80% |" in headline
+    full = ("| full check: torch.autograd.gradcheck / ours | P=26122 | 70.0 | 70.0 | – | 1 | "
+            "torch: 1 round: spread unknown; structured: 1 round: spread unknown |")
+    assert full in headline
+    assert "| batched vs unbatched (× faster) | mlp P=58 m=16 | 10.0 |" in headline
+    assert "| batched vs unbatched (× faster) | rosenbrock P=50 | 2.50 |" not in headline
+    assert "m=None" not in headline
+    assert "plain check: torch.autograd.gradcheck / check_gradient | P=808 central | 3.00" \
+        in headline
+    assert "scipy check_grad / ours" not in headline  # no scipy full check in this run
+    assert "Left out" not in headline
+
+
+def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
+    data: dict[str, Any],
+) -> None:
+    _replace(data, "test_loop[64x128x128x10-float64-m2048]",
+             _network("loop", 0.250, spread=0.3))
+    _replace(data, "test_torch[64x128x128x10-float64-m2048]",
+             _network("torch", 0.020, others_cpu=1.6))
+    report = build_report(data)
+    assert "- vectorized vs loop (× faster), 64x128x128x10 float64 m=2048: unreliable " \
+        "(loop: spread 30%)" in report
+    assert "- ours vs torch autograd (torch time / ours), 64x128x128x10 float64 m=2048: " \
+        "unreliable (torch: load: others used 1.60 of 2 cores)" in report
+    assert "| vectorized vs loop (× faster) |" not in report
+    assert "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | (25.0) | (20 ms) | " \
+        "(2.00) | loop: spread 30%; torch: load: others used 1.60 of 2 cores |" in report
+    _replace(data, "test_torch.gradcheck[central-P808]",
+             _checker("torch.gradcheck", "central", 1.5, spread=0.2))
+    _replace(data, "test_seconds_per_parameter[mlp-P58-m16-batched]",
+             _batched("mlp", 58, 16, "batched", 0.0002, others_cpu=1.2))
+    report = build_report(data)
+    assert "| 808 | torch.gradcheck | central | (1.5 s) | 1616 | 1.08e+03 | (1.86 ms) | (3.00) | " \
+        "spread 20% |" in report
+    assert "| mlp | 58 | 16 | 34.5 µs | (10.00) | – | – |" in report
+    assert "| mlp | 58 | 4 | – | – | – | – |" in report
+    group = report[report.index("### network 64x128x128x10 float64 m=2048"):]
+    assert group.split("\n")[2] == "**Unreliable: 2 of 4** (load, spread: see the notes)."
+    assert "**Unreliable" not in report[report.index("### full-check"):][:300]
+    # others may use half the cores left free by the run's threads, and at least a quarter core
+    for others, cores, threads, reliable in [(0.45, 2, 1, True), (0.55, 2, 1, False),
+                                             (7.4, 16, 1, True), (0.3, 2, 2, False)]:
+        bench = _network("torch", 0.02, others_cpu=others)
+        assert trust(bench, Conditions(cores, threads)).reliable is reliable
+
+
+def test_a_floor_slower_than_the_whole_is_a_fault_never_a_share(data: dict[str, Any]) -> None:
+    _replace(data, "test_matmul[64x128x128x10-float64-m2048]", _network("matmul", 0.014))
+    report = build_report(data)
+    assert "140%" not in report
+    assert "- matmul share (floor / whole), 64x128x128x10 float64 m=2048: measurement fault" \
+        in report
+    assert "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | fault | fault |" in report
+    assert "matmul floor slower than the whole: a measurement fault" in report
+
+
+def test_impossible_values_are_not_printed(data: dict[str, Any]) -> None:
+    data["benchmarks"].append(_bench("test_vectorized[8x16x4-float64-m1]",
+                                     "network 8x16x4 float64 m=1", 2e-5, bench="network",
+                                     impl="vectorized", layers="8x16x4", dtype="float64", m=1,
+                                     flops=1_000))
+    report = build_report(data)
+    assert "| 8x16x4 | float64 | 1 | 20 µs | 0.0500 |" in report  # not "GFLOP/s 0.0"
+    assert "| 0 ns |" not in report  # one round: no IQR of zero
+    full = report[report.index("### full-check"):]
+    full = full[: full.index("\n### ")]
+    assert "| `test_torch_full_check[P26122]` | 14 s | – | 14 s | 1 | 70.00 | 536 µs |" in full
+    assert "| `test_plain_full_check[P1732]` | 500 ms | – | 500 ms | 1 | 1.00 | 289 µs |" in full
+    assert "| 2.50 |" not in full  # no "× fastest" between P = 1732 and P = 26122
+
+
+def test_groups_and_cases_sort_numerically(data: dict[str, Any]) -> None:
+    for m in (4096, 16, 1, 2):
+        data["benchmarks"].append(_network("vectorized", 1e-3 * m, m=m))
+    report = build_report(data)
+    groups = [line for line in report.splitlines() if line.startswith("### network")]
+    assert [g.rsplit("=", 1)[1] for g in groups] == ["1", "2", "16", "256", "2048", "4096"]
+    ms = [line.split(" | ")[2] for line in report.splitlines()
+          if line.startswith("| 64x128x128x10 | float64 |")]
+    assert ms == ["1", "2", "16", "256", "2048", "4096"]
+
+
+def test_compare_puts_each_benchmark_beside_the_earlier_run(data: dict[str, Any]) -> None:
+    old = copy.deepcopy(data)
+    _replace(data, "test_loop[64x128x128x10-float64-m2048]", _network("loop", 0.5))
+    _replace(data, "test_torch[64x128x128x10-float64-m2048]", _network("torch", 0.01, spread=0.5))
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["name"]
+                          != "test_matmul[64x128x128x10-float64-m2048]"]
+    data["benchmarks"].append(_network("vectorized", 0.03, m=4096))
+    data["machine_info"]["gradcheck_bench"]["numpy"] = "2.5.0"
+    report = build_report(data, earlier=old)
+    section = report[report.index("## Compared with an earlier run"):]
+    assert "numpy: 2.4.6 → 2.5.0" in section
+    assert "| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25 | 50 | +100% | " \
+        "differ |" in section
+    assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | 2 | 1 " \
+        "| -50% | differ (unreliable) |" in section
+    assert "| batched vs unbatched (× faster) | mlp P=58 m=16 | 10 | 10 | +0% | agree |" in section
+    assert "| + | 250 ms | 500 ms | 2.00 |  | benchmarks/x.py::test_loop[" in section
+    assert "| ~ | 20 ms | 10 ms | 0.50 | spread 50% | benchmarks/x.py::test_torch[" in section
+    assert "|  | 8 ms | – | – | removed | benchmarks/x.py::test_matmul[" in section
+    assert "|  | – | 30 ms | – | added | benchmarks/x.py::test_vectorized[64x128x128x10-float64" \
+        "-m4096]" in section
+    assert "|  | 10 ms | 10 ms | 1.00 |  | benchmarks/x.py::test_vectorized[64x128x128x10-" \
+        "float64-m2048]" in section
+
+
+def test_peer_checkers_on_corpora_get_a_table_of_their_own(data: dict[str, Any]) -> None:
+    data["benchmarks"] += [
+        _bench("test_corpus[gradcheck]", "corpus-peers", 2.0, checker="gradcheck",
+               false_alarms=0, caught=48, planted=50),
+        _bench("test_corpus[torch.gradcheck]", "corpus-peers", 5.0, checker="torch.gradcheck",
+               false_alarms=7, caught=41, planted=50, others_cpu=1.9),
+        _bench("test_jacobians[jax]", "jacobian-peers", 0.3, impl="jax", false_alarms=1,
+               caught=9, planted=10),
+    ]
+    headline = build_headline(data)
+    section = headline[headline.index("## Checkers on corpora"):]
+    assert "| corpus-peers | gradcheck | 0 | 48/50 | 2 s |" in section
+    assert "| corpus-peers | torch.gradcheck | 7 | 41/50 | unreliable | load: others used 1.90" \
+        in section
+    assert "| jacobian-peers | jax | 1 | 9/10 | 300 ms |" in section
+    assert section.index("corpus-peers") < section.index("jacobian-peers")
+    assert "## Checkers on corpora" not in build_headline(
+        {**data, "benchmarks": data["benchmarks"][:-3]})
 
 
 def test_write_report_without_matplotlib_says_plots_were_skipped(
@@ -148,6 +304,8 @@ def test_write_report_without_matplotlib_says_plots_were_skipped(
     assert "Plots skipped: matplotlib is not importable" in text
     assert "| 64x128x128x10 | float64 | 2048 |" in text
     assert not list((tmp_path / "out").glob("*.png"))
+    headline = (tmp_path / "out" / "headline.md").read_text(encoding="utf-8")
+    assert headline == build_headline(data) and "## Headline" in headline
 
 
 def test_main_writes_the_report_and_the_plots(data: dict[str, Any], tmp_path: Path) -> None:
@@ -156,12 +314,44 @@ def test_main_writes_the_report_and_the_plots(data: dict[str, Any], tmp_path: Pa
     saved.write_text(json.dumps(data), encoding="utf-8")
     assert main([str(saved), "-o", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert "![network_time_vs_batch.png](network_time_vs_batch.png)" in text
-    assert (tmp_path / "out" / "network_time_vs_batch.png").stat().st_size > 0
-    assert (tmp_path / "out" / "checker_time_vs_P.png").stat().st_size > 0
+    names = ("network_time_vs_batch.png", "network_ratios.png", "checker_time_vs_P.png",
+             "checker_ratios.png")
+    for name in names:
+        assert f"![{name}]({name})" in text
+        assert (tmp_path / "out" / name).stat().st_size > 0
 
 
-def test_main_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_styles_are_fixed_per_implementation() -> None:
+    plots = pytest.importorskip("benchmarks._plots")
+    assert plots.style("matmul")["linestyle"] == "--"
+    assert plots.style("torch") == plots.style("torch")
+    assert plots.style("vectorized")["color"] != plots.style("torch")["color"]
+    assert plots.style("some-new-peer") == plots.style("some-new-peer")  # stable across runs
+
+
+def test_main_rejects_a_missing_file(
+    data: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         main([str(tmp_path / "missing.json")])
-    assert "is not a file" in capsys.readouterr().err
+    assert "`json` is" in capsys.readouterr().err
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main([str(saved), "--compare", str(tmp_path / "old.json")])
+    error = capsys.readouterr().err
+    assert "`compare` is" in error and "old.json', which is not a file" in error
+
+
+def test_machine_info_is_stable_between_runs() -> None:
+    """What `--benchmark-compare` compares must not change from one call to the next."""
+    conftest = pytest.importorskip("benchmarks.conftest")
+    infos = []
+    for clock in ("2.1 GHz", "2.9 GHz"):
+        machine = {"cpu": {"brand_raw": "Test CPU", "hz_actual_friendly": clock}}
+        conftest.pytest_benchmark_update_machine_info(None, machine)
+        infos.append(machine)
+    assert infos[0] == infos[1]
+    assert infos[0]["cpu"] == {"brand_raw": "Test CPU"}
+    pools = infos[0]["gradcheck_bench"]["blas"]
+    assert pools == sorted(pools, key=lambda pool: [str(value) for value in pool.values()])

@@ -1,0 +1,205 @@
+"""The headline: the ratios the README quotes, each with its spread, in one place.
+
+A `Figure` names two sets of benchmarks by their ``extra_info`` (``bench`` is the kind, ``key``
+tells the two sides apart, ``case_keys`` pair them) and divides the medians. Each `Ratio` comes
+with the ratio of the minima and the range the quartiles allow (Q1/Q3 to Q3/Q1); a ratio either
+side of which is unreliable (`benchmarks._stats.trust`) is left out of the headline and listed
+with the reason, and a share above 100% (a floor slower than the whole) is a measurement fault.
+
+Groups whose benchmarks carry ``false_alarms``, ``caught`` and ``planted`` (the peer checkers
+on corpora: ``corpus-peers``, ``jacobian-peers``) make a table of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks._stats import (
+    Bench,
+    Conditions,
+    Trust,
+    format_seconds,
+    info,
+    natural_key,
+    sig3,
+    stat,
+    table,
+    trust,
+)
+
+__all__ = ["FIGURES", "Figure", "Ratio", "corpora_section", "headline_section", "ratios"]
+
+
+def _headline_network(case: dict[str, Any]) -> bool:
+    """The network cases of the headline: those the quick mode keeps (``Case.quick``)."""
+    return case.get("dtype") == "float64" and case.get("m") in (16, 2048)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """median(``key == num``) / median(``key == den``) per case of benchmarks of ``kind``."""
+
+    title: str
+    kind: str
+    key: str
+    num: str
+    den: str
+    case_keys: tuple[str, ...]
+    share: bool = False
+    """A part over its whole: printed as a percentage, a measurement fault above 100%."""
+    select: Callable[[dict[str, Any]], bool] | None = None
+
+
+NETWORK = ("layers", "dtype", "m")
+FIGURES: tuple[Figure, ...] = (
+    Figure("vectorized vs loop (× faster)", "network", "impl", "loop", "vectorized", NETWORK,
+           select=_headline_network),
+    Figure("ours vs torch autograd (torch time / ours)", "network", "impl", "torch",
+           "vectorized", NETWORK, select=_headline_network),
+    Figure("matmul share (floor / whole)", "network", "impl", "matmul", "vectorized", NETWORK,
+           share=True, select=_headline_network),
+    Figure("full check: torch.autograd.gradcheck / ours", "full-check", "impl", "torch",
+           "structured", ("P",)),
+    Figure("full check: scipy check_grad / ours", "full-check", "impl", "scipy", "structured",
+           ("P",)),
+    Figure("full check: plain check_gradient / structure-aware", "full-check", "impl", "plain",
+           "structured", ("P",)),
+    Figure("plain check: torch.autograd.gradcheck / check_gradient", "checker", "impl",
+           "torch.gradcheck", "check_gradient", ("P", "method")),
+    Figure("plain check: scipy check_grad / check_gradient", "checker", "impl",
+           "scipy.check_grad", "check_gradient", ("P", "method")),
+    Figure("batched vs unbatched (× faster)", "batched", "path", "unbatched", "batched",
+           ("function", "P", "m")),
+)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """One figure on one case: the ratio of medians, of minima, its quartile range, trust."""
+
+    figure: Figure
+    case: dict[str, Any]
+    median: float
+    minimum: float | None
+    low: float | None
+    high: float | None
+    rounds: int
+    trust: Trust
+
+    @property
+    def fault(self) -> bool:
+        """A share above 100%: the floor took longer than the whole, so one of them is wrong."""
+        return self.figure.share and self.median > 1.0
+
+    @property
+    def label(self) -> str:
+        return " ".join(
+            f"{k}={v}" if k in ("P", "m") else str(v) for k, v in self.case.items() if v is not None
+        )
+
+
+def _quotient(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def _ratio(figure: Figure, case: dict[str, Any], num: Bench, den: Bench, c: Conditions) -> Ratio:
+    median = _quotient(stat(num, "median"), stat(den, "median"))
+    rounds = min(int(num["stats"].get("rounds", 0)), int(den["stats"].get("rounds", 0)))
+    return Ratio(
+        figure=figure,
+        case=case,
+        median=median or 0.0,
+        minimum=_quotient(stat(num, "min"), stat(den, "min")),
+        low=_quotient(stat(num, "q1"), stat(den, "q3")) if rounds > 1 else None,
+        high=_quotient(stat(num, "q3"), stat(den, "q1")) if rounds > 1 else None,
+        rounds=rounds,
+        trust=trust(num, c).named(figure.num) + trust(den, c).named(figure.den),
+    )
+
+
+def ratios(benches: Sequence[Bench], conditions: Conditions, figure: Figure) -> list[Ratio]:
+    """The figure on every case where both sides were measured, in numeric order of the case."""
+    sides: dict[str, dict[tuple[Any, ...], Bench]] = {figure.num: {}, figure.den: {}}
+    for bench in benches:
+        extra = info(bench)
+        if extra.get("bench") == figure.kind and extra.get(figure.key) in sides:
+            case = tuple(extra.get(key) for key in figure.case_keys)
+            sides[extra[figure.key]][case] = bench
+    found = []
+    for case in sorted(sides[figure.num].keys() & sides[figure.den].keys(), key=natural_key):
+        named = dict(zip(figure.case_keys, case, strict=True))
+        if figure.select is None or figure.select(named):
+            num, den = sides[figure.num][case], sides[figure.den][case]
+            found.append(_ratio(figure, named, num, den, conditions))
+    return found
+
+
+def _value(ratio: Ratio, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0%}" if ratio.figure.share else sig3(value)
+
+
+def _row(ratio: Ratio) -> list[str]:
+    band = "–" if ratio.low is None else f"{_value(ratio, ratio.low)}–{_value(ratio, ratio.high)}"
+    return [ratio.figure.title, ratio.label, _value(ratio, ratio.median),
+            _value(ratio, ratio.minimum), band, str(ratio.rounds), "; ".join(ratio.trust.notes)]
+
+
+def headline_section(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
+    """The headline table of trusted ratios, then what was left out of it and why."""
+    shown, left_out = [], []
+    for figure in FIGURES:
+        for ratio in ratios(benches, conditions, figure):
+            if ratio.fault:
+                left_out.append(f"- {figure.title}, {ratio.label}: measurement fault (the floor "
+                                "took longer than the whole computation)")
+            elif not ratio.trust.reliable:
+                left_out.append(f"- {figure.title}, {ratio.label}: unreliable "
+                                f"({'; '.join(ratio.trust.problems)})")
+            else:
+                shown.append(_row(ratio))
+    if not shown and not left_out:
+        return []
+    header = ["figure", "case", "ratio of medians", "ratio of minima", "quartile range",
+              "rounds", "note"]
+    lines = ["## Headline", "",
+             "Ratios of medians; above 1, ours is faster (a share is the matrix products' time "
+             "over the whole). *Quartile range*: Q1/Q3 to Q3/Q1 of the two sides.", ""]
+    lines += table(header, shown) if shown else ["No figure of this run is reliable."]
+    if left_out:
+        lines += ["", "Left out of the headline:", "", *left_out]
+    return [*lines, ""]
+
+
+def _is_corpus(bench: Bench) -> bool:
+    extra = info(bench)
+    return all(extra.get(key) is not None for key in ("false_alarms", "caught", "planted"))
+
+
+def _checker_name(bench: Bench) -> str:
+    extra = info(bench)
+    return str(extra.get("checker") or extra.get("impl") or bench.get("name", "?"))
+
+
+def corpora_section(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
+    """The "checkers on corpora" table of the peer groups, when any ran."""
+    found = sorted((b for b in benches if _is_corpus(b)),
+                   key=lambda b: (natural_key(b.get("group")), natural_key(_checker_name(b))))
+    if not found:
+        return []
+    rows = []
+    for bench in found:
+        extra, verdict = info(bench), trust(bench, conditions)
+        median = stat(bench, "median")
+        time = "–" if median is None else format_seconds(median)
+        rows.append([str(bench.get("group")), _checker_name(bench), str(extra["false_alarms"]),
+                     f"{extra['caught']}/{extra['planted']}",
+                     time if verdict.reliable else "unreliable", str(verdict)])
+    return ["## Checkers on corpora", "",
+            "Each checker on the same corpus: false alarms on correct derivatives, planted "
+            "bugs caught, and the median time of the whole corpus.", "",
+            *table(["group", "checker", "false alarms", "caught/planted", "time", "note"], rows),
+            ""]
