@@ -77,9 +77,9 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, numerical
+from gradcheck import _evaluate, _problem, _resolution, numerical
 from gradcheck._problem import Noise, Problem
-from gradcheck.report import MISMATCH, PASS, UNVERIFIABLE
+from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -98,6 +98,8 @@ class Verdict(NamedTuple):
     status: npt.NDArray[np.int8]
     n_evaluations: int
     """Calls of f made outside the evaluator (the complex step's noise probe)."""
+    reason: str = ""
+    """Why elements are unresolved, and what would resolve them ("" when none is)."""
 
 
 def model_tolerance(
@@ -151,8 +153,33 @@ def judge(
         fail = ~(np.abs(analytic - numeric) <= tolerance)
     status = np.where(fail, MISMATCH, PASS).astype(np.int8)
     look = np.flatnonzero(fail | est.suspect)
-    if look.size == 0:
-        return Verdict(numeric, tolerance, status, calls)
+    if look.size:
+        _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
+                 (numeric, tolerance, status))
+    # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
+    # numbers lets any estimate resolve
+    resolution = noise.resolution(_problem.all_coordinates(pb)) / est.step
+    floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
+                       2.0 * SAFETY * resolution)
+    status, reason = _resolution.mark(
+        status, analytic, numeric, tolerance, floor=floor, method=pb.method,
+        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
+    )
+    return Verdict(numeric, tolerance, status, calls, reason)
+
+
+def _confirm(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: numerical.Estimate,
+    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
+) -> None:
+    """Re-estimate the elements ``look`` by the confirmation; update ``out`` in place.
+
+    ``out`` is (numeric, tolerance, status), each of shape (P,).
+    """
+    numeric, tolerance, status = out
+    fail = status == MISMATCH
     conf = numerical.richardson(ev, pb, noise, confirm_step, look, f0)
     a, n, t1, failed = analytic[look], numeric[look], tolerance[look], fail[look]
     rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
@@ -173,11 +200,20 @@ def judge(
     stands = ~loose | (pb.method == "complex") | (
         (pb.method == "richardson") & ~est.suspect[look]
     )
-    cleared = np.where(loose, UNVERIFIABLE, PASS)
-    refuted = np.where(stands, MISMATCH, UNVERIFIABLE)
+    # f is smooth here (the confirmation converged). A standing first estimate keeps its
+    # mismatch unless the analytic value agrees with both, or the confirmation shows the
+    # first estimate was off; where it could not tell (loose) but agrees with the analytic
+    # value against the first estimate, neither is trusted: unresolved. Where the first
+    # estimate does not stand, an analytic value that agrees with the confirmation passes at
+    # the confirmation's tolerance (the resolution rule then judges that tolerance), one
+    # that does not is unresolved; never "not verifiable" on a smooth f.
+    passed_first = agrees & first_agrees
+    cleared = agrees & first_off & ~loose
+    standing = np.where(passed_first | cleared, PASS,
+                        np.where(loose & agrees & first_off, UNRESOLVED, MISMATCH))
     smooth = np.where(
         failed,
-        np.where(agrees & first_agrees, PASS, np.where(agrees & first_off, cleared, refuted)),
+        np.where(stands, standing, np.where(agrees, PASS, UNRESOLVED)),
         np.where(sharper & ~agrees, MISMATCH, PASS),
     )
     # a cluster of kinks within the step can put x on a piece whose slope lies outside the
@@ -185,10 +221,10 @@ def judge(
     allow = t1 + SAFETY * (conf.quotient_noise + rounding_a) + (conf.high - conf.low)
     outside = (a < conf.low - allow) | (a > conf.high + allow)
     status[look] = np.where(conf.nonsmooth, np.where(outside, MISMATCH, UNVERIFIABLE), smooth)
-    swap = ~conf.nonsmooth & np.where(failed, first_off | first_agrees, sharper)
+    swap = ~conf.nonsmooth & np.where(failed, first_off | first_agrees | (~stands & agrees),
+                                      sharper)
     numeric[look[swap]] = conf.value[swap]
     tolerance[look[swap]] = tol_c[swap]
-    return Verdict(numeric, tolerance, status, calls)
 
 
 def _complex_noise(

@@ -316,6 +316,7 @@ def run_check(
     return _result(
         pb, analytic, verdict, n_evaluations=calls, seconds=seconds,
         tolerance_rule=rule, nondet_tol=allowed, diagnosis=findings,
+        unresolved_reason=verdict.reason,
     )
 
 

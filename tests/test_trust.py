@@ -1,0 +1,101 @@
+"""Issue 11, "What was seen": each case a regression test of the verdict it must now give.
+
+No case here may pass silently (a wrong gradient passing) or raise a false alarm (a correct
+gradient failing); each wrong gradient is a mismatch, unresolved, or refused with its cause.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gradcheck import check_gradient, report
+
+special = pytest.importorskip("scipy.special")
+
+
+def _digamma(x: np.ndarray) -> float:
+    return float(np.sum(special.digamma(x)))
+
+
+_NEAR_POLE = np.array([0.002, 0.5])
+
+
+@pytest.mark.parametrize("wrong", [-1.0, 0.0])
+def test_richardson_straddling_a_pole_never_passes_a_wrong_gradient(wrong: float) -> None:
+    true = special.polygamma(1, _NEAR_POLE)
+    result = check_gradient(_digamma, _NEAR_POLE, true * np.array([wrong, 1.0]),
+                            method="richardson")
+    assert not result.passed
+    assert result.n_mismatches + result.n_unresolved >= 1
+    assert result.status[0][0] in (report.MISMATCH, report.UNRESOLVED)
+
+
+def test_a_tolerance_past_the_gradient_is_unresolved_with_its_reason() -> None:
+    result = check_gradient(_digamma, _NEAR_POLE, special.polygamma(1, _NEAR_POLE),
+                            method="richardson")
+    assert not result.passed and result.n_mismatches == 0
+    assert result.n_unresolved == 1 and result.unresolved[0].index == (0,)
+    assert result.status[0][0] == report.UNRESOLVED
+    assert "straddle a singularity" in result.unresolved_reason
+    text = str(result)
+    assert text.startswith("FAILED: Richardson extrapolation, 2 elements, 1 unresolved")
+    assert "unresolved (the tolerance exceeds the element and the gradient" in text
+    assert 'method="complex"' in text
+    summary = json.loads(json.dumps(result.to_dict()))
+    assert summary["n_unresolved"] == 1 and summary["n_mismatches"] == 0
+    assert summary["unresolved"][0]["name"] == "x[0]"
+
+
+def _quadratic(x: np.ndarray) -> float:
+    return float(2.0 * np.sum(x**2))
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.5])
+def test_nondet_tol_widening_past_the_gradient_is_unresolved_not_passed(factor: float) -> None:
+    x = np.array([1.0])
+    result = check_gradient(_quadratic, x, 4.0 * factor * x, nondet_tol=1e-5)
+    assert not result.passed and result.n_unresolved == 1
+    assert result.unresolved_reason.startswith("`nondet_tol` widened the tolerance")
+
+
+def test_a_small_nondet_tol_still_resolves_and_passes() -> None:
+    x = np.array([1.0, -2.0])
+    result = check_gradient(_quadratic, x, 4.0 * x, nondet_tol=1e-12)
+    assert result.passed and result.n_unresolved == 0
+    assert 0 < result.resolution < 1e-3
+
+
+def test_a_pass_states_its_resolution() -> None:
+    x = np.array([0.3, -1.2, 2.0])
+    result = check_gradient(lambda v: float(np.sum(np.sin(v))), x, np.cos(x))
+    assert result.passed
+    assert 0 < result.resolution < 1e-6
+    first = str(result).splitlines()[0]
+    assert f"resolution {result.resolution:.2e} (" in first
+    assert "of the gradient's max-norm)" in first
+
+
+def _centred(x: Any) -> float:
+    """Identically 0: each centred row sums to 0."""
+    return float(np.sum((x - x.mean(1, keepdims=True))
+                        / np.sqrt(x.var(1, keepdims=True) + 1e-5)))
+
+
+def test_a_smooth_function_at_small_x_is_never_not_verifiable() -> None:
+    x = 0.01 * (1.0 + np.arange(5) / 7.0)
+
+    def f(v: np.ndarray) -> float:
+        return float(np.sum(np.cos(v) * np.exp(v)))
+
+    def grad(v: np.ndarray) -> np.ndarray:
+        return np.exp(v) * (np.cos(v) - np.sin(v))
+
+    assert check_gradient(f, x, grad).n_unverifiable == 0
+    wrong = grad(x) * (1.0 + 1e-6 * (np.arange(5) == 2))
+    result = check_gradient(f, x, wrong)
+    assert not result.passed and result.n_unverifiable == 0
+    assert result.status[0][2] == report.MISMATCH
