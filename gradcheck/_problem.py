@@ -52,6 +52,8 @@ PROBE_STEP = 1e3
 PROBE_SAFETY = 3.0
 #: Seed of the probe's directions: a check is reproducible.
 PROBE_SEED = 20240611
+#: Exceptions from f away from x that mean "outside f's domain" (taken as a NaN value).
+DOMAIN_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,8 @@ def probe_noise(
     for d, shift in enumerate(probe_shifts(pb, eps)):
         base = _rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
-        center = f0 if d == 0 else evaluator_at(pb, g, base - pb.x_flat).at_x()
-        values = [evaluator_at(pb, g, base + j * shift - pb.x_flat).at_x()
-                  for j in (-2, -1, 1, 2)]
+        center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
+        values = [value_at(pb, g, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
         calls += 4 if d == 0 else 5
         d4 = fourth_difference(values, center)
         if np.isfinite(d4):
@@ -186,6 +187,14 @@ def probe_shifts(pb: Problem, eps: Float64Array) -> list[Float64Array]:
 def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _evaluate.Evaluator:
     """An evaluator of ``g`` at ``x + shift`` (a new one: its calls are counted apart)."""
     return pb.make_evaluator(g, _leaves(pb, pb.x_flat + shift), pb.treedef, pb.args)
+
+
+def value_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> float:
+    """``g(x + shift)``, NaN where g raises one of DOMAIN_ERRORS there."""
+    try:
+        return evaluator_at(pb, g, shift).at_x()
+    except DOMAIN_ERRORS:
+        return math.nan
 
 
 def fourth_difference(values: list[Any], center: Any) -> Any:

@@ -7,6 +7,7 @@ gradient failing); each wrong gradient is a mismatch, unresolved, or refused wit
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -99,3 +100,34 @@ def test_a_smooth_function_at_small_x_is_never_not_verifiable() -> None:
     result = check_gradient(f, x, wrong)
     assert not result.passed and result.n_unverifiable == 0
     assert result.status[0][2] == report.MISMATCH
+
+
+def _xlogx(x: np.ndarray) -> float:
+    return float(np.sum(x * np.log(x)))
+
+
+def _sum_math_log(x: np.ndarray) -> float:
+    return sum(math.log(v) for v in x)
+
+
+@pytest.mark.parametrize("method", ["forward", "central", "richardson"])
+def test_steps_that_leave_the_domain_are_shrunk_not_reported(method: str) -> None:
+    x = np.array([0.004, 0.01, 0.5])  # Richardson's step 0.0058 reaches x < 0: NaN there
+    with np.errstate(invalid="ignore"):
+        assert check_gradient(_xlogx, x, np.log(x) + 1.0, method=method).passed
+        wrong = check_gradient(_xlogx, x, (np.log(x) + 1.0) * (1.0 + 1e-6), method=method)
+    assert wrong.n_mismatches == 3
+
+
+def test_a_domain_error_raised_by_f_shrinks_the_step() -> None:
+    x = np.array([0.001, 2.0])  # math.log raises "math domain error" at x < 0
+    assert check_gradient(_sum_math_log, x, 1.0 / x, method="richardson").passed
+    wrong = check_gradient(_sum_math_log, x, np.array([1000.0 * (1 + 1e-6), 0.5]),
+                           method="richardson")
+    assert wrong.status[0].tolist() == [report.MISMATCH, report.PASS]
+
+
+def test_f_not_finite_on_any_neighbourhood_is_still_reported() -> None:
+    with pytest.raises(ValueError, match=r"`f` returned nan at x moved by .* along `x\[0\]`"):
+        check_gradient(lambda v: float(np.sqrt(v[0]) if v[0] == 1.0 else np.nan),
+                       np.array([1.0]), np.array([0.5]))
