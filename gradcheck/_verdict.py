@@ -72,12 +72,13 @@ Where the confirmation decided, its value and tolerance are reported.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, _resolution, numerical
+from gradcheck import _evaluate, _local_noise, _problem, _resolution, numerical
 from gradcheck._problem import Noise, Problem
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
 
@@ -151,16 +152,20 @@ def judge(
     if pb.method == "complex" and fail.any():
         est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
         fail = ~(np.abs(analytic - numeric) <= tolerance)
+    elif (fail | est.suspect).any():  # both go to the confirmation: noise first
+        est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect, function)
+        tolerance = model_tolerance(est, analytic, eps_a, m)
+        fail = ~(np.abs(analytic - numeric) <= tolerance)
     status = np.where(fail, MISMATCH, PASS).astype(np.int8)
     look = np.flatnonzero(fail | est.suspect)
     if look.size:
         _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
                  (numeric, tolerance, status))
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
-    # numbers lets any estimate resolve
+    # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
     resolution = noise.resolution(_problem.all_coordinates(pb)) / est.step
     floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
-                       2.0 * SAFETY * resolution)
+                       10.0 * SAFETY * resolution)
     status, reason = _resolution.mark(
         status, analytic, numeric, tolerance, floor=floor, method=pb.method,
         spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
@@ -225,6 +230,27 @@ def _confirm(
                                       sharper)
     numeric[look[swap]] = conf.value[swap]
     tolerance[look[swap]] = tol_c[swap]
+
+
+def _own_noise(
+    pb: Problem, noise: Noise, est: numerical.Estimate, fail: npt.NDArray[np.bool_],
+    function: _evaluate.ScalarFunction,
+) -> tuple[numerical.Estimate, Noise, int]:
+    """The estimate with the noise of the failing elements' own evaluations in its error.
+
+    See :mod:`gradcheck._local_noise`: ``σ_k`` adds ``GAIN · σ_k / h_k`` to the error, and
+    ``σ_k / ε`` (the size of the values f cancels) to the scale F of the analytic rounding;
+    the largest ``σ_k`` joins f's noise for the confirmation.
+    """
+    look = np.flatnonzero(fail)
+    # Richardson's finest level, h/4, is where rounding weighs most
+    finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
+    sigma, calls = _local_noise.measure(pb, function, finest, look)
+    error, f_max = est.error.copy(), est.f_max.copy()
+    error[look] += _local_noise.GAIN[pb.method] * sigma / est.step[look]
+    f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
+    noise = dataclasses.replace(noise, probed=max(noise.probed, float(sigma.max())))
+    return est._replace(error=error, f_max=f_max), noise, calls
 
 
 def _complex_noise(
