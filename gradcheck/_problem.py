@@ -159,7 +159,7 @@ def probe_noise(
     """
     worst, calls = 0.0, 0
     for d, shift in enumerate(probe_shifts(pb, eps)):
-        base = _rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        base = rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
         center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
         values = [value_at(pb, g, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
@@ -207,7 +207,7 @@ def _leaves(pb: Problem, flat: Float64Array) -> list[npt.NDArray[Any]]:
     return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
 
 
-def _rounded(pb: Problem, flat: Float64Array) -> Float64Array:
+def rounded(pb: Problem, flat: Float64Array) -> Float64Array:
     """``flat`` rounded to x's dtypes, as float64, shape (P,)."""
     return _tree.concat(_leaves(pb, flat))
 
@@ -216,7 +216,7 @@ def _exact(pb: Problem, base: Float64Array, shift: Float64Array) -> npt.NDArray[
     """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2, shape (P,)."""
     ok = np.ones(pb.layout.size, bool)
     for j in (-2.0, -1.0, 1.0, 2.0):
-        ok &= _rounded(pb, base + j * shift) - base == j * shift
+        ok &= rounded(pb, base + j * shift) - base == j * shift
     return ok
 
 

@@ -6,6 +6,8 @@ gradient failing); each wrong gradient is a mismatch, unresolved, or refused wit
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import math
 from typing import Any
@@ -131,3 +133,47 @@ def test_f_not_finite_on_any_neighbourhood_is_still_reported() -> None:
     with pytest.raises(ValueError, match=r"`f` returned nan at x moved by .* along `x\[0\]`"):
         check_gradient(lambda v: float(np.sqrt(v[0]) if v[0] == 1.0 else np.nan),
                        np.array([1.0]), np.array([0.5]))
+
+
+@pytest.mark.parametrize("module", ["gradcheck._premise", "gradcheck._local_noise",
+                                    "gradcheck._resolution"])
+def test_doctests(module: str) -> None:
+    outcome = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert outcome.failed == 0 and outcome.attempted > 0
+
+
+def _layer_norm(x: np.ndarray) -> Any:
+    y = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
+    return np.sum(np.arange(1.0, 13.0).reshape(3, 4) * y)  # complex for complex x
+
+
+_CAUSES = r"likely causes: abs, var/std \(they go through conj\), maximum/minimum/where"
+
+
+@pytest.mark.parametrize(("f", "x", "grad"), [
+    (lambda v: np.sum(v * np.abs(v)), np.array([0.5, -1.5, 2.0]), np.abs),  # true: 2|x|
+    (lambda v: np.sum(3.0 * np.maximum(v, 0.0)), np.zeros(3), lambda v: 3.0 + 0 * v),
+    (lambda v: np.sum(3.0 * np.maximum(v, 0.0)), np.zeros(3), lambda v: -3.0 + 0 * v),
+    (lambda v: np.sum(special.jn(2, v)), np.array([0.7, 3.1, 5.0]),
+     lambda v: -special.jvp(2, v)),
+], ids=["x_abs_x", "relu_at_0_plus", "relu_at_0_minus", "jn_sign_flipped"])
+def test_the_complex_step_refuses_an_f_it_cannot_check(f: Any, x: np.ndarray, grad: Any) -> None:
+    with pytest.raises(TypeError, match=r'^`method="complex"` cannot check this f: .*' + _CAUSES
+                       + r'.*use method="central" or method="richardson"'):
+        check_gradient(f, x, grad(x), method="complex")
+
+
+def test_a_layer_norm_through_var_is_refused_by_the_complex_step_with_its_cause() -> None:
+    x = 3.0 + 0.03 * np.random.default_rng(5).normal(size=(3, 4))
+    with pytest.raises(TypeError, match=_CAUSES):
+        check_gradient(_layer_norm, x, np.zeros((3, 4)), method="complex")
+
+
+def test_the_complex_step_still_checks_an_analytic_f_sharply() -> None:
+    x = np.array([0.5, -1.5, 2.0])
+    grad = np.exp(x) * (np.sin(x) + np.cos(x))
+    result = check_gradient(lambda v: np.sum(np.sin(v) * np.exp(v)), x, grad, method="complex")
+    assert result.passed and result.resolution < 1e-12
+    wrong = grad * (1.0 + 1e-10 * (np.arange(3) == 1))
+    assert not check_gradient(lambda v: np.sum(np.sin(v) * np.exp(v)), x, wrong,
+                              method="complex").passed
