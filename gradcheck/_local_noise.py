@@ -43,6 +43,8 @@ IntArray = npt.NDArray[np.intp]
 JITTER = 1e3
 #: Seed of the offsets: a check is reproducible.
 SEED = 20261202
+#: Measured noise counts where it exceeds the error model's own uncertainty u this many times.
+BEYOND = 10.0
 #: How much rounding each method's estimate gathers from its values, in units of ``u / h``
 #: (h its base step; Richardson: the weights (1, -20, 64) / 45 at h, h/2, h/4).
 GAIN = {"forward": 2.0, "central": 1.0, "richardson": 6.6}

@@ -88,6 +88,9 @@ Float64Array = npt.NDArray[np.float64]
 SAFETY = 10.0
 #: Rounding of the analytic gradient, in units of ε · max(|a|, |n|, F / m): ~ its depth in ops.
 ANALYTIC = 10.0
+#: A tolerance above this fraction of the element and of the gradient's max-norm is coarse:
+#: the element is confirmed at a smaller step (Richardson's large step near a pole, say).
+COARSE = 1e-6
 
 
 class Verdict(NamedTuple):
@@ -152,12 +155,14 @@ def judge(
     if pb.method == "complex" and fail.any():
         est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
         fail = ~(np.abs(analytic - numeric) <= tolerance)
-    elif (fail | est.suspect).any():  # both go to the confirmation: noise first
-        est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect, function)
+    coarse = _coarse(analytic, numeric, tolerance)
+    if pb.method != "complex" and (fail | est.suspect | coarse).any():
+        # all three go to the confirmation: their own noise first
+        est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
         tolerance = model_tolerance(est, analytic, eps_a, m)
         fail = ~(np.abs(analytic - numeric) <= tolerance)
     status = np.where(fail, MISMATCH, PASS).astype(np.int8)
-    look = np.flatnonzero(fail | est.suspect)
+    look = np.flatnonzero(fail | est.suspect | coarse)
     if look.size:
         _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
                  (numeric, tolerance, status))
@@ -232,6 +237,16 @@ def _confirm(
     tolerance[look[swap]] = tol_c[swap]
 
 
+def _coarse(
+    analytic: Float64Array, numeric: Float64Array, tolerance: Float64Array
+) -> npt.NDArray[np.bool_]:
+    """Where the tolerance exceeds COARSE times the element and the gradient (its max-norm):
+    worth a confirmation at the confirmation's smaller step, which may resolve it."""
+    size = np.maximum(np.abs(analytic), np.abs(numeric))
+    size = np.where(np.isfinite(size), size, 0.0)
+    return tolerance > COARSE * np.maximum(size, float(size.max(initial=0.0)))
+
+
 def _own_noise(
     pb: Problem, noise: Noise, est: numerical.Estimate, fail: npt.NDArray[np.bool_],
     function: _evaluate.ScalarFunction,
@@ -246,6 +261,10 @@ def _own_noise(
     # Richardson's finest level, h/4, is where rounding weighs most
     finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
     sigma, calls = _local_noise.measure(pb, function, finest, look)
+    # only noise well beyond the model's counts: rounding the model already bounds (f's
+    # values in float32, say) would come back inflated by the measurement's own safety factor
+    model = noise.rounding(est.f_max[look], look)
+    sigma = np.where(sigma > _local_noise.BEYOND * model, sigma, 0.0)
     error, f_max = est.error.copy(), est.f_max.copy()
     error[look] += _local_noise.GAIN[pb.method] * sigma / est.step[look]
     f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])

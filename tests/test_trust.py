@@ -38,19 +38,32 @@ def test_richardson_straddling_a_pole_never_passes_a_wrong_gradient(wrong: float
 
 
 def test_a_tolerance_past_the_gradient_is_unresolved_with_its_reason() -> None:
+    # a step of 0.003 straddles the pole at 0, and so do the confirmation's (4 times larger)
     result = check_gradient(_digamma, _NEAR_POLE, special.polygamma(1, _NEAR_POLE),
-                            method="richardson")
+                            step=0.003)
     assert not result.passed and result.n_mismatches == 0
     assert result.n_unresolved == 1 and result.unresolved[0].index == (0,)
-    assert result.status[0][0] == report.UNRESOLVED
+    assert result.status[0].tolist() == [report.UNRESOLVED, report.PASS]
     assert "straddle a singularity" in result.unresolved_reason
     text = str(result)
-    assert text.startswith("FAILED: Richardson extrapolation, 2 elements, 1 unresolved")
+    assert text.startswith("FAILED: central differences, 2 elements, 1 unresolved")
     assert "unresolved (the tolerance exceeds the element and the gradient" in text
-    assert 'method="complex"' in text
+    assert 'a smaller `step`, or method="complex"' in text
     summary = json.loads(json.dumps(result.to_dict()))
     assert summary["n_unresolved"] == 1 and summary["n_mismatches"] == 0
     assert summary["unresolved"][0]["name"] == "x[0]"
+    assert summary["leaves"][0]["n_unresolved"] == 1
+
+
+def test_richardson_near_a_pole_is_confirmed_at_a_smaller_step() -> None:
+    # its own step (0.0058) straddles the pole; its tolerance is coarse, so the element is
+    # confirmed at the confirmation's step (2.4e-5), which resolves it
+    true = special.polygamma(1, _NEAR_POLE)
+    result = check_gradient(_digamma, _NEAR_POLE, true, method="richardson")
+    assert result.passed and result.resolution < 1e-8 * true[0]
+    wrong = check_gradient(_digamma, _NEAR_POLE, true * np.array([1.0 + 1e-6, 1.0]),
+                           method="richardson")
+    assert wrong.status[0].tolist() == [report.MISMATCH, report.PASS]
 
 
 def _quadratic(x: np.ndarray) -> float:
