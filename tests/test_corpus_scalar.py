@@ -80,18 +80,31 @@ def _full(request: Any) -> None:
         pytest.skip("the full corpus runs with `pytest -m corpus`")
 
 
-#: Targets of issue 11 met on the whole corpus, per method, as measured (see README).
+#: What the whole corpus still shows, per method (README, "Trust on code we did not write"):
+#: f ≡ 0 by cancellation on constant rows for Richardson (a rounding bias its repeats do not
+#: move); the same f through `var` for the complex step (not analytic, yet its complex values
+#: are 0 too, so the premise check cannot tell); normalisation rows of tiny spread.
+_ZERO = {"seen/centred_zero_const", "norm/centred_zero@constant_rows"}
+_ZERO_ALL = _ZERO | {"norm/centred_zero@spread0.03", "norm/centred_zero@spread1e-3"}
+KNOWN_FALSE_ALARMS = {"richardson": _ZERO, "complex": _ZERO_ALL}
+KNOWN_UNVERIFIABLE = {
+    "central": {"norm/batch_norm@spread1e-3"}, "richardson": {"norm/batch_norm@spread1e-3"},
+    "complex": (_ZERO_ALL - {"seen/centred_zero_const"}) | {"norm/layer_norm_sq@constant_rows"},
+}
+
+
 @pytest.mark.corpus
 @pytest.mark.parametrize("method", harness.METHODS)
 def test_the_whole_corpus(method: str, request: Any) -> None:
     _full(request)
     figures = harness.tally(CORPUS.values(), method).summary()
     assert figures["silent_passes"] == 0, figures["silent_passes_cases"]
-    assert figures["unverifiable_smooth"] <= 1, figures["unverifiable_smooth_cases"]
     assert figures["kink_misreported"] == 0, figures["kink_misreported_cases"]
+    assert figures["unresolved_correct"] == 0, figures["unresolved_correct_cases"]
+    assert set(figures["false_alarms_cases"]) <= KNOWN_FALSE_ALARMS.get(method, set())
+    assert set(figures["unverifiable_smooth_cases"]) <= KNOWN_UNVERIFIABLE.get(method, set())
     caught, planted = (int(v) for v in figures["caught_at_least"]["1e-06"].split("/"))
-    assert caught >= (0.99 if method != "forward" else 0.9) * planted
-    # Richardson's one known false alarm: f ≡ 0 by cancellation on constant rows, whose
-    # rounding at its large steps is a bias that the repeats off x do not move
-    known = {"richardson": {"seen/centred_zero_const", "norm/centred_zero@constant_rows"}}
-    assert set(figures["false_alarms_cases"]) <= known.get(method, set())
+    assert caught >= (0.95 if method == "forward" else 1.0) * planted
+    if method in ("richardson", "complex"):
+        caught, planted = (int(v) for v in figures["caught_at_least"]["1e-10"].split("/"))
+        assert caught == planted
