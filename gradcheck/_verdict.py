@@ -57,17 +57,26 @@ bound and ``tol_c`` its tolerance:
   it too (forward differences: ``tol₁ + SAFETY · h |f″| / 2`` with f″ the confirmation's
   second difference at h, in place of the scaling model's ``F / m²``, which a cost near zero
   breaks), or the confirmation shows that the first estimate was off (``|n - n_c| > e_c``).
-  A confirmation too loose to tell the two apart (``e_c >= |a - n|``) makes the second case
-  not verifiable, never a pass. Otherwise (the confirmation agrees with n, or with neither)
-  the mismatch stands, except where the confirmation is too loose to decide: then the
-  element is not verifiable, never a pass. Two first estimates keep their mismatches then:
-  the complex step, which has no subtraction and is far sharper than any confirmation, and
-  Richardson's where it is not suspect (its three levels converged at a smooth f's orders,
-  so its error is measured; the confirmation's smaller step only adds rounding).
-* a suspicious element that passed stays a pass, unless the confirmation is sharper
-  (``tol_c`` below the first tolerance) and the analytic value disagrees with it.
+  Otherwise (the confirmation agrees with n, or with neither) the mismatch stands. Where the
+  confirmation is too loose to tell a from n (``e_c >= |a - n|``), f being smooth there, the
+  element passes at the confirmation's tolerance if a agrees with it and is *unresolved*
+  otherwise; never "not verifiable", which is kept for an f that is not smooth. Two first
+  estimates keep their mismatches then: the complex step, which has no subtraction and is
+  far sharper than any confirmation, and Richardson's where it is not suspect (its three
+  levels converged at a smooth f's orders, so its error is measured; the confirmation's
+  smaller step only adds rounding); where a loose confirmation agrees with a against such
+  an estimate, neither is trusted: unresolved.
+* a suspicious element that passed, or one whose tolerance is coarse (above COARSE times
+  the element and the gradient: Richardson's large step near a pole, say), stays a pass,
+  unless the confirmation is sharper (``tol_c`` below the first tolerance) and the analytic
+  value disagrees with it; a sharper confirmation that agrees lends its tolerance.
 
-Where the confirmation decided, its value and tolerance are reported.
+Where the confirmation decided, its value and tolerance are reported. Before the
+confirmation, every element it will look at has the noise of its own evaluations measured
+(:mod:`gradcheck._local_noise`): where that noise is well beyond the model's (BEYOND times
+u), it joins the element's error and f's noise for the confirmation. Last, a passing
+element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
+(:mod:`gradcheck._resolution`).
 """
 
 from __future__ import annotations
