@@ -265,11 +265,12 @@ def forward(
     f_max = np.maximum(abs(f0), np.abs(fp))
     m = _problem.scale(pb, index)
     rounding = noise.rounding(f_max, index)
-    error = 2.0 * rounding / hp + hp * f_max / (2.0 * m**2)
+    size = np.abs(hp)  # a step taken on the other side of f's domain edge is negative
+    error = 2.0 * rounding / size + size * f_max / (2.0 * m**2)
     n = len(index)
     none = np.zeros(n, bool)
-    return Estimate((fp - f0) / hp, error, hp, f_max, none, none, _nan(n), _nan(n),
-                    2.0 * rounding / hp, _nan(n), n)
+    return Estimate((fp - f0) / hp, error, size, f_max, none, none, _nan(n), _nan(n),
+                    2.0 * rounding / size, _nan(n), n)
 
 
 def central(

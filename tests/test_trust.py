@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import check_gradient, report
+from gradcheck import check_gradient, numerical_gradient, report
 
 special = pytest.importorskip("scipy.special")
 
@@ -221,3 +221,11 @@ def _normalised_grad(x: np.ndarray, c: np.ndarray) -> np.ndarray:
     y = _normalised(x)
     inv = 1.0 / np.sqrt(x.var(1, keepdims=True) + 1e-5)
     return inv * (c - c.mean(1, keepdims=True) - y * (c * y).mean(1, keepdims=True))
+
+
+def test_forward_differences_take_the_other_side_at_the_edge_of_fs_domain() -> None:
+    def f(v: np.ndarray) -> float:  # defined for v <= 1 only: NaN past the edge, not raised
+        return math.nan if v[0] > 1.0 else float(np.exp(v[0]) + v[1] ** 2)
+
+    estimate = numerical_gradient(f, np.array([1.0, 0.5]), method="forward")
+    np.testing.assert_allclose(estimate, [math.e, 1.0], rtol=1e-6)
