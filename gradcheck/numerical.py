@@ -456,6 +456,16 @@ def _one_sided_range(
         width = np.maximum(width, np.abs(q[2] - q[1]))
         settled &= ~_keeps_too_much(q[1] - q[0], q[2] - q[1], noise[0] + noise[1],
                                     noise[1] + noise[2], 0.5)
+    # each side is the central value plus or minus half the gap: where the central values
+    # converge at order 2 and the gap at order 1, both sides settle, even where a side's own
+    # h and h² terms nearly cancel and its changes do not halve (f‴ h comparable to f″)
+    central = [(a + b) / 2.0 for a, b in zip(fwd, bwd, strict=True)]
+    gap = [a - b for a, b in zip(fwd, bwd, strict=True)]
+    pair = ~_keeps_too_much(central[1] - central[0], central[2] - central[1],
+                            noise[0] + noise[1], noise[1] + noise[2], 0.25)
+    pair &= ~_keeps_too_much(gap[1] - gap[0], gap[2] - gap[1], 2.0 * (noise[0] + noise[1]),
+                             2.0 * (noise[1] + noise[2]), 0.5)
+    settled |= pair
     low = np.where(settled, np.minimum(fwd[2], bwd[2]) - width, -np.inf)
     high = np.where(settled, np.maximum(fwd[2], bwd[2]) + width, np.inf)
     return low, high
