@@ -52,6 +52,8 @@ PROBE_STEP = 1e3
 PROBE_SAFETY = 3.0
 #: Seed of the probe's directions: a check is reproducible.
 PROBE_SEED = 20240611
+#: Exceptions from f away from x that mean "outside f's domain" (taken as a NaN value).
+DOMAIN_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,10 @@ def probe_noise(
     """
     worst, calls = 0.0, 0
     for d, shift in enumerate(probe_shifts(pb, eps)):
-        base = _rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        base = rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
-        center = f0 if d == 0 else evaluator_at(pb, g, base - pb.x_flat).at_x()
-        values = [evaluator_at(pb, g, base + j * shift - pb.x_flat).at_x()
-                  for j in (-2, -1, 1, 2)]
+        center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
+        values = [value_at(pb, g, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
         calls += 4 if d == 0 else 5
         d4 = fourth_difference(values, center)
         if np.isfinite(d4):
@@ -188,6 +189,14 @@ def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _ev
     return pb.make_evaluator(g, _leaves(pb, pb.x_flat + shift), pb.treedef, pb.args)
 
 
+def value_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> float:
+    """``g(x + shift)``, NaN where g raises one of DOMAIN_ERRORS there."""
+    try:
+        return evaluator_at(pb, g, shift).at_x()
+    except DOMAIN_ERRORS:
+        return math.nan
+
+
 def fourth_difference(values: list[Any], center: Any) -> Any:
     """``v₋₂ - 4 v₋₁ + 6 v₀ - 4 v₁ + v₂`` from ``values = [v₋₂, v₋₁, v₁, v₂]``."""
     return values[0] - 4.0 * values[1] + 6.0 * center - 4.0 * values[2] + values[3]
@@ -198,7 +207,7 @@ def _leaves(pb: Problem, flat: Float64Array) -> list[npt.NDArray[Any]]:
     return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
 
 
-def _rounded(pb: Problem, flat: Float64Array) -> Float64Array:
+def rounded(pb: Problem, flat: Float64Array) -> Float64Array:
     """``flat`` rounded to x's dtypes, as float64, shape (P,)."""
     return _tree.concat(_leaves(pb, flat))
 
@@ -207,7 +216,7 @@ def _exact(pb: Problem, base: Float64Array, shift: Float64Array) -> npt.NDArray[
     """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2, shape (P,)."""
     ok = np.ones(pb.layout.size, bool)
     for j in (-2.0, -1.0, 1.0, 2.0):
-        ok &= _rounded(pb, base + j * shift) - base == j * shift
+        ok &= rounded(pb, base + j * shift) - base == j * shift
     return ok
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from gradcheck.diagnosis import format_findings
 
 if TYPE_CHECKING:
@@ -34,15 +36,27 @@ def _verdict(r: GradientCheckResult) -> str:
             f"checked ({cost})"
         )
     what = (
-        f"{r.n_mismatches} of {_plural(size, 'element')} mismatch" if not r.passed
+        f"{r.n_mismatches} of {_plural(size, 'element')} mismatch" if r.n_mismatches
         else _plural(size, "element")
     )
+    open_ = f", {r.n_unresolved} unresolved" if r.n_unresolved else ""
     odd = f", {r.n_unverifiable} not verifiable at this step" if r.n_unverifiable else ""
     rule = "" if r.tolerance_rule == "error model" else f", tolerance {r.tolerance_rule}"
     return (
-        f"{'PASSED' if r.passed else 'FAILED'}: {method}, {what}{odd}, max rel error "
-        f"{r.max_rel_error:.2e}, relative difference {r.relative_difference:.2e}{rule}, {cost}"
+        f"{'PASSED' if r.passed else 'FAILED'}: {method}, {what}{open_}{odd}, max rel error "
+        f"{r.max_rel_error:.2e}, relative difference {r.relative_difference:.2e}{rule}"
+        f"{_resolution(r)}, {cost}"
     )
+
+
+def _resolution(r: GradientCheckResult) -> str:
+    """What a pass could have missed: the largest tolerance, absolute and over the gradient."""
+    if not r.passed:
+        return ""
+    finite = [np.abs(a[np.isfinite(a)]) for a in r.analytic]
+    top = max((float(a.max(initial=0.0)) for a in finite), default=0.0)
+    relative = f" ({r.resolution / top:.1e} of the gradient's max-norm)" if top > 0 else ""
+    return f", resolution {r.resolution:.2e}{relative}"
 
 
 def _table(r: GradientCheckResult) -> list[str]:
@@ -93,11 +107,28 @@ def _unverifiable(r: GradientCheckResult) -> list[str]:
     ]
 
 
+def _unresolved(r: GradientCheckResult) -> list[str]:
+    """The elements the check could not resolve, with why and what would."""
+    if not r.unresolved:
+        return []
+    names = ", ".join(
+        f"{e.name} (analytic {e.analytic:.3g}, tolerance {e.tolerance:.2g})" for e in r.unresolved
+    )
+    more = f" and {r.n_unresolved - len(r.unresolved)} more" if (
+        r.n_unresolved > len(r.unresolved)
+    ) else ""
+    return [
+        "unresolved (the tolerance exceeds the element and the gradient: an error of their "
+        f"size could not have been seen): {names}{more}",
+        f"  why: {r.unresolved_reason}",
+    ]
+
+
 def render(r: GradientCheckResult) -> str:
     """The whole report."""
     lines = [_verdict(r)]
     if not r.nondeterministic:
-        lines += _table(r) + _mismatches(r) + _unverifiable(r)
+        lines += _table(r) + _mismatches(r) + _unresolved(r) + _unverifiable(r)
     if r.diagnosis:
         lines.append(format_findings(r.diagnosis))
     return "\n".join(lines)

@@ -57,29 +57,39 @@ bound and ``tol_c`` its tolerance:
   it too (forward differences: ``tol₁ + SAFETY · h |f″| / 2`` with f″ the confirmation's
   second difference at h, in place of the scaling model's ``F / m²``, which a cost near zero
   breaks), or the confirmation shows that the first estimate was off (``|n - n_c| > e_c``).
-  A confirmation too loose to tell the two apart (``e_c >= |a - n|``) makes the second case
-  not verifiable, never a pass. Otherwise (the confirmation agrees with n, or with neither)
-  the mismatch stands, except where the confirmation is too loose to decide: then the
-  element is not verifiable, never a pass. Two first estimates keep their mismatches then:
-  the complex step, which has no subtraction and is far sharper than any confirmation, and
-  Richardson's where it is not suspect (its three levels converged at a smooth f's orders,
-  so its error is measured; the confirmation's smaller step only adds rounding).
-* a suspicious element that passed stays a pass, unless the confirmation is sharper
-  (``tol_c`` below the first tolerance) and the analytic value disagrees with it.
+  Otherwise (the confirmation agrees with n, or with neither) the mismatch stands. Where the
+  confirmation is too loose to tell a from n (``e_c >= |a - n|``), f being smooth there, the
+  element passes at the confirmation's tolerance if a agrees with it and is *unresolved*
+  otherwise; never "not verifiable", which is kept for an f that is not smooth. Two first
+  estimates keep their mismatches then: the complex step, which has no subtraction and is
+  far sharper than any confirmation, and Richardson's where it is not suspect (its three
+  levels converged at a smooth f's orders, so its error is measured; the confirmation's
+  smaller step only adds rounding); where a loose confirmation agrees with a against such
+  an estimate, neither is trusted: unresolved.
+* a suspicious element that passed, or one whose tolerance is coarse (above COARSE times
+  the element and the gradient: Richardson's large step near a pole, say), stays a pass,
+  unless the confirmation is sharper (``tol_c`` below the first tolerance) and the analytic
+  value disagrees with it; a sharper confirmation that agrees lends its tolerance.
 
-Where the confirmation decided, its value and tolerance are reported.
+Where the confirmation decided, its value and tolerance are reported. Before the
+confirmation, every element it will look at has the noise of its own evaluations measured
+(:mod:`gradcheck._local_noise`): where that noise is well beyond the model's (BEYOND times
+u), it joins the element's error and f's noise for the confirmation. Last, a passing
+element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
+(:mod:`gradcheck._resolution`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem, numerical
+from gradcheck import _evaluate, _local_noise, _problem, _resolution, numerical
 from gradcheck._problem import Noise, Problem
-from gradcheck.report import MISMATCH, PASS, UNVERIFIABLE
+from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -87,6 +97,9 @@ Float64Array = npt.NDArray[np.float64]
 SAFETY = 10.0
 #: Rounding of the analytic gradient, in units of ε · max(|a|, |n|, F / m): ~ its depth in ops.
 ANALYTIC = 10.0
+#: A tolerance above this fraction of the element and of the gradient's max-norm is coarse:
+#: the element is confirmed at a smaller step (Richardson's large step near a pole, say).
+COARSE = 1e-6
 
 
 class Verdict(NamedTuple):
@@ -98,6 +111,8 @@ class Verdict(NamedTuple):
     status: npt.NDArray[np.int8]
     n_evaluations: int
     """Calls of f made outside the evaluator (the complex step's noise probe)."""
+    reason: str = ""
+    """Why elements are unresolved, and what would resolve them ("" when none is)."""
 
 
 def model_tolerance(
@@ -149,10 +164,41 @@ def judge(
     if pb.method == "complex" and fail.any():
         est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
         fail = ~(np.abs(analytic - numeric) <= tolerance)
+    coarse = _coarse(analytic, numeric, tolerance)
+    if pb.method != "complex" and (fail | est.suspect | coarse).any():
+        # all three go to the confirmation: their own noise first
+        est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
+        tolerance = model_tolerance(est, analytic, eps_a, m)
+        fail = ~(np.abs(analytic - numeric) <= tolerance)
     status = np.where(fail, MISMATCH, PASS).astype(np.int8)
-    look = np.flatnonzero(fail | est.suspect)
-    if look.size == 0:
-        return Verdict(numeric, tolerance, status, calls)
+    look = np.flatnonzero(fail | est.suspect | coarse)
+    if look.size:
+        _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
+                 (numeric, tolerance, status))
+    # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
+    # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
+    resolution = noise.resolution(_problem.all_coordinates(pb)) / est.step
+    floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
+                       10.0 * SAFETY * resolution)
+    status, reason = _resolution.mark(
+        status, analytic, numeric, tolerance, floor=floor, method=pb.method,
+        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
+    )
+    return Verdict(numeric, tolerance, status, calls, reason)
+
+
+def _confirm(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: numerical.Estimate,
+    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
+) -> None:
+    """Re-estimate the elements ``look`` by the confirmation; update ``out`` in place.
+
+    ``out`` is (numeric, tolerance, status), each of shape (P,).
+    """
+    numeric, tolerance, status = out
+    fail = status == MISMATCH
     conf = numerical.richardson(ev, pb, noise, confirm_step, look, f0)
     a, n, t1, failed = analytic[look], numeric[look], tolerance[look], fail[look]
     rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
@@ -173,11 +219,20 @@ def judge(
     stands = ~loose | (pb.method == "complex") | (
         (pb.method == "richardson") & ~est.suspect[look]
     )
-    cleared = np.where(loose, UNVERIFIABLE, PASS)
-    refuted = np.where(stands, MISMATCH, UNVERIFIABLE)
+    # f is smooth here (the confirmation converged). A standing first estimate keeps its
+    # mismatch unless the analytic value agrees with both, or the confirmation shows the
+    # first estimate was off; where it could not tell (loose) but agrees with the analytic
+    # value against the first estimate, neither is trusted: unresolved. Where the first
+    # estimate does not stand, an analytic value that agrees with the confirmation passes at
+    # the confirmation's tolerance (the resolution rule then judges that tolerance), one
+    # that does not is unresolved; never "not verifiable" on a smooth f.
+    passed_first = agrees & first_agrees
+    cleared = agrees & first_off & ~loose
+    standing = np.where(passed_first | cleared, PASS,
+                        np.where(loose & agrees & first_off, UNRESOLVED, MISMATCH))
     smooth = np.where(
         failed,
-        np.where(agrees & first_agrees, PASS, np.where(agrees & first_off, cleared, refuted)),
+        np.where(stands, standing, np.where(agrees, PASS, UNRESOLVED)),
         np.where(sharper & ~agrees, MISMATCH, PASS),
     )
     # a cluster of kinks within the step can put x on a piece whose slope lies outside the
@@ -185,10 +240,45 @@ def judge(
     allow = t1 + SAFETY * (conf.quotient_noise + rounding_a) + (conf.high - conf.low)
     outside = (a < conf.low - allow) | (a > conf.high + allow)
     status[look] = np.where(conf.nonsmooth, np.where(outside, MISMATCH, UNVERIFIABLE), smooth)
-    swap = ~conf.nonsmooth & np.where(failed, first_off | first_agrees, sharper)
+    swap = ~conf.nonsmooth & np.where(failed, first_off | first_agrees | (~stands & agrees),
+                                      sharper)
     numeric[look[swap]] = conf.value[swap]
     tolerance[look[swap]] = tol_c[swap]
-    return Verdict(numeric, tolerance, status, calls)
+
+
+def _coarse(
+    analytic: Float64Array, numeric: Float64Array, tolerance: Float64Array
+) -> npt.NDArray[np.bool_]:
+    """Where the tolerance exceeds COARSE times the element and the gradient (its max-norm):
+    worth a confirmation at the confirmation's smaller step, which may resolve it."""
+    size = np.maximum(np.abs(analytic), np.abs(numeric))
+    size = np.where(np.isfinite(size), size, 0.0)
+    return tolerance > COARSE * np.maximum(size, float(size.max(initial=0.0)))
+
+
+def _own_noise(
+    pb: Problem, noise: Noise, est: numerical.Estimate, fail: npt.NDArray[np.bool_],
+    function: _evaluate.ScalarFunction,
+) -> tuple[numerical.Estimate, Noise, int]:
+    """The estimate with the noise of the failing elements' own evaluations in its error.
+
+    See :mod:`gradcheck._local_noise`: ``σ_k`` adds ``GAIN · σ_k / h_k`` to the error, and
+    ``σ_k / ε`` (the size of the values f cancels) to the scale F of the analytic rounding;
+    the largest ``σ_k`` joins f's noise for the confirmation.
+    """
+    look = np.flatnonzero(fail)
+    # Richardson's finest level, h/4, is where rounding weighs most
+    finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
+    sigma, calls = _local_noise.measure(pb, function, finest, look)
+    # only noise well beyond the model's counts: rounding the model already bounds (f's
+    # values in float32, say) would come back inflated by the measurement's own safety factor
+    model = noise.rounding(est.f_max[look], look)
+    sigma = np.where(sigma > _local_noise.BEYOND * model, sigma, 0.0)
+    error, f_max = est.error.copy(), est.f_max.copy()
+    error[look] += _local_noise.GAIN[pb.method] * sigma / est.step[look]
+    f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
+    noise = dataclasses.replace(noise, probed=max(noise.probed, float(sigma.max())))
+    return est._replace(error=error, f_max=f_max), noise, calls
 
 
 def _complex_noise(

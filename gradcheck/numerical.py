@@ -81,6 +81,13 @@ ORDER_NOISE = 2.0
 NOISE_GROWTH = 1.5
 
 
+#: Exceptions from f at a shifted point that mean "outside f's domain" (the value is NaN).
+DOMAIN_ERRORS = _problem.DOMAIN_ERRORS
+#: A step that leaves f's domain is divided by this, ...
+DOMAIN_SHRINK = 4.0
+#: ... up to this many times (4⁶ = 4096) before f is reported not finite near x.
+DOMAIN_TRIES = 6
+
 #: Multiplies steps of shape (P,) into the (2, P) steps of both sides.
 _BOTH_SIGNS = np.array([[1.0], [-1.0]])
 
@@ -114,9 +121,17 @@ class Estimate(NamedTuple):
     """Calls of f this estimate made."""
 
 
-def _finite(values: npt.NDArray[Any], index: IntArray, pb: Problem, shift: Float64Array) -> None:
-    """ValueError naming the first coordinate whose shifted value of f is not finite."""
+def _finite(
+    values: npt.NDArray[Any], index: IntArray, pb: Problem, shift: Float64Array,
+    seen: list[Exception] | None = None,
+) -> None:
+    """ValueError naming the first coordinate whose shifted value of f is not finite.
+
+    Where f raised (``seen``), its first exception is raised again instead: f's own error.
+    """
     bad = ~np.isfinite(values)
+    if bad.any() and seen:
+        raise seen[0]
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise ValueError(
@@ -126,16 +141,72 @@ def _finite(values: npt.NDArray[Any], index: IntArray, pb: Problem, shift: Float
         )
 
 
+def _values(
+    ev: _evaluate.Evaluator, index: IntArray, shifts: Float64Array, seen: list[Exception]
+) -> Float64Array:
+    """``f`` at x moved by ``shifts`` along ``index``; NaN where f raises a domain error.
+
+    One request first; where f raises (``math.log`` of a negative number, numpy warnings
+    turned into errors), the exception is appended to ``seen`` and the points are evaluated
+    one at a time to find which.
+    """
+    try:
+        return ev.along(index, shifts)
+    except DOMAIN_ERRORS as exc:
+        seen.append(exc)
+        out = np.empty(len(index))
+        for j in range(len(index)):
+            try:
+                out[j] = ev.along(index[j : j + 1], shifts[j : j + 1])[0]
+            except DOMAIN_ERRORS:
+                out[j] = np.nan
+            except Exception:  # one point at a time fails otherwise: f's first error stands
+                raise exc from None
+        return out
+
+
+def _pair_in_domain(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> tuple[Float64Array, Level]:
+    """The nominal steps used and the level ``(h₊, h₋, f₊, f₋)`` of central differences.
+
+    Where f is not finite (or raises) on a side, that coordinate's step is shrunk by
+    DOMAIN_SHRINK, up to DOMAIN_TRIES times, before anything is reported: f is smooth on a
+    neighbourhood of x, only the step left it. Still not finite: ValueError naming it.
+    """
+    h = np.array(h[index], dtype=float)
+    seen: list[Exception] = []
+    hp, hm, fp, fm = _sides(ev, pb, h, index, seen)
+    for _ in range(DOMAIN_TRIES):
+        bad = np.flatnonzero(~(np.isfinite(fp) & np.isfinite(fm)))
+        if bad.size == 0:
+            break
+        h[bad] /= DOMAIN_SHRINK
+        hp[bad], hm[bad], fp[bad], fm[bad] = _sides(ev, pb, h[bad], index[bad], seen)
+    both, shifts = np.concatenate([index, index]), np.concatenate([hp, hm])
+    _finite(np.concatenate([fp, fm]), both, pb, shifts, seen)
+    return h, (hp, hm, fp, fm)
+
+
+def _sides(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray,
+    seen: list[Exception],
+) -> Level:
+    """Representable shifts ``h₊ > 0 > h₋`` for nominal steps ``h`` (n,) and f there."""
+    full = np.zeros((2, pb.layout.size))
+    full[:, index] = _BOTH_SIGNS * h
+    hp, hm = steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[:, index]
+    # One request for both sides: a batched or parallel evaluator fills fewer, larger blocks.
+    values = _values(ev, np.concatenate([index, index]), np.concatenate([hp, hm]), seen)
+    return hp, hm, values[: len(index)], values[len(index) :]
+
+
 def _pair(
     ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
-) -> tuple[Float64Array, Float64Array, Float64Array, Float64Array]:
-    """Representable shifts ``h₊ > 0 > h₋`` and ``f(x + h₊ e_k)``, ``f(x + h₋ e_k)``."""
-    hp, hm = steps.shifted_steps(pb.x_flat, pb.layout, _BOTH_SIGNS * h)[:, index]
-    # One request for both sides: a batched or parallel evaluator fills fewer, larger blocks.
-    both, shifts = np.concatenate([index, index]), np.concatenate([hp, hm])
-    values = ev.along(both, shifts)
-    _finite(values, both, pb, shifts)
-    return hp, hm, values[: len(index)], values[len(index) :]
+) -> Level:
+    """Representable shifts ``h₊ > 0 > h₋`` and ``f(x + h₊ e_k)``, ``f(x + h₋ e_k)``;
+    ``h`` has shape (P,), steps shrunk where they leave f's domain (see _pair_in_domain)."""
+    return _pair_in_domain(ev, pb, h, index)[1]
 
 
 def _nan(n: int) -> Float64Array:
@@ -146,11 +217,33 @@ def _nan(n: int) -> Float64Array:
 def _forward_points(
     ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
 ) -> tuple[Float64Array, Float64Array]:
-    """The representable shifts ``h₊ > 0`` and ``f(x + h₊ e_k)``."""
-    hp = steps.shifted_steps(pb.x_flat, pb.layout, h)[index]
-    fp = ev.along(index, hp)
-    _finite(fp, index, pb, hp)
+    """The representable shifts ``h₊`` and ``f(x + h₊ e_k)``.
+
+    Where f is not finite (or raises) at ``x + h e_k``, the step is shrunk by DOMAIN_SHRINK,
+    then, still outside f's domain, taken on the other side (a backward difference).
+    """
+    step = np.array(h[index], dtype=float)
+    seen: list[Exception] = []
+    hp, fp = _forward_at(ev, pb, step, index, seen)
+    for attempt in range(DOMAIN_TRIES + 1):
+        bad = np.flatnonzero(~np.isfinite(fp))
+        if bad.size == 0:
+            break
+        step[bad] = -h[index[bad]] if attempt == DOMAIN_TRIES else step[bad] / DOMAIN_SHRINK
+        hp[bad], fp[bad] = _forward_at(ev, pb, step[bad], index[bad], seen)
+    _finite(fp, index, pb, hp, seen)
     return hp, fp
+
+
+def _forward_at(
+    ev: _evaluate.Evaluator, pb: Problem, step: Float64Array, index: IntArray,
+    seen: list[Exception],
+) -> tuple[Float64Array, Float64Array]:
+    """Representable shifts for the signed steps ``step`` (n,) and f there."""
+    full = np.zeros(pb.layout.size)
+    full[index] = step
+    hp = steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[index]
+    return hp, _values(ev, index, hp, seen)
 
 
 def _imaginary_points(
@@ -172,11 +265,12 @@ def forward(
     f_max = np.maximum(abs(f0), np.abs(fp))
     m = _problem.scale(pb, index)
     rounding = noise.rounding(f_max, index)
-    error = 2.0 * rounding / hp + hp * f_max / (2.0 * m**2)
+    size = np.abs(hp)  # a step taken on the other side of f's domain edge is negative
+    error = 2.0 * rounding / size + size * f_max / (2.0 * m**2)
     n = len(index)
     none = np.zeros(n, bool)
-    return Estimate((fp - f0) / hp, error, hp, f_max, none, none, _nan(n), _nan(n),
-                    2.0 * rounding / hp, _nan(n), n)
+    return Estimate((fp - f0) / hp, error, size, f_max, none, none, _nan(n), _nan(n),
+                    2.0 * rounding / size, _nan(n), n)
 
 
 def central(
@@ -294,8 +388,15 @@ Level = tuple[Float64Array, Float64Array, Float64Array, Float64Array]
 
 
 def _levels(ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray) -> list[Level]:
-    """Richardson's three levels of central differences, at h, h/2 and h/4."""
-    return [_pair(ev, pb, h / 2.0**j, index) for j in range(3)]
+    """Richardson's three levels of central differences, at h, h/2 and h/4.
+
+    A base step that leaves f's domain is shrunk first (see :func:`_pair_in_domain`), and
+    the finer levels halve the step used.
+    """
+    base, first = _pair_in_domain(ev, pb, h, index)
+    full = np.zeros(pb.layout.size)
+    full[index] = base
+    return [first] + [_pair(ev, pb, full / 2.0**j, index) for j in (1, 2)]
 
 
 def _extrapolated(levels: list[Level]) -> tuple[
@@ -355,6 +456,16 @@ def _one_sided_range(
         width = np.maximum(width, np.abs(q[2] - q[1]))
         settled &= ~_keeps_too_much(q[1] - q[0], q[2] - q[1], noise[0] + noise[1],
                                     noise[1] + noise[2], 0.5)
+    # each side is the central value plus or minus half the gap: where the central values
+    # converge at order 2 and the gap at order 1, both sides settle, even where a side's own
+    # h and h² terms nearly cancel and its changes do not halve (f‴ h comparable to f″)
+    central = [(a + b) / 2.0 for a, b in zip(fwd, bwd, strict=True)]
+    gap = [a - b for a, b in zip(fwd, bwd, strict=True)]
+    pair = ~_keeps_too_much(central[1] - central[0], central[2] - central[1],
+                            noise[0] + noise[1], noise[1] + noise[2], 0.25)
+    pair &= ~_keeps_too_much(gap[1] - gap[0], gap[2] - gap[1], 2.0 * (noise[0] + noise[1]),
+                             2.0 * (noise[1] + noise[2]), 0.5)
+    settled |= pair
     low = np.where(settled, np.minimum(fwd[2], bwd[2]) - width, -np.inf)
     high = np.where(settled, np.maximum(fwd[2], bwd[2]) + width, np.inf)
     return low, high

@@ -31,6 +31,7 @@ __all__ = [
     "MISMATCH",
     "PASS",
     "UNCHECKED",
+    "UNRESOLVED",
     "UNVERIFIABLE",
     "ElementError",
     "GradientCheckResult",
@@ -42,8 +43,10 @@ __all__ = [
 Float64Array = npt.NDArray[np.float64]
 StatusArray = npt.NDArray[np.int8]
 
-PASS, MISMATCH, UNVERIFIABLE, UNCHECKED = 0, 1, 2, 3
-"""Per-element status codes in :attr:`GradientCheckResult.status`."""
+PASS, MISMATCH, UNVERIFIABLE, UNCHECKED, UNRESOLVED = 0, 1, 2, 3, 4
+"""Per-element status codes in :attr:`GradientCheckResult.status`. UNRESOLVED: the element's
+tolerance exceeds its own magnitude and the gradient's, so the check could not have seen an
+error of the element's size (see :mod:`gradcheck._resolution`)."""
 
 #: Relative errors are measured against at least this fraction of the largest |numeric|.
 REL_FLOOR = 1e-8
@@ -95,6 +98,7 @@ class LeafSummary(NamedTuple):
     max_rel_error: float
     worst_index: tuple[int, ...] | None
     """Index of the element closest to (or furthest past) its tolerance; None if none."""
+    n_unresolved: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields."""
@@ -118,7 +122,10 @@ class GradientCheckResult:
     ``bool(result)`` is ``result.passed``; ``str(result)`` is a short report. Errors are
     taken over the verifiable elements (status PASS or MISMATCH). Elements where f is not
     smooth within the step are *not verifiable* (status UNVERIFIABLE): they neither pass nor
-    fail, and ``passed`` is True when there is no mismatch, whatever ``n_unverifiable``.
+    fail. Elements whose tolerance exceeds their own magnitude and the gradient's are
+    *unresolved* (status UNRESOLVED): the check could not have seen an error of their size, so
+    it does not pass. ``passed`` is True when there is no mismatch and nothing unresolved,
+    whatever ``n_unverifiable``; ``resolution`` is then the smallest error it would have caught.
     The per-element arrays ``analytic``, ``numeric``, ``tolerance`` and ``status`` are tuples
     with one read-only array per leaf of ``x``, shaped like it, in the order of ``paths``.
     """
@@ -156,6 +163,14 @@ class GradientCheckResult:
     diagnosis: tuple[Finding, ...] = ()
     """The mistakes that explain the mismatches (see :func:`gradcheck.diagnosis.diagnose`);
     empty when the check passed or when no known pattern explains them."""
+    unresolved: tuple[ElementError, ...] = ()
+    """The first elements the check could not resolve (at most 10)."""
+    n_unresolved: int = 0
+    unresolved_reason: str = ""
+    """Why elements are unresolved, and which method or option would resolve them."""
+    resolution: float = 0.0
+    """The largest tolerance of a passing element: an error larger than this at any element
+    would have been caught (0 when no element passed)."""
 
     def __bool__(self) -> bool:
         return self.passed
@@ -252,7 +267,7 @@ def _leaf_summary(
     return LeafSummary(
         path, shape, int(status.size), int(np.sum(status == MISMATCH)),
         int(np.sum(status == UNVERIFIABLE)), _max(abs_error[checked]),
-        _max(rel_error[checked]), worst,
+        _max(rel_error[checked]), worst, int(np.sum(status == UNRESOLVED)),
     )
 
 
@@ -294,6 +309,8 @@ def build_result(
     bad = np.flatnonzero(status == MISMATCH)
     bad = bad[np.argsort(-ratio[bad], kind="stable")][:N_LISTED]
     odd = np.flatnonzero(status == UNVERIFIABLE)[:N_LISTED]
+    open_ = np.flatnonzero(status == UNRESOLVED)[:N_LISTED]
+    passing = tolerance[status == PASS]
     ranked = np.flatnonzero(checked)
     worst = [int(ranked[np.argmax(ratio[ranked])])] if ranked.size else []
     leaves = tuple(
@@ -305,7 +322,8 @@ def build_result(
         return tuple(_element(int(k), paths, shapes, offsets, arrays) for k in ks)
 
     return GradientCheckResult(
-        passed=not extra.get("nondeterministic", False) and not bool(np.any(status == MISMATCH)),
+        passed=not extra.get("nondeterministic", False)
+        and not bool(np.any((status == MISMATCH) | (status == UNRESOLVED))),
         method=method,
         max_abs_error=_max(abs_error[checked]),
         max_rel_error=_max(rel_error[checked]),
@@ -316,6 +334,9 @@ def build_result(
         n_mismatches=int(np.sum(status == MISMATCH)),
         unverifiable=elements(odd),
         n_unverifiable=int(np.sum(status == UNVERIFIABLE)),
+        unresolved=elements(open_),
+        n_unresolved=int(np.sum(status == UNRESOLVED)),
+        resolution=_max(passing[np.isfinite(passing)]),
         n_evaluations=n_evaluations,
         seconds=seconds,
         paths=paths,

@@ -166,21 +166,27 @@ def resolve_steps(
     return _tree.concat(arrays)
 
 
-def shifted_steps(x: Float64Array, layout: _tree.Layout, h: Float64Array) -> Float64Array:
+def shifted_steps(
+    x: Float64Array, layout: _tree.Layout, h: Float64Array, *,
+    only: npt.NDArray[np.intp] | None = None,
+) -> Float64Array:
     """The representable signed shifts ``(x_k + h_k) - x_k`` in each coordinate's dtype.
 
     ``x`` holds the coordinates as float64, shape (P,). ``h`` has shape (..., P): several
     sets of steps (both signs, say) are shifted at once, and the result has the shape of
     ``h``. Raises ValueError when a shift rounds to zero (the step is below the resolution of
-    x_k).
+    x_k), among the coordinates ``only`` when it is given (the others' steps may be 0).
     """
     out = np.empty(h.shape)
     for dtype, a, b in layout.runs():
         xs = x[a:b].astype(dtype)
         out[..., a:b] = (xs + h[..., a:b].astype(dtype)) - xs
-    if out.all():
+    checked = np.ones(out.shape, bool) if only is None else np.zeros(out.shape, bool)
+    if only is not None:
+        checked[..., only] = True
+    if (out != 0)[checked].all():
         return out
-    where = np.argwhere(out == 0)[0]
+    where = np.argwhere((out == 0) & checked)[0]
     k = int(where[-1])
     dtype = layout.dtypes[layout.locate(k)[0]]
     raise ValueError(

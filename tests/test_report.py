@@ -92,7 +92,8 @@ def test_passed_report_and_explicit_tolerance_rule() -> None:
     assert r.passed
     assert str(r).splitlines()[0] == (
         "PASSED: central differences, 6 elements, max rel error 0.00e+00, relative difference "
-        "0.00e+00, tolerance rtol=1e-07, atol=0, 14 evaluations of f, 0.002 s"
+        "0.00e+00, tolerance rtol=1e-07, atol=0, resolution 1.00e-06 (1.0e-06 of the "
+        "gradient's max-norm), 14 evaluations of f, 0.002 s"
     )
     assert "worst mismatches" not in str(r)
 

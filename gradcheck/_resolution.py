@@ -1,0 +1,76 @@
+"""Which passing elements the check could not resolve, and why.
+
+An element passes when ``|a - n| <= tol``. Where ``tol`` exceeds the element's own magnitude
+``max(|a|, |n|)`` and the gradient's (its max-norm, analytic or numerical), an error as large
+as the element itself would have passed: the element is *unresolved*, not passed. Where f's
+derivatives have a scale of their own, ``max(F, σ_f / ε) / m`` (``F`` the largest |f| seen,
+``σ_f`` f's measured rounding noise, which reveals the size of the values f cancels,
+``m = max(1, |x_k|)``), a tolerance below that scale still resolves the element: a saturated
+f (tanh at 100, softmax of logits far apart) or an f that is 0 by cancellation has a gradient
+near 0 that a tolerance of 1e-10 does settle. A declared nondeterminism (``nondet_tol``) has
+no such excuse: a tolerance it widened past the gradient is unresolved.
+
+Example
+-------
+>>> import numpy as np
+>>> status = np.zeros(2, np.int8)
+>>> out, why = mark(status, np.array([4.0, 1.0]), np.array([4.1, 1.0]), np.array([0.5, 13.0]),
+...                 floor=np.zeros(2), method="central", spread=1e-5)
+>>> out.tolist(), why.startswith("`nondet_tol`")
+([0, 4], True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck.report import PASS, UNRESOLVED
+
+Float64Array = npt.NDArray[np.float64]
+
+_WHY = {
+    "spread": "`nondet_tol` widened the tolerance past the gradient; a deterministic f (or a "
+              "smaller `nondet_tol`) would resolve it",
+    "complex": "the complex step's values are noisy here (f cancels large values, or its "
+               "complex part is inaccurate); method=\"richardson\" or \"central\" would resolve it",
+    "forward32": "forward differences in float32 resolve little; method=\"central\" or float64 "
+                 "x would resolve it",
+    "settle": "the confirmation by Richardson extrapolation could not tell the analytic value "
+              "from the first estimate; method=\"richardson\" (or \"complex\" where f is "
+              "analytic) would resolve it",
+    "step": "f changes faster than the step resolves (the step may straddle a singularity or "
+            "the edge of f's domain); a smaller `step`, or method=\"complex\" where f is "
+            "analytic, would resolve it",
+}
+
+
+def mark(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    tolerance: Float64Array, *, floor: Float64Array, method: str, spread: float,
+    float32: bool = False,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """``status`` with unresolved passes marked UNRESOLVED, and the reason ("" if none).
+
+    ``floor`` is the scale of f's derivatives per element (see the module notes; ignored
+    when ``spread`` > 0).
+    """
+    size = np.maximum(np.abs(analytic), np.abs(numeric))
+    size = np.where(np.isfinite(size), size, 0.0)
+    gradient = float(size.max(initial=0.0))
+    if spread == 0.0:
+        size = np.maximum(size, floor)
+    open_ = (status == PASS) & (tolerance > np.maximum(size, gradient))
+    keys = ["settle"] if np.any(status == UNRESOLVED) else []
+    out = status.copy()
+    if open_.any():
+        out[open_] = UNRESOLVED
+        if spread > 0.0:
+            keys.append("spread")
+        elif method == "complex":
+            keys.append("complex")
+        elif method == "forward" and float32:
+            keys.append("forward32")
+        else:
+            keys.append("step")
+    return out, "; ".join(_WHY[key] for key in keys)
