@@ -260,9 +260,10 @@ def check_gradient(
         )
     probe = _problem.PROBE_CALLS if rtol is None and atol is None else 0
     plan = _evaluation.Plan(f, evaluation, method, calls_at_x=2 + probe)
-    result = run_check(f, x, grad, options, plan.factory)
-    plan.finish()
-    return result
+    try:
+        return run_check(f, x, grad, options, plan.factory)
+    finally:  # an error of f ends the bar too, so that the traceback starts on a new line
+        plan.finish()
 
 
 @dataclass(frozen=True)

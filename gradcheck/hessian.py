@@ -154,13 +154,14 @@ def check_hessian(
 
 
 def assert_hessian(f: Any, x: Any, hessian: Any, **options: Any) -> None:
-    """Raise :class:`gradcheck.GradientMismatch` unless :func:`check_hessian` passes.
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_hessian` passes.
 
     Examples
     --------
     >>> import numpy as np
     >>> assert_hessian(lambda x: float(x @ x), np.array([1.0, 2.0]), 2 * np.eye(2))
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_hessian(f, x, hessian, **options)
     if not result.passed:
         raise DerivativeMismatch(result)

@@ -186,7 +186,7 @@ def check_jacobian(
 
 
 def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:
-    """Raise :class:`gradcheck.GradientMismatch` unless :func:`check_jacobian` passes.
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_jacobian` passes.
 
     Takes the arguments of :func:`check_jacobian`; the message is the report and the
     exception's ``result`` the :class:`DerivativeCheckResult`.
@@ -196,6 +196,7 @@ def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:
     >>> import numpy as np
     >>> assert_jacobian(np.exp, np.array([0.5, 1.0]), lambda x: np.diag(np.exp(x)))
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_jacobian(f, x, jacobian, **options)
     if not result.passed:
         raise DerivativeMismatch(result)

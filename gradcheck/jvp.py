@@ -256,13 +256,14 @@ def check_jvp(
 
 
 def assert_jvp(f: Any, x: Any, jvp: Any, **options: Any) -> None:
-    """Raise :class:`gradcheck.GradientMismatch` unless :func:`check_jvp` passes.
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_jvp` passes.
 
     Examples
     --------
     >>> import numpy as np
     >>> assert_jvp(np.exp, np.array([0.5, 1.0]), lambda x, t: np.exp(x) * t)
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_jvp(f, x, jvp, **options)
     if not result.passed:
         raise DerivativeMismatch(result)

@@ -47,8 +47,9 @@ def _weights(cts: list[Any], start: _rows.Start) -> Float64Array:
         leaves = _rows.float_tree(ct, outs.treedef, f"cotangents[{j}]", "f(x)",
                                   outs.layout.shapes, outs.layout.paths)
         flat = _tree.concat(leaves)
-        if not np.isfinite(flat).all():
-            raise ValueError(f"`cotangents[{j}]` must be finite")
+        if not np.isfinite(flat).all() or not flat.any():
+            # a zero cotangent makes both sides zero: any vjp linear in ct would pass
+            raise ValueError(f"`cotangents[{j}]` must be finite and not all zero")
         rows.append(flat)
     return np.array(rows)
 
@@ -201,13 +202,14 @@ def check_vjp(
 
 
 def assert_vjp(f: Any, x: Any, vjp: Any, **options: Any) -> None:
-    """Raise :class:`gradcheck.GradientMismatch` unless :func:`check_vjp` passes.
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_vjp` passes.
 
     Examples
     --------
     >>> import numpy as np
     >>> assert_vjp(np.exp, np.array([0.5, 1.0]), lambda x, ct: np.exp(x) * ct)
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_vjp(f, x, vjp, **options)
     if not result.passed:
         raise DerivativeMismatch(result)

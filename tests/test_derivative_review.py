@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,54 @@ def test_jvp_moves_are_exact_and_the_tangents_barely_rounded() -> None:
         for sign in (1.0, -1.0):
             step = sign * 2.0**k * moves
             np.testing.assert_array_equal((x + step) - x, step)
+
+
+def test_all_zero_cotangent_is_rejected_like_a_zero_tangent() -> None:
+    # a zero cotangent made both sides zero: vjp = 5·ct passed
+    with pytest.raises(ValueError, match=r"`cotangents\[0\]` must be finite and not all zero"):
+        gradcheck.check_vjp(np.sin, np.ones(3), lambda x, ct: 5 * ct,
+                            cotangents=[np.zeros(3)])
+
+
+@pytest.mark.parametrize("name", ["assert_jacobian", "assert_vjp", "assert_jvp",
+                                  "assert_hessian"])
+def test_assert_forms_hide_their_frame_from_pytest_tracebacks(name: str) -> None:
+    x = np.array([0.3, -0.4])
+    wrong = {"assert_jacobian": (np.sin, x, 2 * np.eye(2)),
+             "assert_vjp": (np.sin, x, lambda x, ct: 2 * ct),
+             "assert_jvp": (np.sin, x, lambda x, t: 2 * t),
+             "assert_hessian": (lambda x: float(x @ x), x, 3 * np.eye(2))}[name]
+    with pytest.raises(gradcheck.DerivativeMismatch) as info:
+        getattr(gradcheck, name)(*wrong)
+    frames = [entry.frame for entry in info.traceback if entry.name == name]
+    assert frames and all(frame.f_locals.get("__tracebackhide__") is True for frame in frames)
+
+
+def test_derivative_mismatch_is_exported_in_sorted_all() -> None:
+    assert "DerivativeMismatch" in gradcheck.__all__
+    assert gradcheck.__all__ == sorted(gradcheck.__all__)
+    assert issubclass(gradcheck.DerivativeMismatch, gradcheck.GradientMismatch)
+
+
+def test_progress_is_finished_when_f_raises() -> None:
+    seen: list[tuple[int, int]] = []
+    calls = iter(range(1000))
+
+    def f(v: Any) -> float:
+        if next(calls) == 12:
+            raise RuntimeError("boom")
+        return float(np.sum(np.sin(v)))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        gradcheck.check_gradient(f, np.linspace(0, 1, 8), np.cos,
+                                 progress=lambda d, t: seen.append((d, t)))
+    assert seen and seen[-1][0] == seen[-1][1]
+
+
+def test_sampled_check_keeps_the_message_of_an_error_of_f() -> None:
+    def f(v: Any) -> float:
+        raise ValueError("my own x[0][1] is bad")
+
+    with pytest.raises(ValueError, match=r"^my own x\[0\]\[1\] is bad$"):
+        gradcheck.check_sampled(f, {"a": np.ones(3), "b": np.ones(4)},
+                                {"a": np.ones(3), "b": np.ones(4)}, k=7)
