@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluation, _problem, _tree, _vector, check, report
+from gradcheck import _evaluation, _problem, _tree, _vector, check, report, steps
 from gradcheck._outputs import OutputLayout
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
@@ -45,6 +45,14 @@ class Options:
         return check.CheckOptions(args=self.args, method=self.method, step=self.step,
                                   rtol=self.rtol, atol=self.atol, nondet_tol=self.nondet_tol)
 
+    def validate(self, pb: _problem.Problem) -> None:
+        """The numeric options checked against the problem ``pb``, before f is first called."""
+        check._explicit_tolerance(self.rtol, self.atol)
+        self.allowed_spread()
+        if self.step is not None:
+            steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, self.step,
+                                eps_floor=0.0)
+
     def allowed_spread(self) -> float:
         """``nondet_tol`` as a number (0 when not given)."""
         return 0.0 if self.nondet_tol is None else check._number("nondet_tol", self.nondet_tol)
@@ -58,6 +66,7 @@ class Start:
         self.options = options
         self.x = x
         self.pb = _problem.prepare(f, x, options.args, options.method)
+        options.validate(self.pb)
         self.allowed = options.allowed_spread()
         evaluation = _evaluation.options(vectorized=options.vectorized,
                                          executor=options.executor,
@@ -156,6 +165,24 @@ def check_count(name: str, value: object) -> int:
     if value < 1:
         raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
     return int(value)
+
+
+def check_seed(seed: object) -> int | None:
+    """``seed`` as None or an int >= 0, or TypeError/ValueError naming it."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"`seed` is {seed!r}; it must be None or an int >= 0")
+    if seed < 0:
+        raise ValueError(f"`seed` is {seed!r}; it must be None or an int >= 0")
+    return int(seed)
+
+
+def check_callable(name: str, value: object, signature: str) -> None:
+    """TypeError naming ``name`` unless ``value`` is callable (``signature``: how it is called)."""
+    if not callable(value):
+        raise TypeError(f"`{name}` is {type(value).__name__}; it must be a callable "
+                        f"{signature}")
 
 
 def slip_probability(n_directions: int, factor: float = 10.0) -> float:

@@ -140,17 +140,19 @@ def check_hessian(
     options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
                       nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
                       max_batch_bytes=max_batch_bytes)
-    _scalar_f(f, x, options)
-    g = _gradient(f, grad)
     if not isinstance(hvp, bool):
         raise TypeError(f"`hvp` is {hvp!r}; it must be True or False")
+    g = _gradient(f, grad)
+    pb = _rows.Start.validate(f, x, options)  # everything checked before f is first called
+    if hvp:
+        _rows.check_callable("hessian", hessian, "hessian(x, v, *args) returning H v (hvp=True)")
+        chosen, drawn = jvp.directions(tangents, n_tangents, seed, pb, "tangents", "n_tangents")
+    else:
+        options.validate(pb)
+    _scalar_f(f, x, options)
     if not hvp:
         return jacobian._jacobian(g, x, hessian, options, kind="hessian", prefix="∇f(x)")
-    chosen, drawn = jvp.directions(tangents, n_tangents, seed,
-                                        _rows.Start.validate(f, x, options),
-                                        "tangents", "n_tangents")
-    return jvp._jvp(g, x, hessian, chosen, drawn, options, kind="hessian",
-                         prefix="∇f(x)")
+    return jvp._jvp(g, x, hessian, chosen, drawn, options, kind="hessian", prefix="∇f(x)")
 
 
 def assert_hessian(f: Any, x: Any, hessian: Any, **options: Any) -> None:

@@ -38,7 +38,7 @@ def _compose(outer: _tree.TreeDef, inner: _tree.TreeDef) -> _tree.TreeDef:
 
 
 def analytic_blocks(
-    value: object, start: _rows.Start, name: str
+    value: object, start: _rows.Start, name: str, prefix: str = "f(x)"
 ) -> list[list[npt.NDArray[np.floating[Any]]]]:
     """The blocks of a Jacobian value, ``[output leaf][input leaf]`` as (n_out_leaf, n_in_leaf).
 
@@ -47,7 +47,7 @@ def analytic_blocks(
     """
     outs, ins = start.outputs.layout, start.pb.layout
     treedef = _compose(start.outputs.treedef, start.pb.treedef)
-    raw = _tree.flatten_like(value, treedef, name, "∂f(x)/∂x")
+    raw = _tree.flatten_like(value, treedef, name, f"∂{prefix}/∂x")
     paths = [po + pi for po in outs.paths for pi in ins.paths]
     leaves = _tree.float_leaves(raw, paths, name, strict=False)
     blocks: list[list[npt.NDArray[np.floating[Any]]]] = []
@@ -57,8 +57,8 @@ def analytic_blocks(
             leaf = leaves[o * len(ins.paths) + i]
             if leaf.shape != so + si:
                 raise ValueError(
-                    f"`{name}{po}{pi}` has shape {leaf.shape}; the block of `f(x){po}` wrt "
-                    f"`x{pi}` must have shape {so + si} (f(x){po}.shape + x{pi}.shape)"
+                    f"`{name}{po}{pi}` has shape {leaf.shape}; the block of `{prefix}{po}` wrt "
+                    f"`x{pi}` must have shape {so + si} ({prefix}{po}.shape + x{pi}.shape)"
                 )
             row.append(leaf.reshape(int(np.prod(so)), int(np.prod(si))))
         blocks.append(row)
@@ -85,7 +85,7 @@ def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "j
     """:func:`check_jacobian` with its options gathered; a Hessian's is also symmetric."""
     start = _rows.Start(f, x, options)
     value = jacobian(start.pb.fresh_x(), *start.pb.args) if callable(jacobian) else jacobian
-    blocks = analytic_blocks(value, start, kind)
+    blocks = analytic_blocks(value, start, kind, prefix)
     rows, cols, analytic = start.output_axis(prefix), start.input_axis(), _matrix(blocks)
     if start.nondeterministic():
         return start.unchecked(kind, rows, cols, analytic)

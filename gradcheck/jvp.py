@@ -83,8 +83,8 @@ def directions(
 ) -> tuple[list[Any], bool]:
     """The tangents (pytrees like x): the given ones, checked, or ``n`` drawn; drawn or not."""
     if given is None:
-        rng = np.random.default_rng(seed)
         count = _rows.check_count(count_name, n)
+        rng = np.random.default_rng(_rows.check_seed(seed))
         return [_tree.unflatten(pb.treedef, _rows.standard_normal_tree(rng, pb.layout.shapes))
                 for _ in range(count)], True
     if not isinstance(given, (list, tuple)) or not given:
@@ -250,6 +250,7 @@ def check_jvp(
     options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
                       nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
                       max_batch_bytes=max_batch_bytes)
+    _rows.check_callable("jvp", jvp, "jvp(x, t, *args) returning the tangent of f(x) along t")
     chosen, drawn = directions(tangents, n_tangents, seed, _rows.Start.validate(f, x, options),
                                "tangents", "n_tangents")
     return _jvp(f, x, jvp, chosen, drawn, options)
