@@ -89,3 +89,42 @@ def test_sampled_check_keeps_the_message_of_an_error_of_f() -> None:
     with pytest.raises(ValueError, match=r"^my own x\[0\]\[1\] is bad$"):
         gradcheck.check_sampled(f, {"a": np.ones(3), "b": np.ones(4)},
                                 {"a": np.ones(3), "b": np.ones(4)}, k=7)
+
+
+def _diagnose(a: Any, n: Any, tol: Any) -> list[str]:
+    from gradcheck import _jacobian_diagnosis, report
+    from gradcheck.derivative_report import Axis
+
+    rows, cols = Axis(("f(x)",), ((n.shape[0],),)), Axis(("x",), ((n.shape[1],),))
+    status = np.where(np.abs(a - n) <= tol, report.PASS, report.MISMATCH).astype(np.int8)
+    return [f.name for f in _jacobian_diagnosis.diagnose_matrix(rows, cols, a, n, tol, status)]
+
+
+def test_one_clear_miss_among_loose_tolerances_is_an_element_not_a_factor() -> None:
+    n = np.arange(1.0, 13.0).reshape(4, 3)
+    tol = np.full(n.shape, 10.0)  # loose: a factor 1.5 fits all the other elements
+    tol[0, 0] = 1e-9
+    a = n.copy()
+    a[0, 0] *= 1.5
+    assert _diagnose(a, n, tol) == ["wrong-element"]
+
+
+def test_two_misses_in_a_long_column_are_no_wrong_column() -> None:
+    n = np.arange(1.0, 13.0).reshape(4, 3)
+    tol = np.full(n.shape, 1e-9)
+    a = n.copy()
+    a[0, 1] += 1.0
+    a[2, 1] += 1.0
+    assert _diagnose(a, n, tol) == []
+    a[3, 1] += 1.0  # three of four: the column
+    assert _diagnose(a, n, tol) == ["wrong-column"]
+
+
+def test_two_misses_do_not_make_a_constant_factor() -> None:
+    n = np.arange(1.0, 13.0).reshape(4, 3)
+    tol = np.full(n.shape, 1e-9)
+    tol[1:] = 100.0
+    a = n.copy()
+    a[0, :2] *= 2.0
+    assert "constant-factor" not in _diagnose(a, n, tol)
+    assert _diagnose(2 * n, n, np.full(n.shape, 1e-9)) == ["constant-factor"]
