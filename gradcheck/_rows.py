@@ -246,3 +246,40 @@ def product_symmetry(
         status = status.copy()
         status[:, over] = report.MISMATCH
     return status, findings, notes
+
+
+#: How much each outer method amplifies an error of the differenced values (the noise term of
+#: its quotient over the step: central ``2e / 2h``, forward ``2e / h``, Richardson ``6.6 e / h``).
+OUTER_GAIN = {"central": 1.0, "forward": 2.0, "richardson": 6.6}
+
+
+@dataclass(frozen=True)
+class InnerError:
+    """The error bound of a numerical gradient's elements, which a Hessian's tolerance carries.
+
+    Differencing a gradient whose element k is off by up to ``bound[k]`` (its rounding) moves
+    the derivative along column j by up to ``gain · bound[k] / step_j``: that is added to the
+    tolerance, so an element within it is no mismatch, and the note says what size of error
+    the check resolves.
+    """
+
+    bound: Float64Array
+    method: str
+
+    def widen(
+        self, outer_steps: Float64Array, analytic: Float64Array, numeric: Float64Array,
+        tolerance: Float64Array, status: npt.NDArray[np.int8],
+    ) -> tuple[Float64Array, npt.NDArray[np.int8], tuple[str, ...]]:
+        """(tolerance, status, notes) with the inner error added; ``outer_steps`` per column."""
+        extra = OUTER_GAIN[self.method] * self.bound[:, None] / outer_steps[None, :]
+        tolerance = tolerance + extra
+        status = status.copy()
+        with np.errstate(invalid="ignore"):
+            within = np.abs(analytic - numeric) <= tolerance
+        status[(status == report.MISMATCH) & within] = report.PASS
+        note = ("Without `grad`, the gradient is a finite difference of f: its rounding "
+                f"(about {float(np.max(self.bound)):.1e}) is part of each tolerance, so the "
+                f"check resolves errors above about {float(np.median(extra)):.1e} (at most "
+                f"{float(np.max(extra)):.1e}); pass `grad` for a sharper check.")
+        return tolerance, status, (note,)
+

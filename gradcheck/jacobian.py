@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _tree, _vector
+from gradcheck import _jacobian_diagnosis, _rows, _tree, _vector, steps
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 
@@ -81,7 +81,8 @@ def _matrix(blocks: list[list[npt.NDArray[Any]]]) -> Float64Array:
 
 
 def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "jacobian",
-              prefix: str = "f(x)") -> DerivativeCheckResult:
+              prefix: str = "f(x)", inner: _rows.InnerError | None = None,
+              ) -> DerivativeCheckResult:
     """:func:`check_jacobian` with its options gathered; a Hessian's is also symmetric."""
     start = _rows.Start(f, x, options)
     value = jacobian(start.pb.fresh_x(), *start.pb.args) if callable(jacobian) else jacobian
@@ -92,13 +93,19 @@ def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "j
     components = [_vector.Component(start.source, index=i) for i in range(len(analytic))]
     numeric, tolerance, status = start.compare(list(zip(components, _row_trees(blocks, start),
                                                         strict=True)))
+    notes: tuple[str, ...] = ()
+    if inner is not None:
+        pb = start.pb
+        outer = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, options.step,
+                                    eps_floor=0.0)
+        tolerance, status, notes = inner.widen(outer, analytic, numeric, tolerance, status)
     findings = _jacobian_diagnosis.diagnose_matrix(
         rows, cols, analytic, numeric, tolerance, status
     )
-    notes: tuple[str, ...] = ()
     if kind == "hessian":
-        status, more, notes = _rows.symmetry(rows, cols, analytic, numeric, tolerance, status)
-        findings += more
+        status, more, symmetric = _rows.symmetry(rows, cols, analytic, numeric, tolerance,
+                                                 status)
+        findings, notes = findings + more, notes + symmetric
     return start.result(kind, rows, cols, analytic, numeric, tolerance, status,
                         diagnosis=findings, notes=notes)
 

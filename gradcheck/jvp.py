@@ -130,8 +130,9 @@ def _base_steps(start: _rows.Start, dtype: Any) -> Float64Array:
     return based
 
 
-def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool,
-         options: Options, *, kind: str = "jvp", prefix: str = "f(x)") -> DerivativeCheckResult:
+def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool, options: Options, *,
+         kind: str = "jvp", prefix: str = "f(x)", inner: _rows.InnerError | None = None,
+         ) -> DerivativeCheckResult:
     """:func:`check_jvp` once its tangents are known."""
     pb_x = _rows.Start.validate(f, x, options)
     t = _tangent_matrix(tangents, pb_x)
@@ -157,16 +158,20 @@ def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool,
     components = [_vector.Component(start.source, index=i) for i in range(len(analytic))]
     numeric, tolerance, status = start.compare(list(zip(components, analytic, strict=True)))
     analytic, numeric, tolerance = analytic / c, numeric / c, tolerance / c
+    notes: tuple[str, ...] = ()
+    if inner is not None:  # column j moved x by base_j · c_j · t_j per unit of s
+        tolerance, status, notes = inner.widen(base * c, analytic, numeric, tolerance, status)
     findings = _jacobian_diagnosis.diagnose_matrix(
         rows, cols, analytic, numeric, tolerance, status, joiner=" along "
     )
-    extra: dict[str, Any] = {"diagnosis": findings}
+    extra: dict[str, Any] = {"diagnosis": findings, "notes": notes}
     if drawn:
-        extra.update(_rows.slip_fields(kind.upper() if kind == "jvp" else "Hessian-vector "
-                                       "product", "tangents", len(t)))
+        slip = _rows.slip_fields(kind.upper() if kind == "jvp" else "Hessian-vector product",
+                                 "tangents", len(t))
+        extra.update(slip, notes=slip["notes"] + notes)
     if kind == "hessian":
-        status, more, notes = _rows.product_symmetry(t, analytic, tolerance,
-                                                     status)
+        moved = moves / (base * c)[:, None]  # the tangents as rounded, which analytic is of
+        status, more, notes = _rows.product_symmetry(moved, analytic, tolerance, status)
         extra["diagnosis"] += more
         extra["notes"] = extra.get("notes", ()) + notes
     return start.result(kind, rows, cols, analytic, numeric, tolerance, status, **extra)
