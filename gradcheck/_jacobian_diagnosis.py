@@ -97,6 +97,15 @@ def _supported(line: Mask) -> bool:
     return n >= MIN_SUPPORT or (n >= 2 and n == line.size)
 
 
+def _within_leaves(axis: Axis, line: Mask) -> str:
+    """`` (in its x['v'] block)`` when the misses of a line lie in one leaf of a many-leaf axis."""
+    if len(axis.names) < 2:
+        return ""
+    leaves = {int(np.searchsorted(axis.offsets[1:], k, side="right"))
+              for k in np.flatnonzero(line)}
+    return f", in its {axis.names[leaves.pop()]} block" if len(leaves) == 1 else ""
+
+
 def _lines(
     rows: Axis, cols: Axis, residual: Float64Array, tol: Float64Array, clear: Mask,
     bad: Mask, joiner: str,
@@ -108,12 +117,14 @@ def _lines(
         return [_finding("wrong-element", f"only {name} is wrong", name)]
     if len(r_hit) == 1 and rows.offsets[-1] > 1 and _supported(clear[r_hit[0]]):
         name = rows.describe(int(r_hit[0]))
-        return [_finding("wrong-row", f"only the row of {name} is wrong (one output: "
+        where = _within_leaves(cols, bad[r_hit[0]])
+        return [_finding("wrong-row", f"only the row of {name} is wrong{where} (one output: "
                          f"{int(clear.sum())} clear misses, all in it)", name)]
     if len(c_hit) == 1 and cols.offsets[-1] > 1 and _supported(clear[:, c_hit[0]]):
         name = cols.describe(int(c_hit[0]))
-        return [_finding("wrong-column", f"only the column of {name} is wrong (one input: "
-                         f"{int(clear.sum())} clear misses, all in it)", name)]
+        where = _within_leaves(rows, bad[:, c_hit[0]])
+        return [_finding("wrong-column", f"only the column of {name} is wrong{where} (one "
+                         f"input: {int(clear.sum())} clear misses, all in it)", name)]
     return []
 
 

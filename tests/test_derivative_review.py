@@ -188,3 +188,22 @@ def test_hessian_without_grad_far_from_zero_has_no_false_alarm() -> None:
         # leaves an h² bias (4th derivatives of f) that failed half of these
         x = 3 * np.random.default_rng(seed).normal(size=4)
         assert gradcheck.check_hessian(f, x, hessian).passed, seed
+
+
+def test_wrong_row_says_which_block_of_the_row_is_wrong() -> None:
+    def layer(p: Any) -> Any:
+        return np.tanh(p["W"] @ p["v"] + p["b"])
+
+    def jacobian(p: Any) -> Any:
+        d = 1 - layer(p) ** 2
+        return {"W": np.einsum("i,ik,l->ikl", d, np.eye(3), p["v"]), "b": np.diag(d),
+                "v": d[:, None] * p["W"]}
+
+    rng = np.random.default_rng(0)
+    p = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(3),
+         "v": rng.standard_normal(4)}
+    wrong = jacobian(p)
+    wrong["v"][1] *= 1.001  # the README's example: only the x['v'] block of f(x)[1]
+    (finding,) = gradcheck.check_jacobian(layer, p, wrong).diagnosis
+    assert finding.name == "wrong-row"
+    assert finding.message.startswith("only the row of f(x)[1] is wrong, in its x['v'] block")
