@@ -8,6 +8,7 @@ on a :class:`gradcheck._vector.Component` whose evaluators are views of one
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -27,23 +28,18 @@ Float64Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class Options:
-    """The keyword options every derivative check shares (validated where they are used)."""
+class Options(check.CheckOptions):
+    """The keyword options every derivative check shares: the scalar check's (whose
+    ``weight_decay``, ``n_examples`` and ``hints`` stay unset) and the evaluation's."""
 
-    args: Any = ()
-    method: Any = "central"
-    step: Any = None
-    rtol: Any = None
-    atol: Any = None
-    nondet_tol: Any = None
     executor: Any = None
     vectorized: Any = False
     max_batch_bytes: Any = None
 
     def scalar(self) -> check.CheckOptions:
         """The options of the scalar check of one row."""
-        return check.CheckOptions(args=self.args, method=self.method, step=self.step,
-                                  rtol=self.rtol, atol=self.atol, nondet_tol=self.nondet_tol)
+        return check.CheckOptions(**{f.name: getattr(self, f.name)
+                                     for f in dataclasses.fields(check.CheckOptions)})
 
     def validate(self, pb: _problem.Problem) -> None:
         """The numeric options checked against the problem ``pb``, before f is first called."""

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from gradcheck import (
     _evaluate,
     _evaluation,
+    _moved,
     _parallel,
     _problem,
     _tree,
@@ -79,15 +80,7 @@ def _explicit_tolerance(rtol: object, atol: object) -> tuple[float, float] | Non
 
 def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float64Array, Any]:
     """The analytic gradient as a flat (P,) float64 array, and its per-coordinate epsilon."""
-    if pair is not None:
-        tree, name = pair.gradient, "f(x)[1]"
-    elif callable(grad):
-        tree, name = grad(pb.fresh_x(), *pb.args), "grad"
-    else:
-        tree, name = grad, "grad"
-    raw = _tree.flatten_like(tree, pb.treedef, name, "x")
-    leaves = _tree.float_leaves(raw, pb.layout.paths, name, strict=False)
-    _tree.check_shapes(leaves, pb.leaves, pb.layout.paths, name, "x")
+    leaves, _ = _moved.gradient_leaves(pb, grad, pair)
     eps = np.repeat(
         [float(np.finfo(leaf.dtype).eps) for leaf in leaves], np.diff(pb.layout.offsets)
     )
