@@ -45,6 +45,8 @@ class Options(check.CheckOptions):
         """The numeric options checked against the problem ``pb``, before f is first called."""
         check._explicit_tolerance(self.rtol, self.atol)
         self.allowed_spread()
+        _evaluation.options(vectorized=self.vectorized, executor=self.executor,
+                            max_batch_bytes=self.max_batch_bytes)
         if self.step is not None:
             steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, self.step,
                                 eps_floor=0.0)

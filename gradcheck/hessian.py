@@ -174,6 +174,7 @@ def check_hessian(
     if hvp:
         _rows.check_callable("hessian", hessian, "hessian(x, v, *args) returning H v (hvp=True)")
         chosen, drawn = jvp.directions(tangents, n_tangents, seed, pb, "tangents", "n_tangents")
+        jvp.tangent_matrix(chosen, pb)  # their shapes, before f is first called
     options.validate(pb)
     f_size, f_eps = _scalar_f(f, x, options)
     if grad is not None:

@@ -93,7 +93,7 @@ def directions(
     return list(given), False
 
 
-def _tangent_matrix(tangents: list[Any], pb: Any) -> Float64Array:
+def tangent_matrix(tangents: list[Any], pb: Any) -> Float64Array:
     """The tangents as rows of a (n, P) float64 matrix, validated (finite, not zero)."""
     out = []
     for j, t in enumerate(tangents):
@@ -135,7 +135,7 @@ def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool, options: Op
          ) -> DerivativeCheckResult:
     """:func:`check_jvp` once its tangents are known."""
     pb_x = _rows.Start.validate(f, x, options)
-    t = _tangent_matrix(tangents, pb_x)
+    t = tangent_matrix(tangents, pb_x)
     # s moves x by s·c·t: c scales t so that the steps in s move x as far as the
     # coordinate steps of the method would, whatever the size of t
     c = 1.0 / np.max(np.abs(t) / np.maximum(1.0, np.abs(pb_x.x_flat)), axis=1)
@@ -240,8 +240,8 @@ def check_jvp(
     coordinate of ``s c_j t_j`` at the base step is rounded to a multiple of 8 spacings of
     ``x_k``, so that ``x + 2^k s c_j t_j`` (the checker's steps) is computed without rounding
     even far from 0, and ``jvp`` is called with the tangent so rounded (relatively by at most
-    3e-10 in float64, 5e-5 in float32, measured over 20 random points and tangents). Cost with central differences: 2 calls
-    per tangent, plus 16 (two at x, the noise probe).
+    3e-10 in float64, 5e-5 in float32, measured over 20 random points and tangents). Cost
+    with central differences: 2 calls per tangent, plus 16 (two at x, the noise probe).
 
     Examples
     --------

@@ -380,6 +380,10 @@ BAD_INPUT = [
      r"`atol` is -1.0"),
     (lambda: gradcheck.check_hessian(_never, X, _bad_vjp, hvp=True, n_tangents=0), ValueError,
      r"`n_tangents` is 0"),
+    (lambda: gradcheck.check_hessian(_never, X, _bad_vjp, hvp=True, tangents=[np.ones(2)]),
+     ValueError, r"`tangents\[0\]` has shape \(2,\); `x` has shape \(3,\)"),
+    (lambda: gradcheck.check_hessian(_never, X, np.eye(3), grad=_never, executor=1), TypeError,
+     r"`executor`"),
     (lambda: gradcheck.check_hessian(lambda x: float(x @ x), X, np.eye(2)), ValueError,
      r"`hessian` has shape \(2, 2\); the block of `∇f\(x\)` wrt `x` must have shape \(3, 3\)"),
 ]
