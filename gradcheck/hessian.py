@@ -12,7 +12,7 @@ True
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,15 +23,26 @@ from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatc
 __all__ = ["assert_hessian", "check_hessian"]
 
 
-#: Without ``grad``, the relative step of the outer difference: ``ε^(1/4)`` balances a second
-#: difference's rounding ``ε F / h²`` against its truncation ``h² F⁗``.
-NESTED_STEP = float(np.finfo(np.float64).eps) ** 0.25
-#: ... and of the inner gradient, by Richardson extrapolation: its truncation (order h⁶) stays
-#: far below the resolution of the outer difference, where central differences leave a bias
-#: ``h² ∂³f / 6`` whose derivative (4th derivatives of f) no noise probe sees.
-INNER_STEP = steps.relative_step("richardson", float(np.finfo(np.float64).eps))
+#: Without ``grad``, the outer difference's relative step is ``ε^(1/4)`` (ε of x and f): it
+#: balances a second difference's rounding ``ε F / h²`` against its truncation ``h² F⁗``. The
+#: inner gradient is by Richardson extrapolation (its own step ``ε^(1/7)``): its truncation
+#: (order h⁶) stays far below the outer difference's resolution, where central differences
+#: leave a bias ``h² ∂³f / 6`` whose derivative (4th derivatives of f) no noise probe sees.
+OUTER_POWER = 0.25
 #: The rounding of one value of f, in units of ``ε |f(x)|`` (a few operations' worth).
 F_ROUNDING_ULPS = 4.0
+
+
+class _Nested(NamedTuple):
+    """The steps of the nested differences without ``grad`` and the inner gradient's error."""
+
+    inner: Any
+    """The inner gradient's steps, a pytree like x, fixed at x."""
+    outer: Any
+    """The outer difference's steps, a pytree like x."""
+    outer_relative: float
+    """The outer relative step (the step in s of a Hessian-vector product)."""
+    error: _rows.InnerError
 
 
 class _NumericalGradient:
@@ -47,18 +58,19 @@ class _NumericalGradient:
                                             step=self._step)
 
 
-def _nested(
-    pb: Any, f_size: float, f_eps: float, method: str
-) -> tuple[Any, Any, _rows.InnerError]:
-    """The inner and outer steps (pytrees like x) and the inner gradient's error bound."""
-    h = steps.shifted_steps(pb.x_flat, pb.layout, INNER_STEP * np.maximum(1.0, np.abs(pb.x_flat)))
-    rounding = F_ROUNDING_ULPS * max(f_eps, pb.layout.eps().max()) * max(f_size, 1e-300)
-    bound = _rows.OUTER_GAIN["richardson"] * rounding / h
-    step = _tree.unflatten(pb.treedef, [a.astype(np.float64) for a in pb.layout.split(h)])
-    outer = NESTED_STEP * np.maximum(1.0, np.abs(pb.x_flat))
-    outer_step = _tree.unflatten(pb.treedef, [a.astype(np.float64)
-                                              for a in pb.layout.split(outer)])
-    return step, outer_step, _rows.InnerError(bound, method)
+def _nested(pb: Any, f_size: float, f_eps: float, method: str) -> _Nested:
+    """The steps of the nested differences and the inner gradient's error bound."""
+    eps = max(f_eps, float(pb.layout.eps().max()))
+    scale = np.maximum(1.0, np.abs(pb.x_flat))
+    h = steps.shifted_steps(pb.x_flat, pb.layout, steps.relative_step("richardson", eps) * scale)
+    rounding = F_ROUNDING_ULPS * eps * max(f_size, 1e-300)
+    error = _rows.InnerError(_rows.OUTER_GAIN["richardson"] * rounding / h, method)
+
+    def tree(flat: Any) -> Any:
+        return _tree.unflatten(pb.treedef, [a.astype(np.float64) for a in pb.layout.split(flat)])
+
+    outer = eps**OUTER_POWER
+    return _Nested(tree(h), tree(outer * scale), outer, error)
 
 
 def _scalar_f(f: Any, x: Any, options: Options) -> tuple[float, float]:
@@ -182,16 +194,17 @@ def check_hessian(
             return jacobian._jacobian(grad, x, hessian, options, kind="hessian", prefix="∇f(x)")
         return jvp._jvp(grad, x, hessian, chosen, drawn, options, kind="hessian",
                         prefix="∇f(x)")
-    inner_step, outer_step, inner = _nested(pb, f_size, f_eps, method)
-    g = _NumericalGradient(f, inner_step, pb.layout.size)
+    nested = _nested(pb, f_size, f_eps, method)
+    g = _NumericalGradient(f, nested.inner, pb.layout.size)
     if not hvp:
-        outer = options if step is not None else dataclasses.replace(options, step=outer_step)
+        outer = options if step is not None else dataclasses.replace(options, step=nested.outer)
         result = jacobian._jacobian(g, x, hessian, outer, kind="hessian", prefix="∇f(x)",
-                                    inner=inner)
+                                    inner=nested.error)
     else:
-        outer = options if step is not None else dataclasses.replace(options, step=NESTED_STEP)
+        outer = options if step is not None else dataclasses.replace(
+            options, step=nested.outer_relative)
         result = jvp._jvp(g, x, hessian, chosen, drawn, outer, kind="hessian", prefix="∇f(x)",
-                          inner=inner)
+                          inner=nested.error)
     # n_evaluations counts calls of f: a whole gradient per call of g, and the one at x
     calls = result.n_evaluations * g.calls_per_gradient + 1
     return dataclasses.replace(result, n_evaluations=calls)

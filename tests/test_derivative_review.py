@@ -207,3 +207,19 @@ def test_wrong_row_says_which_block_of_the_row_is_wrong() -> None:
     (finding,) = gradcheck.check_jacobian(layer, p, wrong).diagnosis
     assert finding.name == "wrong-row"
     assert finding.message.startswith("only the row of f(x)[1] is wrong, in its x['v'] block")
+
+
+def test_hessian_without_grad_in_float32_uses_float32_steps() -> None:
+    def f(x: Any) -> float:
+        return float(np.sum(np.sin(x)) * x[0])
+
+    def hessian(x: Any) -> Any:
+        x = x.astype(np.float64)
+        h = np.diag(-np.sin(x) * x[0])
+        h[0, :] += np.cos(x)
+        h[:, 0] += np.cos(x)
+        return h
+
+    x = np.array([0.4, 1.3, -0.7], np.float32)
+    assert gradcheck.check_hessian(f, x, hessian).passed
+    assert not gradcheck.check_hessian(f, x, hessian(x) * 1.01).passed
