@@ -4,7 +4,7 @@ The public names are :func:`numerical_gradient`, :func:`check_gradient`,
 :func:`assert_gradient`, :class:`GradientCheckResult` and :class:`GradientMismatch`; for
 vector-valued functions and second derivatives :func:`check_jacobian`, :func:`check_vjp`,
 :func:`check_jvp`, :func:`check_hessian` (each with an ``assert_`` form) and
-:class:`DerivativeCheckResult`.
+:class:`DerivativeCheckResult` (raised as :class:`DerivativeMismatch`).
 ``gradcheck.strategies`` (Hypothesis strategies) is imported on first access only, so that the
 core never imports Hypothesis.
 
@@ -23,7 +23,7 @@ import importlib
 from typing import Any
 
 from gradcheck.check import assert_gradient, check_gradient
-from gradcheck.derivative_report import DerivativeCheckResult
+from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 from gradcheck.diagnosis import Hints
 from gradcheck.hessian import assert_hessian, check_hessian
 from gradcheck.jacobian import assert_jacobian, check_jacobian
@@ -43,6 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DerivativeCheckResult",
+    "DerivativeMismatch",
     "DirectionalResult",
     "GradientCheckResult",
     "GradientMismatch",

@@ -4,7 +4,10 @@ A pattern holds when, once removed, every checked element lies within ``SLACK`` 
 of the numerical value (the residual rule of :mod:`gradcheck.diagnosis`); it is looked for only
 when some element misses by more than that (a *clear* miss). Tried in order: a constant factor
 (``a = c n``; ``c = -1`` is a sign error), a transposed Jacobian (``a = nᵀ``), zero blocks,
-one wrong element, one wrong row (one output), one wrong column (one input).
+one wrong element, one wrong row (one output), one wrong column (one input). A pattern of many
+elements needs several clear misses to be named (``MIN_SUPPORT``; a whole short row or column
+will do): with loose tolerances elsewhere, one or two misses fit almost any pattern, and a
+wrong hint is worse than none. A single clear miss is named as the element.
 
 Example
 -------
@@ -33,6 +36,9 @@ Mask = npt.NDArray[np.bool_]
 
 #: A residual within this many tolerances is explained (as in gradcheck.diagnosis).
 SLACK = 2.0
+#: Clear misses needed before a pattern of many elements (factor, row, column) is named: one
+#: or two misses fit almost any pattern when the other elements' tolerances are loose.
+MIN_SUPPORT = 3
 #: Factors named when they explain the mismatch as well as the fitted one.
 NAMED_FACTORS = (-1.0, 2.0, 0.5, -2.0, -0.5)
 
@@ -82,6 +88,24 @@ def _zero_blocks(
     return found if found and not np.any(clear & ~covered) else []
 
 
+def _supported(line: Mask) -> bool:
+    """Whether a row's or column's clear misses support calling the whole line wrong.
+
+    MIN_SUPPORT of them, or every element of a shorter line (at least two).
+    """
+    n = int(line.sum())
+    return n >= MIN_SUPPORT or (n >= 2 and n == line.size)
+
+
+def _within_leaves(axis: Axis, line: Mask) -> str:
+    """`` (in its x['v'] block)`` when the misses of a line lie in one leaf of a many-leaf axis."""
+    if len(axis.names) < 2:
+        return ""
+    leaves = {int(np.searchsorted(axis.offsets[1:], k, side="right"))
+              for k in np.flatnonzero(line)}
+    return f", in its {axis.names[leaves.pop()]} block" if len(leaves) == 1 else ""
+
+
 def _lines(
     rows: Axis, cols: Axis, residual: Float64Array, tol: Float64Array, clear: Mask,
     bad: Mask, joiner: str,
@@ -91,14 +115,16 @@ def _lines(
     if len(r_hit) == 1 and len(c_hit) == 1:
         name = f"{rows.describe(int(r_hit[0]))}{joiner}{cols.describe(int(c_hit[0]))}"
         return [_finding("wrong-element", f"only {name} is wrong", name)]
-    if len(r_hit) == 1 and rows.offsets[-1] > 1:
+    if len(r_hit) == 1 and rows.offsets[-1] > 1 and _supported(clear[r_hit[0]]):
         name = rows.describe(int(r_hit[0]))
-        return [_finding("wrong-row", f"only the row of {name} is wrong (one output: "
+        where = _within_leaves(cols, bad[r_hit[0]])
+        return [_finding("wrong-row", f"only the row of {name} is wrong{where} (one output: "
                          f"{int(clear.sum())} clear misses, all in it)", name)]
-    if len(c_hit) == 1 and cols.offsets[-1] > 1:
+    if len(c_hit) == 1 and cols.offsets[-1] > 1 and _supported(clear[:, c_hit[0]]):
         name = cols.describe(int(c_hit[0]))
-        return [_finding("wrong-column", f"only the column of {name} is wrong (one input: "
-                         f"{int(clear.sum())} clear misses, all in it)", name)]
+        where = _within_leaves(rows, bad[:, c_hit[0]])
+        return [_finding("wrong-column", f"only the column of {name} is wrong{where} (one "
+                         f"input: {int(clear.sum())} clear misses, all in it)", name)]
     return []
 
 
@@ -113,15 +139,18 @@ def diagnose_matrix(
         clear = bad & ~(np.abs(a - n) <= SLACK * tol)
         if not clear.any():
             return ()
-        c = _factor(a, n, tol, checked)
+        n_clear = int(clear.sum())
+        c = _factor(a, n, tol, checked) if n_clear >= MIN_SUPPORT else None
         if c is not None:
             name = "sign" if c == -1.0 else "constant-factor"
             what = "has the wrong sign" if c == -1.0 else f"is {c:.6g}× the numerical one"
             return (_finding(name, f"the whole derivative {what}", "all", factor=c),)
-        if a.shape[0] == a.shape[1] and a.shape[0] > 1 and _within(a.T - n, tol, checked):
+        if (n_clear >= 2 and a.shape[0] == a.shape[1] and a.shape[0] > 1
+                and _within(a.T - n, tol, checked)):
             return (_finding("transposed", "the derivative is transposed: it holds J where "
                              "Jᵀ belongs (or the reverse)", "all"),)
+        lines = _lines(rows, cols, a - n, tol, clear, bad, joiner)
+        if n_clear == 1 and lines:  # one miss: the element, not a block it happens to fill
+            return tuple(lines)
         zero = _zero_blocks(rows, cols, a, tol, clear)
-        if zero:
-            return tuple(zero)
-        return tuple(_lines(rows, cols, a - n, tol, clear, bad, joiner))
+        return tuple(zero or lines)

@@ -8,6 +8,7 @@ on a :class:`gradcheck._vector.Component` whose evaluators are views of one
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluation, _problem, _tree, _vector, check, report
+from gradcheck import _evaluation, _problem, _tree, _vector, check, report, steps
 from gradcheck._outputs import OutputLayout
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
@@ -27,23 +28,28 @@ Float64Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class Options:
-    """The keyword options every derivative check shares (validated where they are used)."""
+class Options(check.CheckOptions):
+    """The keyword options every derivative check shares: the scalar check's (whose
+    ``weight_decay``, ``n_examples`` and ``hints`` stay unset) and the evaluation's."""
 
-    args: Any = ()
-    method: Any = "central"
-    step: Any = None
-    rtol: Any = None
-    atol: Any = None
-    nondet_tol: Any = None
     executor: Any = None
     vectorized: Any = False
     max_batch_bytes: Any = None
 
     def scalar(self) -> check.CheckOptions:
         """The options of the scalar check of one row."""
-        return check.CheckOptions(args=self.args, method=self.method, step=self.step,
-                                  rtol=self.rtol, atol=self.atol, nondet_tol=self.nondet_tol)
+        return check.CheckOptions(**{f.name: getattr(self, f.name)
+                                     for f in dataclasses.fields(check.CheckOptions)})
+
+    def validate(self, pb: _problem.Problem) -> None:
+        """The numeric options checked against the problem ``pb``, before f is first called."""
+        check._explicit_tolerance(self.rtol, self.atol)
+        self.allowed_spread()
+        _evaluation.options(vectorized=self.vectorized, executor=self.executor,
+                            max_batch_bytes=self.max_batch_bytes)
+        if self.step is not None:
+            steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, self.step,
+                                eps_floor=0.0)
 
     def allowed_spread(self) -> float:
         """``nondet_tol`` as a number (0 when not given)."""
@@ -58,6 +64,7 @@ class Start:
         self.options = options
         self.x = x
         self.pb = _problem.prepare(f, x, options.args, options.method)
+        options.validate(self.pb)
         self.allowed = options.allowed_spread()
         evaluation = _evaluation.options(vectorized=options.vectorized,
                                          executor=options.executor,
@@ -158,6 +165,24 @@ def check_count(name: str, value: object) -> int:
     return int(value)
 
 
+def check_seed(seed: object) -> int | None:
+    """``seed`` as None or an int >= 0, or TypeError/ValueError naming it."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"`seed` is {seed!r}; it must be None or an int >= 0")
+    if seed < 0:
+        raise ValueError(f"`seed` is {seed!r}; it must be None or an int >= 0")
+    return int(seed)
+
+
+def check_callable(name: str, value: object, signature: str) -> None:
+    """TypeError naming ``name`` unless ``value`` is callable (``signature``: how it is called)."""
+    if not callable(value):
+        raise TypeError(f"`{name}` is {type(value).__name__}; it must be a callable "
+                        f"{signature}")
+
+
 def slip_probability(n_directions: int, factor: float = 10.0) -> float:
     """The largest chance that ``n`` standard normal directions all miss an error.
 
@@ -219,3 +244,40 @@ def product_symmetry(
         status = status.copy()
         status[:, over] = report.MISMATCH
     return status, findings, notes
+
+
+#: How much each outer method amplifies an error of the differenced values (the noise term of
+#: its quotient over the step: central ``2e / 2h``, forward ``2e / h``, Richardson ``6.6 e / h``).
+OUTER_GAIN = {"central": 1.0, "forward": 2.0, "richardson": 6.6}
+
+
+@dataclass(frozen=True)
+class InnerError:
+    """The error bound of a numerical gradient's elements, which a Hessian's tolerance carries.
+
+    Differencing a gradient whose element k is off by up to ``bound[k]`` (its rounding) moves
+    the derivative along column j by up to ``gain · bound[k] / step_j``: that is added to the
+    tolerance, so an element within it is no mismatch, and the note says what size of error
+    the check resolves.
+    """
+
+    bound: Float64Array
+    method: str
+
+    def widen(
+        self, outer_steps: Float64Array, analytic: Float64Array, numeric: Float64Array,
+        tolerance: Float64Array, status: npt.NDArray[np.int8],
+    ) -> tuple[Float64Array, npt.NDArray[np.int8], tuple[str, ...]]:
+        """(tolerance, status, notes) with the inner error added; ``outer_steps`` per column."""
+        extra = OUTER_GAIN[self.method] * self.bound[:, None] / outer_steps[None, :]
+        tolerance = tolerance + extra
+        status = status.copy()
+        with np.errstate(invalid="ignore"):
+            within = np.abs(analytic - numeric) <= tolerance
+        status[(status == report.MISMATCH) & within] = report.PASS
+        note = ("Without `grad`, the gradient is a finite difference of f: its rounding "
+                f"(about {float(np.max(self.bound)):.1e}) is part of each tolerance, so the "
+                f"check resolves errors above about {float(np.median(extra)):.1e} (at most "
+                f"{float(np.max(extra)):.1e}); pass `grad` for a sharper check.")
+        return tolerance, status, (note,)
+

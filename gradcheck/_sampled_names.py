@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,14 +69,43 @@ _INTERNAL = re.compile(r"x\[(\d+)\]\[(\d+)\]")
 """An element of the sampled check as its messages write it: ``x[leaf][position]``."""
 
 
+class RaisedByF:
+    """The errors that the caller's f raised, so that their messages are never rewritten."""
+
+    def __init__(self) -> None:
+        self._seen: list[BaseException] = []
+
+    def call(self, f: Callable[..., Any], *args: Any) -> Any:
+        """``f(*args)``, remembering an error it raises."""
+        try:
+            return f(*args)
+        except BaseException as error:
+            self._seen.append(error)
+            raise
+
+    def caused(self, error: BaseException | None) -> bool:
+        """Whether ``error`` is (or was raised while handling) an error of f."""
+        while error is not None:
+            if any(error is seen for seen in self._seen):
+                return True
+            error = error.__cause__ or error.__context__
+        return False
+
+
 @contextlib.contextmanager
 def callers_errors(
-    layout: _tree.Layout, used: Sequence[int], local: Mapping[int, npt.NDArray[np.intp]]
+    layout: _tree.Layout, used: Sequence[int], local: Mapping[int, npt.NDArray[np.intp]],
+    raised_by_f: RaisedByF | None = None,
 ) -> Iterator[None]:
-    """Re-raise a TypeError/ValueError of the sampled check with its elements in x's names."""
+    """Re-raise a TypeError/ValueError of the sampled check with its elements in x's names.
+
+    Errors of the caller's f (those ``raised_by_f`` saw) keep their own messages.
+    """
     try:
         yield
     except (TypeError, ValueError) as error:
+        if raised_by_f is not None and raised_by_f.caused(error):
+            raise
 
         def name(match: re.Match[str]) -> str:
             j, position = int(match.group(1)), int(match.group(2))

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from gradcheck import (
     _evaluate,
     _evaluation,
+    _moved,
     _parallel,
     _premise,
     _problem,
@@ -80,15 +81,7 @@ def _explicit_tolerance(rtol: object, atol: object) -> tuple[float, float] | Non
 
 def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float64Array, Any]:
     """The analytic gradient as a flat (P,) float64 array, and its per-coordinate epsilon."""
-    if pair is not None:
-        tree, name = pair.gradient, "f(x)[1]"
-    elif callable(grad):
-        tree, name = grad(pb.fresh_x(), *pb.args), "grad"
-    else:
-        tree, name = grad, "grad"
-    raw = _tree.flatten_like(tree, pb.treedef, name, "x")
-    leaves = _tree.float_leaves(raw, pb.layout.paths, name, strict=False)
-    _tree.check_shapes(leaves, pb.leaves, pb.layout.paths, name, "x")
+    leaves, _ = _moved.gradient_leaves(pb, grad, pair)
     eps = np.repeat(
         [float(np.finfo(leaf.dtype).eps) for leaf in leaves], np.diff(pb.layout.offsets)
     )
@@ -267,9 +260,10 @@ def check_gradient(
         )
     probe = _problem.PROBE_CALLS if rtol is None and atol is None else 0
     plan = _evaluation.Plan(f, evaluation, method, calls_at_x=2 + probe)
-    result = run_check(f, x, grad, options, plan.factory)
-    plan.finish()
-    return result
+    try:
+        return run_check(f, x, grad, options, plan.factory)
+    finally:  # an error of f ends the bar too, so that the traceback starts on a new line
+        plan.finish()
 
 
 @dataclass(frozen=True)

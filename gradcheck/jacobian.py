@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _tree, _vector
+from gradcheck import _jacobian_diagnosis, _rows, _tree, _vector, steps
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 
@@ -38,7 +38,7 @@ def _compose(outer: _tree.TreeDef, inner: _tree.TreeDef) -> _tree.TreeDef:
 
 
 def analytic_blocks(
-    value: object, start: _rows.Start, name: str
+    value: object, start: _rows.Start, name: str, prefix: str = "f(x)"
 ) -> list[list[npt.NDArray[np.floating[Any]]]]:
     """The blocks of a Jacobian value, ``[output leaf][input leaf]`` as (n_out_leaf, n_in_leaf).
 
@@ -47,7 +47,7 @@ def analytic_blocks(
     """
     outs, ins = start.outputs.layout, start.pb.layout
     treedef = _compose(start.outputs.treedef, start.pb.treedef)
-    raw = _tree.flatten_like(value, treedef, name, "∂f(x)/∂x")
+    raw = _tree.flatten_like(value, treedef, name, f"∂{prefix}/∂x")
     paths = [po + pi for po in outs.paths for pi in ins.paths]
     leaves = _tree.float_leaves(raw, paths, name, strict=False)
     blocks: list[list[npt.NDArray[np.floating[Any]]]] = []
@@ -57,8 +57,8 @@ def analytic_blocks(
             leaf = leaves[o * len(ins.paths) + i]
             if leaf.shape != so + si:
                 raise ValueError(
-                    f"`{name}{po}{pi}` has shape {leaf.shape}; the block of `f(x){po}` wrt "
-                    f"`x{pi}` must have shape {so + si} (f(x){po}.shape + x{pi}.shape)"
+                    f"`{name}{po}{pi}` has shape {leaf.shape}; the block of `{prefix}{po}` wrt "
+                    f"`x{pi}` must have shape {so + si} ({prefix}{po}.shape + x{pi}.shape)"
                 )
             row.append(leaf.reshape(int(np.prod(so)), int(np.prod(si))))
         blocks.append(row)
@@ -81,24 +81,31 @@ def _matrix(blocks: list[list[npt.NDArray[Any]]]) -> Float64Array:
 
 
 def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "jacobian",
-              prefix: str = "f(x)") -> DerivativeCheckResult:
+              prefix: str = "f(x)", inner: _rows.InnerError | None = None,
+              ) -> DerivativeCheckResult:
     """:func:`check_jacobian` with its options gathered; a Hessian's is also symmetric."""
     start = _rows.Start(f, x, options)
     value = jacobian(start.pb.fresh_x(), *start.pb.args) if callable(jacobian) else jacobian
-    blocks = analytic_blocks(value, start, kind)
+    blocks = analytic_blocks(value, start, kind, prefix)
     rows, cols, analytic = start.output_axis(prefix), start.input_axis(), _matrix(blocks)
     if start.nondeterministic():
         return start.unchecked(kind, rows, cols, analytic)
     components = [_vector.Component(start.source, index=i) for i in range(len(analytic))]
     numeric, tolerance, status = start.compare(list(zip(components, _row_trees(blocks, start),
                                                         strict=True)))
+    notes: tuple[str, ...] = ()
+    if inner is not None:
+        pb = start.pb
+        outer = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, options.step,
+                                    eps_floor=0.0)
+        tolerance, status, notes = inner.widen(outer, analytic, numeric, tolerance, status)
     findings = _jacobian_diagnosis.diagnose_matrix(
         rows, cols, analytic, numeric, tolerance, status
     )
-    notes: tuple[str, ...] = ()
     if kind == "hessian":
-        status, more, notes = _rows.symmetry(rows, cols, analytic, numeric, tolerance, status)
-        findings += more
+        status, more, symmetric = _rows.symmetry(rows, cols, analytic, numeric, tolerance,
+                                                 status)
+        findings, notes = findings + more, notes + symmetric
     return start.result(kind, rows, cols, analytic, numeric, tolerance, status,
                         diagnosis=findings, notes=notes)
 
@@ -186,7 +193,7 @@ def check_jacobian(
 
 
 def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:
-    """Raise :class:`gradcheck.GradientMismatch` unless :func:`check_jacobian` passes.
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_jacobian` passes.
 
     Takes the arguments of :func:`check_jacobian`; the message is the report and the
     exception's ``result`` the :class:`DerivativeCheckResult`.
@@ -196,6 +203,7 @@ def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:
     >>> import numpy as np
     >>> assert_jacobian(np.exp, np.array([0.5, 1.0]), lambda x: np.diag(np.exp(x)))
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_jacobian(f, x, jacobian, **options)
     if not result.passed:
         raise DerivativeMismatch(result)

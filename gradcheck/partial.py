@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import _evaluate, _moved, _problem, _tree, _verdict, check, report, steps
-from gradcheck._sampled_names import callers_errors, in_callers_names
+from gradcheck._sampled_names import RaisedByF, callers_errors, in_callers_names
 
 __all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]
 
@@ -354,9 +354,10 @@ def check_sampled(
         leaves = [leaf.copy() for leaf in pb.leaves]
         for i, values in zip(used, sub, strict=True):
             leaves[i].reshape(-1)[local[i]] = values
-        return scalar(_tree.unflatten(pb.treedef, leaves), *extra)
+        return raised_by_f.call(scalar, _tree.unflatten(pb.treedef, leaves), *extra)
 
-    with callers_errors(pb.layout, used, local):
+    raised_by_f = RaisedByF()
+    with callers_errors(pb.layout, used, local, raised_by_f):
         result = check.check_gradient(restricted, sub_x, sub_grad, args=pb.args, method=method,
                                       step=step)
     result = in_callers_names(result, pb.layout, used, local, sub_x)

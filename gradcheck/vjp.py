@@ -31,8 +31,8 @@ def _cotangents(given: Any, n: Any, seed: Any, start: _rows.Start) -> tuple[list
     """The cotangents, pytrees like f(x): the given ones, checked, or ``n`` drawn."""
     outs = start.outputs
     if given is None:
-        rng = np.random.default_rng(seed)
         count = _rows.check_count("n_cotangents", n)
+        rng = np.random.default_rng(_rows.check_seed(seed))
         return [_tree.unflatten(outs.treedef, _rows.standard_normal_tree(rng, outs.layout.shapes))
                 for _ in range(count)], True
     chosen, _ = directions(given, n, seed, start.pb, "cotangents", "n_cotangents")
@@ -47,8 +47,9 @@ def _weights(cts: list[Any], start: _rows.Start) -> Float64Array:
         leaves = _rows.float_tree(ct, outs.treedef, f"cotangents[{j}]", "f(x)",
                                   outs.layout.shapes, outs.layout.paths)
         flat = _tree.concat(leaves)
-        if not np.isfinite(flat).all():
-            raise ValueError(f"`cotangents[{j}]` must be finite")
+        if not np.isfinite(flat).all() or not flat.any():
+            # a zero cotangent makes both sides zero: any vjp linear in ct would pass
+            raise ValueError(f"`cotangents[{j}]` must be finite and not all zero")
         rows.append(flat)
     return np.array(rows)
 
@@ -98,6 +99,13 @@ def _transposed(
 def _vjp(f: Any, x: Any, vjp: Any, cotangents: Any, n: Any, seed: Any,
          options: Options) -> DerivativeCheckResult:
     """:func:`check_vjp` with its options gathered."""
+    _rows.check_callable("vjp", vjp, "vjp(x, ct, *args) returning the gradient of ⟨ct, f(x)⟩")
+    if cotangents is None:  # checked before f is first called; their shapes need f(x)
+        _rows.check_count("n_cotangents", n)
+        _rows.check_seed(seed)
+    elif not isinstance(cotangents, (list, tuple)) or not cotangents:
+        raise TypeError(f"`cotangents` is {type(cotangents).__name__}; it must be a non-empty "
+                        "list of pytrees, each with the structure and shapes of `f(x)`")
     start = _rows.Start(f, x, options)
     cts, drawn = _cotangents(cotangents, n, seed, start)
     weights = _weights(cts, start)
@@ -201,13 +209,14 @@ def check_vjp(
 
 
 def assert_vjp(f: Any, x: Any, vjp: Any, **options: Any) -> None:
-    """Raise :class:`gradcheck.GradientMismatch` unless :func:`check_vjp` passes.
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_vjp` passes.
 
     Examples
     --------
     >>> import numpy as np
     >>> assert_vjp(np.exp, np.array([0.5, 1.0]), lambda x, ct: np.exp(x) * ct)
     """
+    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
     result = check_vjp(f, x, vjp, **options)
     if not result.passed:
         raise DerivativeMismatch(result)

@@ -305,6 +305,10 @@ def _bad_vjp(x: Any, ct: Any) -> Any:
     return [x]
 
 
+def _never(x: Any) -> Any:
+    raise AssertionError("f was called before the arguments were validated")
+
+
 BAD_INPUT = [
     (lambda: gradcheck.check_jacobian(dense, X, np.zeros((3, 4))), ValueError,
      r"`jacobian` has shape \(3, 4\); the block of `f\(x\)` wrt `x` must have shape \(4, 3\)"),
@@ -350,6 +354,38 @@ BAD_INPUT = [
      ValueError, r"`vectorized` is True but `grad` is None"),
     (lambda: gradcheck.check_hessian(lambda x: float(x @ x), X, np.eye(3), method="complex"),
      ValueError, r"`method` is 'complex' but `grad` is None"),
+    # every argument is validated before f is first called (_never fails when called)
+    (lambda: gradcheck.check_jacobian(_never, X, None, rtol=-1), ValueError,
+     r"`rtol` is -1; it must be a finite number >= 0"),
+    (lambda: gradcheck.check_jacobian(_never, X, None, step=-1.0), ValueError, r"`step` is -1.0"),
+    (lambda: gradcheck.check_vjp(_never, X, np.eye(3)), TypeError,
+     r"`vjp` is ndarray; it must be a callable vjp\(x, ct, \*args\)"),
+    (lambda: gradcheck.check_vjp(_never, X, _bad_vjp, seed="a"), TypeError,
+     r"`seed` is 'a'; it must be None or an int >= 0"),
+    (lambda: gradcheck.check_vjp(_never, X, _bad_vjp, n_cotangents=0), ValueError,
+     r"`n_cotangents` is 0"),
+    (lambda: gradcheck.check_vjp(_never, X, _bad_vjp, cotangents=np.ones(4)), TypeError,
+     r"`cotangents` is ndarray; it must be a non-empty list"),
+    (lambda: gradcheck.check_vjp(_never, X, _bad_vjp, nondet_tol=-1.0), ValueError,
+     r"`nondet_tol` is -1.0"),
+    (lambda: gradcheck.check_jvp(_never, X, np.eye(3)), TypeError,
+     r"`jvp` is ndarray; it must be a callable jvp\(x, t, \*args\)"),
+    (lambda: gradcheck.check_jvp(_never, X, _bad_vjp, seed=-1), ValueError, r"`seed` is -1"),
+    (lambda: gradcheck.check_jvp(_never, X, _bad_vjp, tangents=[np.ones(2)]), ValueError,
+     r"`tangents\[0\]` has shape \(2,\); `x` has shape \(3,\)"),
+    (lambda: gradcheck.check_jvp(_never, X, _bad_vjp, step="a"), TypeError, r"`step` is 'a'"),
+    (lambda: gradcheck.check_hessian(_never, X, np.eye(3), hvp=True), TypeError,
+     r"`hessian` is ndarray; it must be a callable hessian\(x, v, \*args\)"),
+    (lambda: gradcheck.check_hessian(_never, X, np.eye(3), atol=-1.0), ValueError,
+     r"`atol` is -1.0"),
+    (lambda: gradcheck.check_hessian(_never, X, _bad_vjp, hvp=True, n_tangents=0), ValueError,
+     r"`n_tangents` is 0"),
+    (lambda: gradcheck.check_hessian(_never, X, _bad_vjp, hvp=True, tangents=[np.ones(2)]),
+     ValueError, r"`tangents\[0\]` has shape \(2,\); `x` has shape \(3,\)"),
+    (lambda: gradcheck.check_hessian(_never, X, np.eye(3), grad=_never, executor=1), TypeError,
+     r"`executor`"),
+    (lambda: gradcheck.check_hessian(lambda x: float(x @ x), X, np.eye(2)), ValueError,
+     r"`hessian` has shape \(2, 2\); the block of `∇f\(x\)` wrt `x` must have shape \(3, 3\)"),
 ]
 
 
