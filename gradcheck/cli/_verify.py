@@ -24,8 +24,8 @@ import numpy as np
 from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
 from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
-from gradcheck._memo import Memoized
 from gradcheck.check import check_gradient
+from gradcheck.cli._memo import Memoized
 from gradcheck.report import PASS, GradientCheckResult
 
 __all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "PhaseProgress", "Summary",
