@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from backprop_ref import fast, holomorphic, loop, vectorized
-from backprop_ref._types import FloatArray, Layer
+from backprop_ref._types import FloatArray, Layer, ParamsLike
 from backprop_ref._validate import (
     check_choice,
     check_inputs,
@@ -30,9 +30,6 @@ from backprop_ref.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACT
 from backprop_ref.losses import LOSSES, NetworkFunctions, make_loss
 
 __all__ = ["MLP", "ParamsLike"]
-
-ParamsLike = Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]
-"""What the methods accept as ``params``: a list of Layer, or of (W, b) pairs."""
 
 DECAY_CONVENTIONS: tuple[str, ...] = ("coursera", "ufldl")
 

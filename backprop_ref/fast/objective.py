@@ -44,19 +44,17 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from backprop_ref import vectorized
-from backprop_ref._types import FloatArray, Layer
+from backprop_ref._types import FloatArray, Layer, ParamsLike
 from backprop_ref._validate import check_inputs, check_int, check_params, check_targets
 from backprop_ref.fast._moves import State, costs, state
+from backprop_ref.fast._network import Network
 from backprop_ref.fast._series import HiddenSeries
-
-if TYPE_CHECKING:
-    from backprop_ref.network import MLP, ParamsLike
 
 __all__ = ["BLOCK_BYTES", "Objective", "StructuredEvaluator"]
 
@@ -190,7 +188,7 @@ class Objective:
     """
 
     def __init__(
-        self, mlp: MLP, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = BLOCK_BYTES
+        self, mlp: Network, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = BLOCK_BYTES
     ) -> None:
         inputs = check_inputs(X, mlp.layer_sizes[0], np.dtype(np.float64))
         m = inputs.shape[0]
