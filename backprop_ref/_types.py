@@ -1,7 +1,8 @@
-"""The types shared by the modules of backprop_ref: float arrays and the (W, b) of a layer."""
+"""The types shared by the modules of backprop_ref: float arrays, the (W, b) of a layer, params."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,3 +21,7 @@ class Layer(NamedTuple):
 
     W: FloatArray
     b: FloatArray
+
+
+ParamsLike = Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]
+"""What the methods accept as ``params``: a list of Layer, or of (W, b) pairs."""

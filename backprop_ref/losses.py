@@ -34,6 +34,7 @@ __all__ = [
     "decay_term",
     "holomorphic_cost",
     "holomorphic_decay_term",
+    "holomorphic_softplus",
     "make_loss",
 ]
 
@@ -133,7 +134,7 @@ def decay_term(layers: Sequence[Layer], coefficient: float) -> _Scalar:
 # complex values), so that Im J(θ + ih e_k) / h is ∂J/∂θ_k. They are slower than the real forms.
 
 
-def _holomorphic_softplus(z: FloatArray) -> FloatArray:
+def holomorphic_softplus(z: FloatArray) -> FloatArray:
     """log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), the branch chosen by Re z; e^(·) ≤ 1."""
     positive = z.real > 0
     result: FloatArray = np.where(positive, z, 0.0) + np.log1p(np.exp(np.where(positive, -z, z)))
@@ -148,7 +149,7 @@ def _holomorphic_squared_error(z: FloatArray, a: FloatArray, y: FloatArray) -> _
 
 def _holomorphic_sigmoid_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> _Scalar:
     """Σ [y softplus(−z) + (1 − y) softplus(z)], the same sum as `sigmoid_cross_entropy`."""
-    return np.sum(y * _holomorphic_softplus(-z) + (1.0 - y) * _holomorphic_softplus(z))
+    return np.sum(y * holomorphic_softplus(-z) + (1.0 - y) * holomorphic_softplus(z))
 
 
 def _holomorphic_softmax_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> _Scalar:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from backprop_ref import holomorphic, loop, structured, vectorized
-from backprop_ref._types import FloatArray, Layer
+from backprop_ref import fast, holomorphic, loop, vectorized
+from backprop_ref._types import FloatArray, Layer, ParamsLike
 from backprop_ref._validate import (
     check_choice,
     check_inputs,
@@ -30,9 +30,6 @@ from backprop_ref.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACT
 from backprop_ref.losses import LOSSES, NetworkFunctions, make_loss
 
 __all__ = ["MLP", "ParamsLike"]
-
-ParamsLike = Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]
-"""What the methods accept as ``params``: a list of Layer, or of (W, b) pairs."""
 
 DECAY_CONVENTIONS: tuple[str, ...] = ("coursera", "ufldl")
 
@@ -332,8 +329,8 @@ class MLP:
         return loop.cost_and_gradient_loop(self._functions, layers, inputs, targets, decay=decay)
 
     def objective(
-        self, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = structured.BLOCK_BYTES
-    ) -> structured.Objective:
+        self, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = fast.BLOCK_BYTES
+    ) -> fast.Objective:
         """The cost on fixed data as a function of ``params`` alone, fast to check numerically.
 
         Parameters
@@ -350,7 +347,7 @@ class MLP:
             ``objective(params)`` is ``self.cost(params, X, Y)``; ``objective.gradient(params)``
             is the backpropagated gradient. ``gradcheck.check_gradient(objective, params,
             grad)`` moves one parameter at a time reusing the unperturbed activations below
-            it (see `backprop_ref.structured`): the same finite differences, to rounding, at a
+            it (see `backprop_ref.fast`): the same finite differences, to rounding, at a
             fraction of the cost.
 
         Raises
@@ -367,7 +364,7 @@ class MLP:
         >>> mlp.objective(X, Y)(params) == mlp.cost(params, X, Y)
         True
         """
-        return structured.Objective(self, X, Y, block_bytes=block_bytes)
+        return fast.Objective(self, X, Y, block_bytes=block_bytes)
 
     def _on_data(
         self, params: ParamsLike, X: FloatArray, Y: FloatArray, *, complex_ok: bool = False

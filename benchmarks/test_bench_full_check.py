@@ -4,7 +4,7 @@ Group ``full-check``: every check compares the backpropagated gradient of the sa
 network (squared error, λ = 1e-4) with every one of its P numerical derivatives.
 
 - ``structured``: ``gradcheck.check_gradient(mlp.objective(X, Y), params, grad)``, central
-  differences through the structure-aware evaluator of `backprop_ref.structured`;
+  differences through the structure-aware evaluator of `backprop_ref.fast`;
 - ``plain``: the same check of ``lambda p: mlp.cost(p, X, Y)``, one call of the cost per point;
 - ``scipy``: ``scipy.optimize.check_grad`` on the same cost and gradient of the flat θ (forward
   differences, P + 1 calls; its verdict: ‖g − n‖ / ‖g‖ < 1e-5);

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _moved, _problem, _tree, _verdict, check, report, steps
+from gradcheck import _evaluate, _moved, _problem, _sampling, _tree, _verdict, check, report, steps
 from gradcheck._sampled_names import RaisedByF, callers_errors, in_callers_names
 
 __all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]
@@ -88,37 +88,12 @@ class DirectionalResult(NamedTuple):
         return "\n".join(lines)
 
 
-def _generator(rng: object) -> np.random.Generator:
-    """A Generator from ``rng``: None (seed 0: reproducible by default), a seed or one."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng(0)
-    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
-        raise TypeError(f"`rng` is {rng!r}; it must be None, an int seed >= 0 or a Generator")
-    return np.random.default_rng(int(rng))
-
-
-def _count(name: str, value: object) -> int:
-    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
-    if value < 1:
-        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
-    return int(value)
-
-
 def _check_distribution(distribution: object) -> str:
     """``distribution`` if it is one of :data:`DISTRIBUTIONS`."""
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"`distribution` is {distribution!r}; it must be one of "
                          f"{', '.join(DISTRIBUTIONS)}")
     return str(distribution)
-
-
-def _max_abs(x: Float64Array) -> float:
-    """``max(1, max_k |x_k|)``, without a temporary of P elements."""
-    return max(1.0, float(np.max(x)), -float(np.min(x)))
 
 
 def check_directional(
@@ -198,7 +173,7 @@ def check_directional(
         raise ValueError(f"`method` is {method!r}; check_directional takes one of "
                          f"{', '.join(_METHODS)}")
     pb = _problem.prepare(f, x, args, method)
-    n = _count("n_directions", n_directions)
+    n = _sampling.count("n_directions", n_directions)
     if step is not None and not (isinstance(step, (int, float)) and 0 < step < math.inf):
         raise ValueError(f"`step` is {step!r}; it must be a positive finite number or None")
     distribution = _check_distribution(distribution)
@@ -206,7 +181,7 @@ def check_directional(
     call = _moved.Mover(pb, pair or pb.f)
     f0 = call.at_x()
     call.analytic, eps_a = _moved.gradient_leaves(pb, grad, pair)
-    gen, m = _generator(rng), _max_abs(pb.x_flat)
+    gen, m = _sampling.generator(rng), _sampling.max_abs(pb.x_flat)
     eps = max(float(np.max(pb.layout.eps())), call.eps)
     h = steps.relative_step(method, eps) * m if step is None else float(step)
     rows = [_along(call, method, gen, distribution, h, f0, eps, m) for _ in range(n)]
@@ -337,8 +312,8 @@ def check_sampled(
     (True, 3, 100)
     """
     pb = _problem.prepare(f, x, args, method)
-    count = min(_count("k", k), pb.layout.size)
-    chosen = np.sort(_generator(rng).choice(pb.layout.size, size=count, replace=False))
+    count = min(_sampling.count("k", k), pb.layout.size)
+    chosen = np.sort(_sampling.generator(rng).choice(pb.layout.size, size=count, replace=False))
     pair = check._PairValue(pb.f) if grad is None else None
     if pair is not None:
         pair(pb.fresh_x(), *pb.args)

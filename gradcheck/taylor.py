@@ -20,8 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _moved, _problem, check
-from gradcheck.partial import _count, _generator, _max_abs
+from gradcheck import _evaluate, _moved, _problem, _sampling, check
 
 __all__ = ["SLOPE_THRESHOLD", "TaylorResult", "taylor_test"]
 
@@ -158,13 +157,13 @@ def taylor_test(
     (True, True)
     """
     pb = _problem.prepare(f, x, args, "central")
-    n = _count("n_directions", n_directions)
+    n = _sampling.count("n_directions", n_directions)
     pair = check._PairValue(pb.f) if grad is None else None
     call = _moved.Mover(pb, pair or pb.f)
     f0 = call.at_x()
     call.analytic, _ = _moved.gradient_leaves(pb, grad, pair)
-    ladder = _ladder(steps, _max_abs(pb.x_flat))
-    gen = _generator(rng)
+    ladder = _ladder(steps, _sampling.max_abs(pb.x_flat))
+    gen = _sampling.generator(rng)
     remainders = np.empty((n, len(ladder)))
     f_max = abs(f0)
     for j in range(n):

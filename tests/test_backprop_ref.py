@@ -12,8 +12,8 @@ import pytest
 import backprop_ref
 
 MODULES = [
-    importlib.import_module(f"backprop_ref.{info.name}")
-    for info in pkgutil.iter_modules(backprop_ref.__path__)
+    importlib.import_module(info.name)
+    for info in pkgutil.walk_packages(backprop_ref.__path__, "backprop_ref.")
 ]
 
 

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 import gradcheck
-from gradcheck import _check_mlp, _verify, cli
+from gradcheck import cli
+from gradcheck.cli import _check_mlp, _verify
 
 
 def test_verify_prints_a_summary_and_progress_per_phase(capsys: pytest.CaptureFixture[str]) -> None:

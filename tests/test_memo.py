@@ -1,4 +1,4 @@
-"""gradcheck._memo: remembered values change nothing in a check, and spare the repeated calls."""
+"""gradcheck.cli._memo: remembered values change nothing in a check, and spare repeated calls."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from backprop_ref import MLP
-from gradcheck import _memo, _tree, _verify
+from gradcheck import _tree
 from gradcheck.check import check_gradient
+from gradcheck.cli import _memo, _verify
 from gradcheck.report import GradientCheckResult
 
 METHODS = ("forward", "central", "complex", "richardson")

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from backprop_ref import MLP, Layer, vectorized
 from backprop_ref.bugs import plant
 from gradcheck import _problem, check_gradient
-from gradcheck._verify import METHODS, Case, bug_statuses
+from gradcheck.cli._verify import METHODS, Case, bug_statuses
 from gradcheck.strategies import Case as DrawnCase
 from gradcheck.strategies import checkable_cases
 

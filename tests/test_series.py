@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backprop_ref import MLP, Layer, _moves, _series
+from backprop_ref import MLP, Layer
+from backprop_ref.fast import _moves, _series
 
 SIGMOID_DERIVATIVES = [  # the brief's closed forms, in a = σ(z)
     lambda a: a * (1 - a),

@@ -1,9 +1,9 @@
 """How the structured evaluator values a batch of moves of one parameter array.
 
 The network at x is kept as a `State` (arrays as units × examples). A block of moves of one
-layer's parameters is valued by the Taylor series of `backprop_ref._series` where its guard
+layer's parameters is valued by the Taylor series of `backprop_ref.fast._series` where its guard
 allows, else by the exact forward pass from the changed column upward (see
-`backprop_ref.structured`).
+`backprop_ref.fast.objective`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from backprop_ref import _series, holomorphic
-from backprop_ref._batch_costs import BatchCost, batch_cost
+from backprop_ref import holomorphic
 from backprop_ref._types import FloatArray, Layer
+from backprop_ref.fast import _series
+from backprop_ref.fast._batch_costs import BatchCost, batch_cost
 from backprop_ref.losses import NetworkFunctions, decay_term, holomorphic_decay_term
 
 __all__ = ["State", "costs", "state"]

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import gradcheck
-from gradcheck._check_mlp import BUG_NAMES, check_mlp
-from gradcheck._verify import METHODS, Summary, verify
+from gradcheck.cli._check_mlp import BUG_NAMES, check_mlp
+from gradcheck.cli._verify import METHODS, Summary, verify
 from gradcheck.progress import TextProgress
 
 __all__ = ["DEFAULT_CASES", "main"]

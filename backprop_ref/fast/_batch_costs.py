@@ -13,7 +13,7 @@ import numpy as np
 
 from backprop_ref._types import FloatArray
 from backprop_ref.activations import holomorphic_log_softmax, log_softmax
-from backprop_ref.losses import NetworkFunctions, _holomorphic_softplus
+from backprop_ref.losses import NetworkFunctions, holomorphic_softplus
 
 __all__ = ["BatchCost", "batch_cost"]
 
@@ -36,7 +36,7 @@ def _sigmoid_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> Any:
 
 def _holomorphic_sigmoid_cross_entropy(z: FloatArray, a: FloatArray, y: FloatArray) -> Any:
     """Σ y softplus(−z) + (1 − y) softplus(z) per batch item, analytic in z."""
-    terms = y * _holomorphic_softplus(-z) + (1.0 - y) * _holomorphic_softplus(z)
+    terms = y * holomorphic_softplus(-z) + (1.0 - y) * holomorphic_softplus(z)
     return terms.sum(axis=(1, 2))
 
 

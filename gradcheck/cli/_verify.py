@@ -24,8 +24,8 @@ import numpy as np
 from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
 from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
-from gradcheck._memo import Memoized
 from gradcheck.check import check_gradient
+from gradcheck.cli._memo import Memoized
 from gradcheck.report import PASS, GradientCheckResult
 
 __all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "PhaseProgress", "Summary",
@@ -63,7 +63,12 @@ def _targets(rng: np.random.Generator, m: int, n: int, loss: str, output: str) -
 
 
 def random_case(rng: np.random.Generator) -> Case:
-    """A case drawn like `gradcheck.strategies.checkable_cases`, from ``rng``."""
+    """A case drawn like `gradcheck.strategies.checkable_cases`, from ``rng``.
+
+    Written apart from the strategy, on the same tables (`gradcheck._cases`): the command line
+    runs without Hypothesis (an optional extra), and a run's cases are those of its seed; drawn
+    through Hypothesis they would be other cases, and verify's output for a seed would change.
+    """
     sizes = [int(s) for s in rng.integers(1, 7, int(rng.integers(2, 5)))]
     loss, output = LOSS_OUTPUTS[int(rng.integers(len(LOSS_OUTPUTS)))]
     decay = float(rng.choice([0.0, 10 ** rng.uniform(-8, -4), 10 ** rng.uniform(-4, 1)]))

@@ -12,7 +12,7 @@ Exact path, per move: the forward pass above layer l+1, m Σ_{k > l+1} s_k s_{k+
 the whole forward pass. Where the change is tiny (central and complex steps) the smooth
 activations (sigmoid, tanh, identity) and losses are replaced by truncated Taylor series,
 exact to a hundredth of the rounding of the exact path under a guard on the size of each move
-(`backprop_ref._series`): the activation of layer l+2 becomes K precomputed (m, s_{l+3})
+(`backprop_ref.fast._series`): the activation of layer l+2 becomes K precomputed (m, s_{l+3})
 matrices per unit, the output activation and elementwise loss a polynomial of degree ≤ 2K in
 the moved column per example, so a move below the output costs O(K m) after a one-off
 precomputation. Moves the guard refuses (Richardson's big base steps, relu, softmax) take the
@@ -44,19 +44,17 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from backprop_ref import vectorized
-from backprop_ref._moves import State, costs, state
-from backprop_ref._series import HiddenSeries
-from backprop_ref._types import FloatArray, Layer
+from backprop_ref._types import FloatArray, Layer, ParamsLike
 from backprop_ref._validate import check_inputs, check_int, check_params, check_targets
-
-if TYPE_CHECKING:
-    from backprop_ref.network import MLP, ParamsLike
+from backprop_ref.fast._moves import State, costs, state
+from backprop_ref.fast._network import Network
+from backprop_ref.fast._series import HiddenSeries
 
 __all__ = ["BLOCK_BYTES", "Objective", "StructuredEvaluator"]
 
@@ -164,7 +162,7 @@ class Objective:
     Made by `MLP.objective`; calling it is `MLP.cost`. ``gradcheck.check_gradient`` and
     ``gradcheck.numerical_gradient`` recognise its ``gradcheck_evaluator`` method and compute
     the same finite differences (same steps, same formulas) as for ``lambda p: mlp.cost(p, X,
-    Y)``, to rounding, far faster (see `backprop_ref.structured`).
+    Y)``, to rounding, far faster (see `backprop_ref.fast.objective`).
 
     Parameters
     ----------
@@ -190,7 +188,7 @@ class Objective:
     """
 
     def __init__(
-        self, mlp: MLP, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = BLOCK_BYTES
+        self, mlp: Network, X: npt.ArrayLike, Y: npt.ArrayLike, *, block_bytes: int = BLOCK_BYTES
     ) -> None:
         inputs = check_inputs(X, mlp.layer_sizes[0], np.dtype(np.float64))
         m = inputs.shape[0]
