@@ -192,24 +192,24 @@ def layer_shapes(layer_sizes: tuple[int, ...]) -> LayerShapes:
     return tuple(((n_out, n_in), (n_out,)) for n_in, n_out in pairwise(layer_sizes))
 
 
-def _all_finite(arrays: list[FloatArray]) -> bool:
-    """True if Σa² over all the arrays is finite, and so every element is; False may be overflow.
+def _all_finite(arrays: list[FloatArray], size: int) -> bool:
+    """True if Σa² over the arrays (``size`` elements in all) is finite, so every element is.
 
-    One vdot over one concatenated copy when they are small (numpy's calls, not the passes, are
-    the cost there), one vdot per array otherwise: no temporary of the arrays' size.
+    False may also be an overflow of Σa². One vdot over one concatenated copy when they are
+    small (numpy's calls, not the passes, are the cost there), else one vdot per array.
     """
-    if sum([array.size for array in arrays]) <= _CONCAT_LIMIT:
+    if size <= _CONCAT_LIMIT:
         flat = np.concatenate([array.ravel() for array in arrays])  # faster than axis=None
         return math.isfinite(np.vdot(flat, flat))
     return all(math.isfinite(np.vdot(array, array)) for array in arrays)
 
 
-def _fast_layers(params: object, shapes: LayerShapes) -> list[Layer] | None:
-    """``params`` as Layers if they are ndarrays of ``shapes`` and one float dtype, else None."""
+def _fast_layers(params: object, shapes: LayerShapes) -> tuple[list[Layer], int] | None:
+    """``params`` as Layers, and their size, if ndarrays of ``shapes`` and one float dtype."""
     if type(params) not in _SEQUENCES or len(params) != len(shapes):  # type: ignore[arg-type]
         return None
     layers: list[Layer] = []
-    dtype = None
+    dtype, size = None, 0
     for layer, (w_shape, b_shape) in zip(params, shapes, strict=True):  # type: ignore[call-overload]
         if type(layer) not in _SEQUENCES or len(layer) != 2:
             return None
@@ -221,7 +221,8 @@ def _fast_layers(params: object, shapes: LayerShapes) -> list[Layer] | None:
         if W.dtype != dtype or b.dtype != dtype:
             return None
         layers.append(layer if type(layer) is Layer else Layer(W, b))
-    return layers if dtype in _FAST_DTYPES else None
+        size += W.size + b.size
+    return (layers, size) if dtype in _FAST_DTYPES else None
 
 
 def fast_checked(
@@ -233,15 +234,16 @@ def fast_checked(
     ndarrays of the right shapes, all finite (and Y in [0, 1] if ``unit``). None for anything
     else, valid or not: the full checks then decide, and name what is wrong.
     """
-    layers = _fast_layers(params, shapes)
-    if layers is None or type(X) is not np.ndarray or type(Y) is not np.ndarray:
+    found = _fast_layers(params, shapes)
+    if found is None or type(X) is not np.ndarray or type(Y) is not np.ndarray:
         return None
     if X.dtype not in _FAST_DTYPES or Y.dtype not in _FAST_DTYPES or X.ndim != 2:
         return None
-    m = X.shape[0]
+    (layers, size), m = found, X.shape[0]
     if m < 1 or X.shape[1] != shapes[0][0][1] or Y.shape != (m, shapes[-1][1][0]):
         return None
-    if not _all_finite([array for layer in layers for array in layer] + [X, Y]):
+    arrays = [array for layer in layers for array in layer] + [X, Y]
+    if not _all_finite(arrays, size + X.size + Y.size):
         return None
     if unit and (Y.min() < 0 or Y.max() > 1):
         return None

@@ -16,7 +16,10 @@ stand-in activations go through the generic `Activation` functions.
 
 At small m (up to ``_SMALL_M`` rows) the arrays are a few hundred bytes and numpy's calls, not
 the passes, are the cost: `cost_and_gradient` then makes fresh arrays with the same kernels and
-the same products, in as few calls as it can (the same values, to the last bit).
+the same products, in as few calls as it can (the same values, to the last bit). Its forward
+pass runs under one ``errstate(over="ignore")`` instead of one per sigmoid layer, so there a
+pre-activation beyond the float range becomes ±inf without the warning the workspace path gives
+(σ(±inf) is then the limit, as for the e^(−z) that the errstate is there for).
 """
 
 from __future__ import annotations
@@ -59,6 +62,13 @@ def _sigmoid_forward(z: FloatArray, b: FloatArray) -> None:
         np.exp(z, out=z)
     z += 1.0
     np.reciprocal(z, out=z)
+
+
+def _sigmoid_tail(t: FloatArray) -> None:
+    """t ← 1 / (1 + e^t) in place, the last passes of `sigmoid`, for a caller ignoring overflow."""
+    np.exp(t, out=t)
+    t += 1.0
+    np.reciprocal(t, out=t)
 
 
 def _tanh_forward(z: FloatArray, b: FloatArray) -> None:
@@ -117,6 +127,7 @@ def _identity_backward(a: FloatArray, g: FloatArray) -> None:
     """g ← g: the derivative is 1."""
 
 
+_SIGMOID = ACTIVATIONS["sigmoid"].function
 _Kernel = Callable[[FloatArray, FloatArray], None]
 _FORWARD: dict[str, _Kernel] = {
     "identity": _identity_forward,
@@ -278,21 +289,37 @@ def cost(
     return float(data_cost + _decay_cost(layers, decay))
 
 
+def _small_forward(
+    functions: NetworkFunctions, layers: list[Layer], X: FloatArray
+) -> tuple[list[FloatArray], FloatArray, FloatArray]:
+    """A(1), ..., A(L−1), Z(L) and A(L) as fresh arrays, under one errstate (see above)."""
+    name, activations = functions.hidden.name, [X]
+    with np.errstate(over="ignore"):  # e^(−z) = inf for z < −709 gives σ = 0, the limit
+        for W, b in layers[:-1]:
+            z = activations[-1] @ W.T  # (m, s_{l+1})
+            if name == "sigmoid":  # `_sigmoid_forward` without its own errstate
+                np.subtract(-b, z, out=z)
+                _sigmoid_tail(z)
+            else:
+                _FORWARD[name](z, b)
+            activations.append(z)
+        W, b = layers[-1]
+        z_out = activations[-1] @ W.T
+        z_out += b
+        if functions.output.function is _SIGMOID:  # `sigmoid` without its own errstate
+            a_out = np.negative(z_out)
+            _sigmoid_tail(a_out)
+        else:
+            a_out = functions.output.function(z_out)
+    return activations, z_out, a_out
+
+
 def _small_cost_and_gradient(
     functions: NetworkFunctions, layers: list[Layer], X: FloatArray, Y: FloatArray, decay: float
 ) -> tuple[float, list[Layer]]:
     """`cost_and_gradient` for a real X of few rows and a hidden activation with kernels."""
-    hidden_forward = _FORWARD[functions.hidden.name]
+    activations, z_out, a_out = _small_forward(functions, layers, X)
     hidden_backward = _BACKWARD[functions.hidden.name]
-    activations = [X]
-    for W, b in layers[:-1]:
-        z = activations[-1] @ W.T  # (m, s_{l+1}), a fresh array
-        hidden_forward(z, b)
-        activations.append(z)
-    W, b = layers[-1]
-    z_out = activations[-1] @ W.T
-    z_out += b
-    a_out = functions.output.function(z_out)
     m = X.shape[0]
     if functions.loss.cost is squared_error:  # a − y once, for the cost and for δ(L)
         error = a_out - Y
