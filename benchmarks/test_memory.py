@@ -24,12 +24,13 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import gradcheck
+from benchmarks._targets import PARTIAL_BYTES, SLACK_BYTES
 
 Float64Array = npt.NDArray[np.float64]
 SIZES = (100_000, 1_000_000)
-PARTIAL_LIMIT = 3 * 8
+PARTIAL_LIMIT = PARTIAL_BYTES
 """Bytes per coordinate the partial checks may use: 3 copies of a float64 x."""
-SLACK = 500_000
+SLACK = SLACK_BYTES
 """Bytes allowed beyond that whatever P: chunk buffers of 64 KiB, the small arrays."""
 _CHUNK = 1 << 13
 
