@@ -1,12 +1,15 @@
 """Checks at the public boundary: each returns the value in its working form or raises.
 
 Messages name the argument in backticks, give its value (or shape, or dtype) and the rule.
+`fast_checked` passes the common valid case of `MLP`'s methods in a few microseconds; anything
+else goes through the full checks, which raise the documented errors.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from numbers import Integral, Real
 from typing import Any
 
@@ -16,6 +19,15 @@ from backprop_ref._types import FloatArray, Layer
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 COMPLEX_DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
+
+LayerShapes = tuple[tuple[tuple[int, int], tuple[int]], ...]
+"""The (W shape, b shape) of each layer, as `layer_shapes` gives them."""
+
+_CONCAT_LIMIT = 1 << 14
+"""Arrays of at most this many elements in all are tested for finiteness as one copy."""
+
+_SEQUENCES = (list, tuple, Layer)
+_FAST_DTYPES = frozenset(FLOAT_DTYPES)  # a hash, not == with each in turn
 
 
 def _type_name(value: object) -> str:
@@ -173,6 +185,71 @@ def check_targets(
             "must lie in [0, 1]"
         )
     return array.astype(dtype, copy=False)
+
+
+def layer_shapes(layer_sizes: tuple[int, ...]) -> LayerShapes:
+    """((s_{l+1}, s_l), (s_{l+1},)) per layer l, what `check_params` expects of W(l) and b(l)."""
+    return tuple(((n_out, n_in), (n_out,)) for n_in, n_out in pairwise(layer_sizes))
+
+
+def _all_finite(arrays: list[FloatArray], size: int) -> bool:
+    """True if Σa² over the arrays (``size`` elements in all) is finite, so every element is.
+
+    False may also be an overflow of Σa². One vdot over one concatenated copy when they are
+    small (numpy's calls, not the passes, are the cost there), else one vdot per array.
+    """
+    if size <= _CONCAT_LIMIT:
+        flat = np.concatenate([array.ravel() for array in arrays])  # faster than axis=None
+        return math.isfinite(np.vdot(flat, flat))
+    return all(math.isfinite(np.vdot(array, array)) for array in arrays)
+
+
+def _fast_layers(params: object, shapes: LayerShapes) -> tuple[list[Layer], int] | None:
+    """``params`` as Layers, and their size, if ndarrays of ``shapes`` and one float dtype."""
+    if type(params) not in _SEQUENCES or len(params) != len(shapes):  # type: ignore[arg-type]
+        return None
+    layers: list[Layer] = []
+    dtype, size = None, 0
+    for layer, (w_shape, b_shape) in zip(params, shapes, strict=True):  # type: ignore[call-overload]
+        if type(layer) not in _SEQUENCES or len(layer) != 2:
+            return None
+        W, b = layer
+        if not (type(W) is type(b) is np.ndarray and W.shape == w_shape and b.shape == b_shape):
+            return None
+        if dtype is None:
+            dtype = W.dtype
+        if W.dtype != dtype or b.dtype != dtype:
+            return None
+        layers.append(layer if type(layer) is Layer else Layer(W, b))
+        size += W.size + b.size
+    return (layers, size) if dtype in _FAST_DTYPES else None
+
+
+def fast_checked(
+    params: object, X: object, Y: object, shapes: LayerShapes, *, unit: bool
+) -> tuple[list[Layer], FloatArray, FloatArray] | None:
+    """What `check_params`, `check_inputs` and `check_targets` return, for the common case.
+
+    That case: a list of (W, b) ndarrays of ``shapes`` and one float dtype, X and Y float
+    ndarrays of the right shapes, all finite (and Y in [0, 1] if ``unit``). None for anything
+    else, valid or not: the full checks then decide, and name what is wrong.
+    """
+    found = _fast_layers(params, shapes)
+    if found is None or type(X) is not np.ndarray or type(Y) is not np.ndarray:
+        return None
+    if X.dtype not in _FAST_DTYPES or Y.dtype not in _FAST_DTYPES or X.ndim != 2:
+        return None
+    (layers, size), m = found, X.shape[0]
+    if m < 1 or X.shape[1] != shapes[0][0][1] or Y.shape != (m, shapes[-1][1][0]):
+        return None
+    arrays = [array for layer in layers for array in layer] + [X, Y]
+    if not _all_finite(arrays, size + X.size + Y.size):
+        return None
+    if unit and (Y.min() < 0 or Y.max() > 1):
+        return None
+    dtype = layers[0].W.dtype
+    inputs = X if X.dtype == dtype else X.astype(dtype)
+    return layers, inputs, Y if Y.dtype == dtype else Y.astype(dtype)
 
 
 def check_rng(rng: object) -> np.random.Generator:

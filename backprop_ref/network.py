@@ -18,6 +18,7 @@ import numpy.typing as npt
 from backprop_ref import fast, holomorphic, loop, vectorized
 from backprop_ref._types import FloatArray, Layer, ParamsLike
 from backprop_ref._validate import (
+    LayerShapes,
     check_choice,
     check_inputs,
     check_layer_sizes,
@@ -25,6 +26,8 @@ from backprop_ref._validate import (
     check_real,
     check_rng,
     check_targets,
+    fast_checked,
+    layer_shapes,
 )
 from backprop_ref.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from backprop_ref.losses import LOSSES, NetworkFunctions, make_loss
@@ -93,6 +96,7 @@ class MLP:
     weight_decay: float
     decay_convention: str
     _functions: NetworkFunctions = field(init=False, repr=False, compare=False)
+    _shapes: LayerShapes = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -126,6 +130,7 @@ class MLP:
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "_shapes", layer_shapes(self.layer_sizes))
 
     def init_params(
         self, rng: int | np.random.Generator | None = None, scale: float = 0.01
@@ -381,12 +386,15 @@ class MLP:
         self, params: ParamsLike, X: npt.ArrayLike, Y: npt.ArrayLike, *, complex_ok: bool = False
     ) -> tuple[list[Layer], FloatArray, FloatArray, float]:
         """The validated params, X and Y in their (real) dtype, and c in D = (c/2) Σ‖W‖²."""
-        layers = check_params(params, self.layer_sizes, complex_ok=complex_ok)
-        dtype = np.finfo(layers[0].W.dtype).dtype  # float64 for complex128
-        inputs = check_inputs(X, self.layer_sizes[0], dtype)
+        unit = self.loss == "cross_entropy"
+        checked = fast_checked(params, X, Y, self._shapes, unit=unit)
+        if checked is None:  # not the common case: the full checks, which name what is wrong
+            layers = check_params(params, self.layer_sizes, complex_ok=complex_ok)
+            dtype = np.finfo(layers[0].W.dtype).dtype  # float64 for complex128
+            inputs = check_inputs(X, self.layer_sizes[0], dtype)
+            targets = check_targets(Y, (len(inputs), self.layer_sizes[-1]), dtype, unit=unit)
+        else:
+            layers, inputs, targets = checked
         m = inputs.shape[0]
-        targets = check_targets(
-            Y, (m, self.layer_sizes[-1]), dtype, unit=self.loss == "cross_entropy"
-        )
         decay = self.weight_decay / m if self.decay_convention == "coursera" else self.weight_decay
         return layers, inputs, targets, decay

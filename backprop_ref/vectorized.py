@@ -13,6 +13,13 @@ pass, and the derivatives run block by block with a small scratch array instead 
 temporary. They compute exactly the values of `backprop_ref.activations` (the same operations
 in the same order, so the same rounding). Other dtypes (complex, for the complex step) and
 stand-in activations go through the generic `Activation` functions.
+
+At small m (up to ``_SMALL_M`` rows) the arrays are a few hundred bytes and numpy's calls, not
+the passes, are the cost: `cost_and_gradient` then makes fresh arrays with the same kernels and
+the same products, in as few calls as it can (the same values, to the last bit). Its forward
+pass runs under one ``errstate(over="ignore")`` instead of one per sigmoid layer, so there a
+pre-activation beyond the float range becomes ±inf without the warning the workspace path gives
+(σ(±inf) is then the limit, as for the e^(−z) that the errstate is there for).
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ import numpy as np
 
 from backprop_ref._types import FloatArray, Layer
 from backprop_ref.activations import ACTIVATIONS, Activation
-from backprop_ref.losses import NetworkFunctions, decay_term
+from backprop_ref.losses import NetworkFunctions, decay_term, squared_error
 
 __all__ = ["backward", "cost", "cost_and_gradient", "forward"]
 
 _BLOCK_BYTES = 1 << 17
 """Elementwise passes with a scratch array run on row blocks of this size (well inside L2)."""
+
+_SMALL_M = 16
+"""Batches of at most this many rows take the few-calls path of `cost_and_gradient`."""
 
 _HUGE_PAGE = 1 << 21
 """The size of a transparent huge page on x86-64 and arm64 Linux."""
@@ -52,6 +62,13 @@ def _sigmoid_forward(z: FloatArray, b: FloatArray) -> None:
         np.exp(z, out=z)
     z += 1.0
     np.reciprocal(z, out=z)
+
+
+def _sigmoid_tail(t: FloatArray) -> None:
+    """t ← 1 / (1 + e^t) in place, the last passes of `sigmoid`, for a caller ignoring overflow."""
+    np.exp(t, out=t)
+    t += 1.0
+    np.reciprocal(t, out=t)
 
 
 def _tanh_forward(z: FloatArray, b: FloatArray) -> None:
@@ -110,6 +127,7 @@ def _identity_backward(a: FloatArray, g: FloatArray) -> None:
     """g ← g: the derivative is 1."""
 
 
+_SIGMOID = ACTIVATIONS["sigmoid"].function
 _Kernel = Callable[[FloatArray, FloatArray], None]
 _FORWARD: dict[str, _Kernel] = {
     "identity": _identity_forward,
@@ -137,6 +155,17 @@ def _fast(hidden: Activation, part: str, array: FloatArray) -> bool:
         and hidden.name in _FORWARD
         and getattr(hidden, part) is getattr(registered, part)
         and array.dtype.kind == "f"
+    )
+
+
+def _has_kernels(hidden: Activation) -> bool:
+    """Whether kernels stand in for both parts of ``hidden`` (as `_fast`, the dtype aside)."""
+    registered = ACTIVATIONS.get(hidden.name)
+    return (
+        hidden.name in _FORWARD
+        and registered is not None
+        and hidden.function is registered.function
+        and hidden.backward is registered.backward
     )
 
 
@@ -260,11 +289,73 @@ def cost(
     return float(data_cost + _decay_cost(layers, decay))
 
 
+def _small_forward(
+    functions: NetworkFunctions, layers: list[Layer], X: FloatArray
+) -> tuple[list[FloatArray], FloatArray, FloatArray]:
+    """A(1), ..., A(L−1), Z(L) and A(L) as fresh arrays, under one errstate (see above)."""
+    name, activations = functions.hidden.name, [X]
+    with np.errstate(over="ignore"):  # e^(−z) = inf for z < −709 gives σ = 0, the limit
+        for W, b in layers[:-1]:
+            z = activations[-1] @ W.T  # (m, s_{l+1})
+            if name == "sigmoid":  # `_sigmoid_forward` without its own errstate
+                np.subtract(-b, z, out=z)
+                _sigmoid_tail(z)
+            else:
+                _FORWARD[name](z, b)
+            activations.append(z)
+        W, b = layers[-1]
+        z_out = activations[-1] @ W.T
+        z_out += b
+        if functions.output.function is _SIGMOID:  # `sigmoid` without its own errstate
+            a_out = np.negative(z_out)
+            _sigmoid_tail(a_out)
+        else:
+            a_out = functions.output.function(z_out)
+    return activations, z_out, a_out
+
+
+def _small_cost_and_gradient(
+    functions: NetworkFunctions, layers: list[Layer], X: FloatArray, Y: FloatArray, decay: float
+) -> tuple[float, list[Layer]]:
+    """`cost_and_gradient` for a real X of few rows and a hidden activation with kernels."""
+    activations, z_out, a_out = _small_forward(functions, layers, X)
+    hidden_backward = _BACKWARD[functions.hidden.name]
+    m = X.shape[0]
+    if functions.loss.cost is squared_error:  # a − y once, for the cost and for δ(L)
+        error = a_out - Y
+        data_cost = 0.5 * np.vdot(error, error) / m
+        delta = functions.output.backward(a_out, error)
+    else:
+        data_cost = functions.loss.cost(z_out, a_out, Y) / m
+        delta = functions.loss.delta(z_out, a_out, Y)
+    delta /= m
+    grads = []
+    for k in range(len(layers) - 1, -1, -1):
+        W, a = layers[k].W, activations[k]
+        if m == 1:  # an outer product and a copy of the one row: BLAS is slow at inner size 1
+            grad_W, grad_b = np.multiply(delta.T, a), delta[0].copy()
+        else:
+            grad_W, grad_b = delta.T @ a, np.add.reduce(delta, axis=0)
+        if decay:
+            grad_W += decay * W
+        grads.append(Layer(grad_W, grad_b))
+        if k > 0:
+            delta = delta @ W
+            hidden_backward(a, delta)
+    return float(data_cost + _decay_cost(layers, decay)), grads[::-1]
+
+
 def cost_and_gradient(
     functions: NetworkFunctions, layers: list[Layer], X: FloatArray, Y: FloatArray, *, decay: float
 ) -> tuple[float, list[Layer]]:
     """J and its gradient for validated X (m, s_1) and Y (m, s_L); ``decay`` is c = λ or λ/m."""
     m = X.shape[0]
+    if (
+        m <= _SMALL_M
+        and _has_kernels(functions.hidden)
+        and X.dtype.kind == layers[0].W.dtype.kind == "f"
+    ):
+        return _small_cost_and_gradient(functions, layers, X, Y, decay)
     widths = [W.shape[0] for W, _ in layers[:-1]]  # s_2, ..., s_{L−1}
     widest = max(widths, default=0)
     *buffers, spare_0, spare_1 = _workspace(m, [*widths, widest, widest], _result_dtype(layers, X))

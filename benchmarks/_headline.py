@@ -37,6 +37,11 @@ def _headline_network(case: dict[str, Any]) -> bool:
     return case.get("dtype") == "float64" and case.get("m") in (16, 2048)
 
 
+def _small_network(case: dict[str, Any]) -> bool:
+    """The small batches, where bare numpy is measured beside ours (``SMALL_CASES``)."""
+    return case.get("dtype") == "float64" and case.get("m") in (1, 16)
+
+
 @dataclass(frozen=True)
 class Figure:
     """median(``key == num``) / median(``key == den``) per case of benchmarks of ``kind``."""
@@ -60,6 +65,8 @@ FIGURES: tuple[Figure, ...] = (
            "vectorized", NETWORK, select=_headline_network),
     Figure("matmul share (floor / whole)", "network", "impl", "matmul", "vectorized", NETWORK,
            share=True, select=_headline_network),
+    Figure("small m: bare numpy / ours (target ≥ 1/1.3 = 0.77)", "network", "impl",
+           "bare numpy", "vectorized", NETWORK, select=_small_network),
     Figure("full check: torch.autograd.gradcheck / ours", "full-check", "impl", "torch",
            "structured", ("P",)),
     Figure("full check: scipy check_grad / ours", "full-check", "impl", "scipy", "structured",

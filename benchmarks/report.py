@@ -7,10 +7,12 @@ Usage::
 writes ``DIR/report.md`` (default DIR: ``bench-report``), ``DIR/headline.md`` (the conditions
 and the headline alone: what the README quotes) and, when matplotlib is importable, the plots
 beside them. The report has the machine and the conditions of the run (threads, timer, load
-before and after), the headline ratios with their spread, the network, checker and batched
-tables, the peer checkers on corpora, one table per benchmark group, and with ``--compare`` each
-benchmark beside the earlier run. A figure whose spread or load makes it unreliable is marked
-and left out of the headline; a share above 100% is a measurement fault, never a result.
+before and after), the headline ratios with their spread, the network table, the small-m
+comparison with bare numpy (min, median, IQR), the checker and batched tables, the memory
+table (bytes per coordinate), the peer checkers on corpora, one table per benchmark group,
+and with ``--compare`` each benchmark beside the earlier run. A figure whose spread or load
+makes it unreliable is marked and left out of the headline; a share above 100% is a
+measurement fault, never a result.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from benchmarks._sections import (
     network_section,
 )
 from benchmarks._stats import Conditions, format_seconds, table
+from benchmarks._targets import bare_numpy_section, memory_section
 
 __all__ = [
     "build_headline",
@@ -112,8 +115,9 @@ def build_report(
     lines += headline_section(benches, conditions) + corpora_section(benches, conditions)
     if earlier is not None:
         lines += compare_section(data, earlier)
-    lines += network_section(benches, conditions) + checker_section(benches, conditions)
-    lines += batched_section(benches, conditions)
+    lines += network_section(benches, conditions) + bare_numpy_section(benches, conditions)
+    lines += checker_section(benches, conditions) + batched_section(benches, conditions)
+    lines += memory_section(benches, conditions)
     lines += ["## Plots", ""]
     lines += [f"![{name}]({name})" for name in plots] or [plot_note or "No plots."]
     lines += ["", *group_sections(benches, conditions)]

@@ -247,6 +247,73 @@ def test_groups_and_cases_sort_numerically(data: dict[str, Any]) -> None:
     assert ms == ["1", "2", "16", "256", "2048", "4096"]
 
 
+def _small(impl: str, median: float, m: int, **options: Any) -> dict[str, Any]:
+    return _bench(f"test_{impl}[8x16x4-float64-m{m}]", f"network 8x16x4 float64 m={m}", median,
+                  bench="network", impl=impl, layers="8x16x4", dtype="float64", m=m,
+                  flops=1000 * m, **options)
+
+
+def _memory(check: str, P: int, per_coordinate: float) -> dict[str, Any]:
+    return _bench(f"test_peak_memory[{check}-P{P}]", "memory", 0.1, rounds=1, spread=0.0,
+                  bench="memory", check=check, P=P, bytes_per_coordinate=per_coordinate,
+                  copies_of_x=round(per_coordinate / 8, 2))
+
+
+def test_small_m_puts_ours_beside_bare_numpy_with_the_spread_of_each(
+    data: dict[str, Any],
+) -> None:
+    data["benchmarks"] += [_small("vectorized", 40e-6, 16), _small("bare numpy", 25e-6, 16),
+                           _small("vectorized", 30e-6, 1), _small("bare numpy", 25e-6, 1),
+                           _small("vectorized", 50e-6, 4)]  # no bare numpy at m=4: no row
+    report = build_report(data)
+    section = report[report.index("## Small m"):report.index("## Checker")]
+    # min, median, IQR of ours, then of bare numpy; 30 / 25 and 29.4 / 24.5
+    assert ("| 8x16x4 | float64 | 1 | 29.4 µs | 30 µs | 600 ns | 24.5 µs | 25 µs | 500 ns | "
+            "1.20 | 1.20 | within |  |") in section
+    assert "| 8x16x4 | float64 | 16 | 39.2 µs | 40 µs | 800 ns | 24.5 µs | 25 µs | 500 ns | " \
+        "1.60 | 1.60 | **over** |  |" in section
+    assert section.index("| 8x16x4 | float64 | 1 |") < section.index("| 8x16x4 | float64 | 16 |")
+    assert "| 8x16x4 | float64 | 4 |" not in section
+    headline = build_headline(data)  # bare / ours, quartiles 24.75/30.3 to 25.25/29.7
+    assert ("| small m: bare numpy / ours (target ≥ 1/1.3 = 0.77) | 8x16x4 float64 m=1 | "
+            "0.833 | 0.833 | 0.817–0.850 | 7 |  |") in headline
+    assert "| small m: bare numpy / ours (target ≥ 1/1.3 = 0.77) | 8x16x4 float64 m=16 | " \
+        "0.625 |" in headline
+    assert "64x128x128x10 float64 m=2048 | 0." not in headline  # no bare numpy there
+
+
+def test_small_m_marks_an_unreliable_comparison_and_keeps_it_out_of_the_headline(
+    data: dict[str, Any],
+) -> None:
+    data["benchmarks"] += [_small("vectorized", 30e-6, 1),
+                           _small("bare numpy", 25e-6, 1, spread=0.4)]
+    report = build_report(data)
+    assert ("| 8x16x4 | float64 | 1 | (29.4 µs) | (30 µs) | (600 ns) | (15 µs) | (25 µs) | "
+            "(10 µs) | (1.20) | (1.96) | (within) | bare: spread 40% |") in report
+    assert "- small m: bare numpy / ours (target ≥ 1/1.3 = 0.77), 8x16x4 float64 m=1: " \
+        "unreliable (bare numpy: spread 40%)" in build_headline(data)
+
+
+def test_memory_table_gives_bytes_per_coordinate_against_the_targets(
+    data: dict[str, Any],
+) -> None:
+    assert "## Memory" not in build_report(data)  # no memory benchmark, no table
+    data["benchmarks"] += [_memory("check_sampled", 1_000_000, 16.0),
+                           _memory("check_gradient", 100_000, 209.3),
+                           _memory("taylor_test", 100_000, 30.0),
+                           _memory("taylor_test", 1_000_000, 24.4),  # 24 B + 500 kB / 1e6
+                           _memory("check_sampled", 100_000, 16.1)]
+    report = build_report(data)
+    section = report[report.index("## Memory"):report.index("## Plots")]
+    assert "| check_gradient | 100000 | 209.3 B | 26.16 | ≤ 100 B | **over** |" in section
+    assert "| check_sampled | 100000 | 16.1 B | 2.01 | ≤ 24 B (3 copies) | within |" in section
+    assert "| taylor_test | 100000 | 30.0 B | 3.75 | ≤ 24 B (3 copies) | **over** |" in section
+    assert "| taylor_test | 1000000 | 24.4 B | 3.05 | ≤ 24 B (3 copies) | within |" in section
+    assert section.index("| check_sampled | 100000 |") < section.index(
+        "| check_sampled | 1000000 |") < section.index("| taylor_test | 100000 |")
+    assert "memory" not in build_headline(data).lower()
+
+
 def test_compare_puts_each_benchmark_beside_the_earlier_run(data: dict[str, Any]) -> None:
     old = copy.deepcopy(data)
     _replace(data, "test_loop[64x128x128x10-float64-m2048]", _network("loop", 0.5))
