@@ -167,6 +167,20 @@ class VectorSource:
             base = self._bases[key] = _Base(self, leaves)
         return base
 
+    @property
+    def problem(self) -> _problem.Problem:
+        """The checked f, x and args."""
+        return self._pb
+
+    def value_at(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
+        """f at the point ``leaves``, flat (outputs,); evaluated once, then cached."""
+        return self._base(leaves).at_x()
+
+    def along(self, index: IntArray, shift: Float64Array) -> Float64Array:
+        """f at x moved by ``shift`` along ``index``, (len(index), outputs); cached per point."""
+        values: Float64Array = self._base(self._pb.leaves).along(index, shift, False)
+        return values
+
     def call(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat."""
         if self._points is not _evaluate_points:  # a vectorized f: a batch of one row
