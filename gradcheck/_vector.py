@@ -229,7 +229,10 @@ class VectorSource:
 def _finite(values: npt.NDArray[Any], outputs: OutputLayout, where: str) -> None:
     """ValueError naming the first output element that is not finite."""
     flat = np.asarray(values).reshape(-1, outputs.layout.size)
-    bad = np.argwhere(~np.isfinite(flat))
+    finite = np.isfinite(flat)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
     if len(bad):
         name = outputs.layout.describe(int(bad[0][1]))
         raise ValueError(
