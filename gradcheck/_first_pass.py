@@ -20,6 +20,7 @@ f that raises a domain error at one of the points leave every row to ``run_check
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -72,6 +73,21 @@ def _value_at(source: _vector.VectorSource, pick: Picker, shift: Float64Array) -
     return np.asarray(pick(values), np.float64)
 
 
+Analytic = Callable[[slice], tuple[Float64Array, Float64Array]]
+"""``analytic(part)``: the analytic values of the rows ``part`` and the epsilon of each, as
+:func:`gradcheck.check._analytic` reads them, both (rows, P)."""
+
+
+def per_row(pb: _problem.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
+    """The rows' analytic values and epsilons read from their trees, one row at a time."""
+    def of(part: slice) -> tuple[Float64Array, Float64Array]:
+        pairs = [check._analytic(pb, tree, None) for _, tree in rows[part]]
+        shape = (len(pairs), pb.layout.size)
+        return (np.array([a for a, _ in pairs]).reshape(shape),
+                np.array([e for _, e in pairs]).reshape(shape))
+    return of
+
+
 #: The probe's multiples ``j`` of its shift, as a column.
 _J = np.array([[-2.0], [-1.0], [1.0], [2.0]])
 
@@ -89,13 +105,22 @@ def _exact(pb: _problem.Problem, base: Float64Array, shift: Float64Array) -> Boo
 
 def probe_shifts(pb: _problem.Problem, eps: Float64Array) -> list[Float64Array]:
     """:func:`gradcheck._problem.probe_shifts` with the faster :func:`_exact`."""
-    rng = np.random.default_rng(_problem.PROBE_SEED)
     delta = 2.0 ** np.ceil(np.log2(_problem.PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
     shifts = []
-    for _ in range(_problem.PROBE_DIRECTIONS):
-        shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
+    for signs in _signs(pb.layout.size):
+        shift = delta * signs
         shifts.append(np.where(_exact(pb, pb.x_flat, shift), shift, 0.0))
     return shifts
+
+
+@functools.lru_cache(maxsize=8)
+def _signs(size: int) -> tuple[Float64Array, ...]:
+    """The probe's seeded ±1 directions for ``size`` coordinates (read-only, drawn once)."""
+    rng = np.random.default_rng(_problem.PROBE_SEED)
+    out = tuple(rng.choice([-1.0, 1.0], size=size) for _ in range(_problem.PROBE_DIRECTIONS))
+    for signs in out:
+        signs.flags.writeable = False
+    return out
 
 
 def probe(
@@ -140,10 +165,13 @@ def settle(
     source: _vector.VectorSource, options: check.CheckOptions, allowed: float,
     rows: Sequence[tuple[_vector.Component, Any]],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
+    analytic: Analytic | None = None,
 ) -> BoolArray:
     """Which rows the first pass settles; their numeric, tolerance and status put in ``out``.
 
-    ``out`` is (numeric, tolerance, status), each (rows, P), filled in place.
+    ``out`` is (numeric, tolerance, status), each (rows, P), filled in place. ``analytic``
+    gives the rows' analytic values and epsilons as ``run_check`` reads them from their
+    trees (:func:`per_row` by default).
     """
     settled = np.zeros(len(rows), bool)
     if not rows or not applies(source.problem, options):
@@ -163,7 +191,8 @@ def settle(
     for lo in range(0, len(rows), block):
         part = slice(lo, lo + block)
         settled[part] = _block(shared, picker(components[part])(values), f0[part],
-                               sigma[part], rows[part], tuple(a[part] for a in out))
+                               sigma[part], analytic or per_row(source.problem, rows), part,
+                               tuple(a[part] for a in out))
     return settled
 
 
@@ -192,14 +221,12 @@ def _central(
 
 def _block(
     shared: _Shared, picked: Float64Array, f0: Float64Array, sigma: Float64Array,
-    rows: Sequence[tuple[_vector.Component, Any]],
-    out: tuple[Float64Array, ...],
+    rows_analytic: Analytic, part: slice, out: tuple[Float64Array, ...],
 ) -> BoolArray:
-    """The first pass of :func:`gradcheck._verdict.judge` on a block of rows."""
+    """The first pass of :func:`gradcheck._verdict.judge` on the rows ``part``."""
     pb, noise, m = shared.pb, shared.noise, shared.m
-    pairs = [check._analytic(pb, tree, None) for _, tree in rows]
-    analytic = np.array([a for a, _ in pairs]).reshape(len(rows), -1)
-    eps_a = np.maximum(np.array([e for _, e in pairs]).reshape(len(rows), -1), noise.eps)
+    analytic, eps_a = rows_analytic(part)
+    eps_a = np.maximum(eps_a, noise.eps)
     est = _central(shared, picked, f0, sigma)
     numeric = est.value
     tolerance = _verdict.model_tolerance(est, analytic, eps_a, m)
@@ -212,9 +239,14 @@ def _block(
     resolution = noise.resolution(shared.index) / est.step
     floor = np.maximum(np.maximum(est.f_max, sigma[:, None] / noise.eps) / m,
                        10.0 * _verdict.SAFETY * resolution)
+    out[0][settled], out[1][settled], out[2][settled] = numeric[settled], tolerance[settled], PASS
+    # _resolution.mark leaves a row of passes whose tolerances are all within their sizes as
+    # it is: only the rows that may have an unresolved element are marked
+    if noise.spread == 0.0:
+        size = np.maximum(size, floor)
+    may_open = (tolerance > np.maximum(size, gradient)).any(axis=1)
     passing = np.full(len(shared.index), PASS, np.int8)
-    for i in np.flatnonzero(settled):
-        out[0][i], out[1][i] = numeric[i], tolerance[i]
+    for i in np.flatnonzero(settled & may_open):
         out[2][i] = _resolution.mark(
             passing, analytic[i], numeric[i], tolerance[i], floor=floor[i], method=pb.method,
             spread=noise.spread, float32=shared.float32,

@@ -93,12 +93,14 @@ class Start:
         return Axis(tuple("x" + p for p in layout.paths), layout.shapes)
 
     def compare(
-        self, rows: Sequence[tuple[_vector.Component, Any]]
+        self, rows: Sequence[tuple[_vector.Component, Any]],
+        analytic: _first_pass.Analytic | None = None,
     ) -> tuple[Float64Array, Float64Array, npt.NDArray[np.int8]]:
         """(numeric, tolerance, status), each (rows, P): the scalar check of each row.
 
         :mod:`gradcheck._first_pass` settles the rows decided by the check's first step, all
         at once; the others run :func:`gradcheck.check.run_check` (same numbers either way).
+        ``analytic`` gives the first pass the rows' analytic values without reading each tree.
         """
         n, p = len(rows), self.pb.layout.size
         numeric, tolerance = np.empty((n, p)), np.empty((n, p))
@@ -106,7 +108,7 @@ class Start:
         scalar = self.options.scalar()
         # rows the first pass settles are those run_check would decide at its first step
         settled = _first_pass.settle(self.source, scalar, self.allowed, rows,
-                                     (numeric, tolerance, status))
+                                     (numeric, tolerance, status), analytic)
         for i in np.flatnonzero(~settled):
             component, tree = rows[i]
             res = check.run_check(component, self.x, tree, scalar, self.source.factory)

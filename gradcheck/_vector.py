@@ -201,11 +201,11 @@ class VectorSource:
         if len(index) == 0:
             return np.zeros((0, self.outputs.layout.size))
         pb, pb_f = self._pb, self._pb.f
-        chunks = np.array_split(np.arange(len(index)), min(len(index), TASKS_PER_REQUEST))
         if self._executor is None:
             values = self._points(pb_f, leaves, pb.treedef, pb.args, self.outputs,
                                   index, shift, imaginary)
         else:
+            chunks = np.array_split(np.arange(len(index)), min(len(index), TASKS_PER_REQUEST))
             futures = [
                 self._executor.submit(self._points, pb_f, leaves, pb.treedef, pb.args,
                                       self.outputs, index[c], shift[c], imaginary)
