@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, _resolution, _verdict, _vector, check, numerical, steps
+from gradcheck import _problem, _resolution, _vector, _verdict, check, numerical, steps
 from gradcheck._problem import Noise
 from gradcheck.report import PASS
 
@@ -188,11 +188,13 @@ def settle(
     except _problem.DOMAIN_ERRORS:  # run_check shrinks the steps there, row by row
         return settled
     block = max(1, BLOCK_ELEMENTS // (3 * len(index)))
+    rows_analytic = analytic or per_row(source.problem, rows)
+    numeric, tolerance, status = out
     for lo in range(0, len(rows), block):
         part = slice(lo, lo + block)
         settled[part] = _block(shared, picker(components[part])(values), f0[part],
-                               sigma[part], analytic or per_row(source.problem, rows), part,
-                               tuple(a[part] for a in out))
+                               sigma[part], rows_analytic, part,
+                               (numeric[part], tolerance[part], status[part]))
     return settled
 
 
@@ -221,7 +223,8 @@ def _central(
 
 def _block(
     shared: _Shared, picked: Float64Array, f0: Float64Array, sigma: Float64Array,
-    rows_analytic: Analytic, part: slice, out: tuple[Float64Array, ...],
+    rows_analytic: Analytic, part: slice,
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
 ) -> BoolArray:
     """The first pass of :func:`gradcheck._verdict.judge` on the rows ``part``."""
     pb, noise, m = shared.pb, shared.noise, shared.m

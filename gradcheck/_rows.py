@@ -110,7 +110,7 @@ class Start:
         settled = _first_pass.settle(self.source, scalar, self.allowed, rows,
                                      (numeric, tolerance, status), analytic)
         for i in np.flatnonzero(~settled):
-            component, tree = rows[i]
+            component, tree = rows[int(i)]
             res = check.run_check(component, self.x, tree, scalar, self.source.factory)
             numeric[i] = _tree.concat(res.numeric)
             tolerance[i] = _tree.concat(res.tolerance)
