@@ -16,6 +16,17 @@ where it is final. Every other row (a failing, suspect or coarse element) goes t
 Only central differences with the error-model tolerance take this pass (the default, and the
 method whose first step is cheap to share); other methods, explicit ``rtol``/``atol``, and an
 f that raises a domain error at one of the points leave every row to ``run_check``.
+
+Example
+-------
+>>> from gradcheck import _vector
+>>> pb = _problem.prepare(np.sin, np.array([0.3, -0.7]), (), "central")
+>>> source = _vector.VectorSource(pb)
+>>> jac = np.diag(np.cos(pb.x_flat)) * [[1.0], [1.001]]   # the second row 0.1 % off
+>>> rows = [(_vector.Component(source, i), jac[i]) for i in range(2)]
+>>> out = (np.empty((2, 2)), np.empty((2, 2)), np.empty((2, 2), np.int8))
+>>> settle(source, check.CheckOptions(), 0.0, rows, out).tolist(), out[2][0].tolist()
+([True, False], [0, 0])
 """
 
 from __future__ import annotations

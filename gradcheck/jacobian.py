@@ -186,7 +186,10 @@ def check_jacobian(
     2 calls at x, 14 for the noise probe, 2P for the estimate, and 6 per coordinate with a
     failing or suspicious element (once for all outputs): ``2P + 16`` for a correct Jacobian
     of a smooth f, whatever the number of outputs. Each output's own ``max |f_i|`` sets its
-    rounding level, so a small output next to a large one keeps a sharp tolerance.
+    rounding level, so a small output next to a large one keeps a sharp tolerance. With central
+    differences and the error model, the outputs whose elements all pass that verdict's first
+    step (none suspect or coarse) are judged together, as arrays, and the others one by one:
+    the numbers are the same as checking each output alone.
 
     Examples
     --------
