@@ -15,7 +15,10 @@ where it is final. Every other row (a failing, suspect or coarse element) goes t
 
 Only central differences with the error-model tolerance take this pass (the default, and the
 method whose first step is cheap to share); other methods, explicit ``rtol``/``atol``, and an
-f that raises a domain error at one of the points leave every row to ``run_check``.
+f that raises a domain error at one of the points leave every row to ``run_check``. An f
+that returns NaN near x (where ``run_check`` shrinks its steps, or at a probe point) is the
+one case where the result differs: the verdict is the same, but ``n_evaluations`` counts the
+first pass's own calls too, up to 2P + 14 more than the per-row checks make.
 
 Example
 -------

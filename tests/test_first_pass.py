@@ -183,3 +183,23 @@ def test_probe_geometry_is_the_scalar_checks() -> None:
         assert (_first_pass._exact(pb, pb.x_flat, shift)
                 == _problem._exact(pb, pb.x_flat, shift)).all()
     assert not _problem._exact(pb, pb.x_flat, np.full(pb.layout.size, 1e-3)).all()
+
+
+@pytest.mark.parametrize("outside", ["raises", "nan"])
+def test_an_f_leaving_its_domain_keeps_the_verdict(outside: str) -> None:
+    scale = np.array([1.0, 2.0, 3.0])
+
+    def f(v: np.ndarray) -> np.ndarray:
+        if outside == "raises" and (v <= 0).any():
+            raise ValueError("math domain error")  # as math.log
+        return np.where(v > 0, np.log(np.abs(v)), np.nan) * scale
+
+    x = np.array([3e-6, 0.5, 2.0])  # the default central step crosses 0 at x[0]
+    found = differences(lambda: gradcheck.check_jacobian(f, x, lambda v: np.diag(scale / v)))
+    if outside == "raises":  # f raised before its call was counted: nothing differs
+        assert found == []
+        return
+    # a NaN is counted, then refused: the first pass's attempt adds its calls, nothing else
+    assert len(found) == 1 and found[0].startswith("n_evaluations: ")
+    fast, slow = (int(n) for n in found[0].split(": ")[1].split(" != "))
+    assert 0 < fast - slow <= 2 * 3 + 14
