@@ -266,7 +266,7 @@ class SerialEvaluator:
         self._args = args
         self._treedef = treedef
         sizes = [leaf.size for leaf in leaves]
-        self._ends = np.cumsum(sizes, dtype=np.intp)
+        self._ends = np.array(sizes, dtype=np.intp).cumsum()  # a list through np.cumsum is slower
         self._real = [np.array(leaf, order="C", copy=True) for leaf in leaves]
         self._complex: list[npt.NDArray[Any]] = []
         # Read-only views of the buffers, made once: they follow the buffers' in-place moves.

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluation, _problem, _tree, _vector, check, report, steps
+from gradcheck import _evaluation, _first_pass, _problem, _tree, _vector, check, report, steps
 from gradcheck._outputs import OutputLayout
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
@@ -93,14 +93,24 @@ class Start:
         return Axis(tuple("x" + p for p in layout.paths), layout.shapes)
 
     def compare(
-        self, rows: Sequence[tuple[_vector.Component, Any]]
+        self, rows: Sequence[tuple[_vector.Component, Any]],
+        analytic: _first_pass.Analytic | None = None,
     ) -> tuple[Float64Array, Float64Array, npt.NDArray[np.int8]]:
-        """(numeric, tolerance, status), each (rows, P): one scalar check per row."""
+        """(numeric, tolerance, status), each (rows, P): the scalar check of each row.
+
+        :mod:`gradcheck._first_pass` settles the rows decided by the check's first step, all
+        at once; the others run :func:`gradcheck.check.run_check` (same numbers either way).
+        ``analytic`` gives the first pass the rows' analytic values without reading each tree.
+        """
         n, p = len(rows), self.pb.layout.size
         numeric, tolerance = np.empty((n, p)), np.empty((n, p))
         status = np.empty((n, p), np.int8)
         scalar = self.options.scalar()
-        for i, (component, tree) in enumerate(rows):
+        # rows the first pass settles are those run_check would decide at its first step
+        settled = _first_pass.settle(self.source, scalar, self.allowed, rows,
+                                     (numeric, tolerance, status), analytic)
+        for i in np.flatnonzero(~settled):
+            component, tree = rows[int(i)]
             res = check.run_check(component, self.x, tree, scalar, self.source.factory)
             numeric[i] = _tree.concat(res.numeric)
             tolerance[i] = _tree.concat(res.tolerance)

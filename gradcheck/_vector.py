@@ -167,6 +167,20 @@ class VectorSource:
             base = self._bases[key] = _Base(self, leaves)
         return base
 
+    @property
+    def problem(self) -> _problem.Problem:
+        """The checked f, x and args."""
+        return self._pb
+
+    def value_at(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
+        """f at the point ``leaves``, flat (outputs,); evaluated once, then cached."""
+        return self._base(leaves).at_x()
+
+    def along(self, index: IntArray, shift: Float64Array) -> Float64Array:
+        """f at x moved by ``shift`` along ``index``, (len(index), outputs); cached per point."""
+        values: Float64Array = self._base(self._pb.leaves).along(index, shift, False)
+        return values
+
     def call(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat."""
         if self._points is not _evaluate_points:  # a vectorized f: a batch of one row
@@ -187,11 +201,11 @@ class VectorSource:
         if len(index) == 0:
             return np.zeros((0, self.outputs.layout.size))
         pb, pb_f = self._pb, self._pb.f
-        chunks = np.array_split(np.arange(len(index)), min(len(index), TASKS_PER_REQUEST))
         if self._executor is None:
             values = self._points(pb_f, leaves, pb.treedef, pb.args, self.outputs,
                                   index, shift, imaginary)
         else:
+            chunks = np.array_split(np.arange(len(index)), min(len(index), TASKS_PER_REQUEST))
             futures = [
                 self._executor.submit(self._points, pb_f, leaves, pb.treedef, pb.args,
                                       self.outputs, index[c], shift[c], imaginary)
@@ -215,7 +229,10 @@ class VectorSource:
 def _finite(values: npt.NDArray[Any], outputs: OutputLayout, where: str) -> None:
     """ValueError naming the first output element that is not finite."""
     flat = np.asarray(values).reshape(-1, outputs.layout.size)
-    bad = np.argwhere(~np.isfinite(flat))
+    finite = np.isfinite(flat)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
     if len(bad):
         name = outputs.layout.describe(int(bad[0][1]))
         raise ValueError(
