@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck.report import PASS, UNRESOLVED
+from gradcheck.report import MISMATCH, PASS, UNRESOLVED
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -39,6 +39,9 @@ _WHY = {
     "settle": "the confirmation by Richardson extrapolation could not tell the analytic value "
               "from the first estimate; method=\"richardson\" (or \"complex\" where f is "
               "analytic) would resolve it",
+    "premise": "the complex step's premise (f analytic, its complex part accurate) could not "
+               "be verified at this level (f cancels to about 0, through var, say); "
+               "method=\"richardson\" or \"central\" would resolve it",
     "step": "f changes faster than the step resolves (the step may straddle a singularity or "
             "the edge of f's domain); a smaller `step`, or method=\"complex\" where f is "
             "analytic, would resolve it",
@@ -74,3 +77,18 @@ def mark(
         else:
             keys.append("step")
     return out, "; ".join(_WHY[key] for key in keys)
+
+
+def unvouched(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    premise: Float64Array, reason: str,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """Complex-step mismatches below the premise check's resolution ``premise`` made
+    UNRESOLVED, with the reason added to ``reason``: real differences could not vouch for the
+    complex value there, so the mismatch may be the complex step's, not the gradient's."""
+    below = (status == MISMATCH) & (np.abs(analytic - numeric) <= premise)
+    if not below.any():
+        return status, reason
+    out = status.copy()
+    out[below] = UNRESOLVED
+    return out, "; ".join(part for part in (reason, _WHY["premise"]) if part)

@@ -67,6 +67,13 @@ DEAD_RELU = DrawnCase(
 """A dead relu output: the gradient is 0, and decay on the last bias moves it by 1e-10,
 which Richardson resolves but its confirmation, at a far smaller step, cannot."""
 
+RELU_CHAIN_AT_KINK = DrawnCase(
+    [1, 1, 1, 1], "identity", "relu", "squared", 0.0, "ufldl",
+    [(np.zeros((1, 1)), np.zeros(1)), (np.full((1, 1), 0.005), np.zeros(1)),
+     (np.full((1, 1), 0.01), np.full(1, 0.01))], np.zeros((1, 1)), np.zeros((1, 1)),
+)
+"""Both relu units exactly at their kink (a Hypothesis counterexample with the complex step)."""
+
 
 def _network(case: DrawnCase, method: str) -> tuple[MLP, list[Layer]]:
     """The case's MLP and params, noted for Hypothesis's report; sliver cases assumed away."""
@@ -132,6 +139,7 @@ def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> No
 @example(RELU_NEAR_KINK, "richardson")
 @example(COST_NEAR_ZERO, "forward")
 @example(DEAD_RELU, "richardson")
+@example(RELU_CHAIN_AT_KINK, "complex")
 def test_the_checker_catches_every_applicable_bug(case: DrawnCase, method: str) -> None:
     mlp, params = _network(case, method)
     correct = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params,
