@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import check_gradient, check_jacobian, report
+from gradcheck import check_gradient, check_jacobian, check_sampled, report
 
 
 def _centred(x: Any) -> Any:
@@ -104,3 +104,16 @@ def test_the_derivative_report_says_why_elements_are_unresolved_and_what_resolve
                          "deterministic f (or a smaller `nondet_tol`) would resolve it")
     assert result.to_dict()["unresolved_reason"] == result.unresolved_reason
     assert check_jacobian(lambda v: 1e-9 * v, x, lambda v: 1e-9 * np.eye(3)).unresolved_reason == ""
+
+
+def test_check_sampled_lists_unresolved_and_not_verifiable_coordinates_too() -> None:
+    special = pytest.importorskip("scipy.special")
+    near_pole = np.array([0.002, 0.5])
+    result = check_sampled(lambda v: float(np.sum(special.digamma(v))), near_pole,
+                           special.polygamma(1, near_pole), k=2, step=0.003)
+    assert not result.passed and result.mismatches == () and result.unresolved == ("x[0]",)
+    assert "\nunresolved: x[0]\n" in str(result) and "why: f changes faster" in str(result)
+    kink = check_sampled(lambda v: float(np.sum(np.maximum(v, 0.0))), np.array([0.0, 1.0]),
+                         np.array([0.5, 1.0]), k=2)
+    assert kink.passed and kink.unverifiable == ("x[0]",) and kink.unresolved == ()
+    assert "\nnot verifiable at this step: x[0]\n" in str(kink)
