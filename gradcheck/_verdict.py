@@ -190,7 +190,7 @@ def judge(
                        10.0 * SAFETY * resolution)
     status, reason = _resolution.mark(
         status, analytic, numeric, tolerance, floor=floor, method=pb.method,
-        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
+        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)), flat=_flat(pb, est),
     )
     if premise is not None:
         status, reason = _resolution.unvouched(status, analytic, numeric, premise, reason)
@@ -285,10 +285,7 @@ def _own_noise(
     # Richardson's finest level, h/4, is where rounding weighs most
     finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
     sigma, calls = _local_noise.measure(pb, function, finest, look)
-    # one value per element is one draw of f's noise near x, and a draw can land near 0 (a
-    # constant row of a layer norm: two of twelve came out 1e-16 and 0 among 4.7e-13): the
-    # elements looked at share the largest, as the probe takes the largest of its differences
-    sigma = np.full_like(sigma, float(sigma.max(initial=0.0)))
+    sigma = _local_noise.pooled(pb, look, sigma, finest)
     # only noise well beyond the model's counts: rounding the model already bounds (f's
     # values in float32, say) would come back inflated by the measurement's own safety factor
     model = noise.rounding(est.f_max[look], look)
@@ -298,6 +295,17 @@ def _own_noise(
     f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
     noise = dataclasses.replace(noise, probed=max(noise.probed, float(sigma.max())))
     return est._replace(error=error, f_max=f_max), noise, calls
+
+
+def _flat(pb: Problem, est: numerical.Estimate) -> npt.NDArray[np.bool_]:
+    """Where f's values did not move at all over the step: the first estimate is exactly 0,
+    and so are both one-sided quotients where the method knows them (not the complex step)."""
+    if pb.method == "complex":
+        return np.zeros(est.value.shape, bool)
+    flat: npt.NDArray[np.bool_] = est.value == 0.0
+    if pb.method != "forward":
+        flat &= (est.low == 0.0) & (est.high == 0.0)
+    return flat
 
 
 def _complex_noise(

@@ -117,3 +117,23 @@ def test_check_sampled_lists_unresolved_and_not_verifiable_coordinates_too() -> 
                          np.array([0.5, 1.0]), k=2)
     assert kink.passed and kink.unverifiable == ("x[0]",) and kink.unresolved == ()
     assert "\nnot verifiable at this step: x[0]\n" in str(kink)
+
+
+@pytest.mark.parametrize("method", ["forward", "central", "richardson"])
+def test_a_saturated_f_is_unresolved_so_a_sign_flip_there_cannot_pass(method: str) -> None:
+    # tanh at 100: its values do not move over any step (the estimate is exactly 0), and the
+    # gradient is about 1e-87. Before, f's scale (|f| / |x|) excused a tolerance of 1e-11 and
+    # the correct and the sign-flipped gradient both passed
+    x = np.array([100.0, 101.0, 99.5])
+    true = 1.0 / np.cosh(x) ** 2
+    for grad in (true, true * np.array([-1.0, 1.0, 1.0])):
+        result = check_gradient(lambda v: np.sum(np.tanh(v)), x, grad, method=method)
+        assert not result.passed and result.n_mismatches == 0 and result.n_unresolved == 3
+        assert "f's values do not move over the step (f saturated" in result.unresolved_reason
+
+
+def test_a_gradient_that_is_zero_by_structure_still_passes_where_f_is_flat() -> None:
+    x = np.array([100.0, 0.5])  # f flat in x[0] (saturated) whose analytic element is 0 too
+    result = check_gradient(lambda v: float(np.tanh(v[0]) * 0.0 + v[1] ** 2), x,
+                            np.array([0.0, 1.0]))
+    assert result.passed and result.n_unresolved == 0, str(result)
