@@ -190,7 +190,8 @@ def judge(
                        10.0 * SAFETY * resolution)
     status, reason = _resolution.mark(
         status, analytic, numeric, tolerance, floor=floor, method=pb.method,
-        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)), flat=_flat(pb, est),
+        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
+        flat=_flat(pb, est, noise),
     )
     if premise is not None:
         status, reason = _resolution.unvouched(status, analytic, numeric, premise, reason)
@@ -297,10 +298,13 @@ def _own_noise(
     return est._replace(error=error, f_max=f_max), noise, calls
 
 
-def _flat(pb: Problem, est: numerical.Estimate) -> npt.NDArray[np.bool_]:
+def _flat(pb: Problem, est: numerical.Estimate, noise: Noise) -> npt.NDArray[np.bool_]:
     """Where f's values did not move at all over the step: the first estimate is exactly 0,
-    and so are both one-sided quotients where the method knows them (not the complex step)."""
-    if pb.method == "complex":
+    and so are both one-sided quotients (central, Richardson); forward differences see one
+    side only, so there the noise probe must also have found f's values all equal (an f 0 by
+    cancellation can be exactly 0 at x and at x + h, not at the probe's points). Never for
+    the complex step."""
+    if pb.method == "complex" or (pb.method == "forward" and noise.probed > 0.0):
         return np.zeros(est.value.shape, bool)
     flat: npt.NDArray[np.bool_] = est.value == 0.0
     if pb.method != "forward":

@@ -137,3 +137,20 @@ def test_a_gradient_that_is_zero_by_structure_still_passes_where_f_is_flat() -> 
     result = check_gradient(lambda v: float(np.tanh(v[0]) * 0.0 + v[1] ** 2), x,
                             np.array([0.0, 1.0]))
     assert result.passed and result.n_unresolved == 0, str(result)
+
+
+def _centred_grad(x: np.ndarray) -> np.ndarray:
+    """The textbook gradient of `_centred`: 0, up to its rounding (1e-16 or so)."""
+    var = x.var(1, keepdims=True) + 1e-5
+    y = (x - x.mean(1, keepdims=True)) / np.sqrt(var)
+    return (1.0 - 1.0 - y * y.mean(1, keepdims=True)) / np.sqrt(var)
+
+
+def test_forward_differences_do_not_take_f_zero_by_cancellation_for_a_flat_f() -> None:
+    # f ≡ 0 can be exactly 0 at x and at x + h (a forward quotient of exactly 0) while its
+    # values elsewhere move by their rounding, which the noise probe sees: not saturated. With
+    # the one-sided quotient alone as evidence, 2 to 5 of 12 elements were unresolved
+    for seed in (0, 1, 3):
+        x = np.random.default_rng(seed).normal(size=(3, 4))
+        result = check_gradient(_centred, x, _centred_grad(x), method="forward")
+        assert result.passed and result.n_unresolved == 0, str(result)
