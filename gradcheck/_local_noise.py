@@ -88,3 +88,26 @@ def _values(ev: Any, index: IntArray, shifts: Float64Array) -> Float64Array:
     except _problem.DOMAIN_ERRORS:
         return np.full(len(index), np.nan)
     return values
+
+
+def pooled(
+    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array
+) -> Float64Array:
+    """Each element's measured noise raised to the largest of its group's (elements ``look``
+    of one leaf whose steps ``h`` lie within the same power of two).
+
+    One value per element is one draw of f's noise near x, and a draw can land near 0 (a
+    constant row of a layer norm: two of twelve came out 1e-16 and 0 among 4.7e-13), so the
+    elements share the largest, as the probe takes the largest of its differences. Only within
+    a group: another leaf's precision (float32: its repeats' offsets are large enough to let
+    f's curvature in, 4e-10 next to 2e-15) or a step of another scale would lend an element
+    noise that is not its own, and hide a bug.
+    """
+    leaf = np.searchsorted(np.asarray(pb.layout.offsets), look, side="right") - 1
+    octave = np.floor(np.log2(np.maximum(h, 1e-300)))
+    groups = np.stack([leaf, octave])
+    out: Float64Array = sigma.copy()
+    for group in np.unique(groups, axis=1).T:
+        same = np.all(groups == group[:, None], axis=0)
+        out[same] = sigma[same].max()
+    return out

@@ -61,7 +61,7 @@ def _resolution(r: GradientCheckResult) -> str:
 
 def _table(r: GradientCheckResult) -> list[str]:
     """One row per leaf of x."""
-    head = ("parameter", "shape", "max rel error", "mismatches", "not verifiable")
+    head = ("parameter", "shape", "max rel error", "mismatches", "not verifiable", "unresolved")
     rows = [
         (
             "x" + leaf.path,
@@ -69,6 +69,7 @@ def _table(r: GradientCheckResult) -> list[str]:
             f"{leaf.max_rel_error:.2e}",
             f"{leaf.n_mismatches}/{leaf.size}",
             str(leaf.n_unverifiable),
+            str(leaf.n_unresolved),
         )
         for leaf in r.leaves
     ]
@@ -118,8 +119,8 @@ def _unresolved(r: GradientCheckResult) -> list[str]:
         r.n_unresolved > len(r.unresolved)
     ) else ""
     return [
-        "unresolved (the tolerance exceeds the element and the gradient: an error of their "
-        f"size could not have been seen): {names}{more}",
+        "unresolved (an error of the element's size could not have been seen, see why): "
+        f"{names}{more}",
         f"  why: {r.unresolved_reason}",
     ]
 

@@ -71,6 +71,8 @@ class Start:
                                          max_batch_bytes=options.max_batch_bytes)
         batch = evaluation.max_batch_bytes if evaluation.vectorized else None
         self.source = _vector.VectorSource(self.pb, evaluation.executor, batch)
+        self.reasons: list[str] = []
+        """Why the rows' unresolved elements are unresolved, each reason once, in order."""
 
     @staticmethod
     def validate(f: object, x: object, options: Options) -> _problem.Problem:
@@ -115,6 +117,9 @@ class Start:
             numeric[i] = _tree.concat(res.numeric)
             tolerance[i] = _tree.concat(res.tolerance)
             status[i] = np.concatenate([s.reshape(-1) for s in res.status])
+            for reason in res.unresolved_reason.split("; ") if res.unresolved_reason else ():
+                if reason not in self.reasons:
+                    self.reasons.append(reason)
         return numeric, tolerance, status
 
     def nondeterministic(self) -> bool:
@@ -130,7 +135,8 @@ class Start:
             kind=kind, rows=rows, cols=cols, analytic=analytic, numeric=numeric,
             tolerance=tolerance, status=status, method=self.pb.method,
             n_evaluations=self.source.n_evaluations,
-            seconds=time.perf_counter() - self.clock, **extra,
+            seconds=time.perf_counter() - self.clock,
+            **{"unresolved_reason": "; ".join(self.reasons), **extra},
         )
 
     def unchecked(

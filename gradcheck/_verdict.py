@@ -56,7 +56,10 @@ bound and ``tol_c`` its tolerance:
   (``|a - n_c| <= tol_c``) and either the first estimate, its truncation now measured, accepts
   it too (forward differences: ``tol₁ + SAFETY · h |f″| / 2`` with f″ the confirmation's
   second difference at h, in place of the scaling model's ``F / m²``, which a cost near zero
-  breaks), or the confirmation shows that the first estimate was off (``|n - n_c| > e_c``).
+  breaks; central differences: ``tol₁ + SAFETY · |D(2h) - D(h)| / 3``, their truncation
+  ``c h²`` measured by the confirmation's levels, in place of ``F / m³``, which an f varying
+  on a scale below ``max(1, |x_k|)`` breaks), or the confirmation shows that the first
+  estimate was off (``|n - n_c| > e_c``).
   Otherwise (the confirmation agrees with n, or with neither) the mismatch stands. Where the
   confirmation is too loose to tell a from n (``e_c >= |a - n|``), f being smooth there, the
   element passes at the confirmation's tolerance if a agrees with it and is *unresolved*
@@ -76,7 +79,8 @@ confirmation, every element it will look at has the noise of its own evaluations
 (:mod:`gradcheck._local_noise`): where that noise is well beyond the model's (BEYOND times
 u), it joins the element's error and f's noise for the confirmation. Last, a passing
 element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
-(:mod:`gradcheck._resolution`).
+(:mod:`gradcheck._resolution`), and so is a complex-step mismatch smaller than the premise
+check could see (f 0 by cancellation through ``var``: see :mod:`gradcheck._premise`).
 """
 
 from __future__ import annotations
@@ -151,10 +155,14 @@ def judge(
     f0: float,
     confirm_step: Float64Array,
     function: _evaluate.ScalarFunction,
+    premise: Float64Array | None = None,
 ) -> Verdict:
     """The error-model verdict with confirmation of failing and suspicious elements.
 
     ``function`` is f as ``ev`` evaluates it, for the complex step's noise probe.
+    ``premise`` (complex step only, shape (P,)) is the smallest error per element that the
+    premise check would have seen (:func:`gradcheck._premise.check_complex_resolution`): a
+    mismatch below it is unresolved, the complex step's value not vouched for there.
     """
     m = _problem.scale(pb, _problem.all_coordinates(pb))
     numeric = est.value.copy()
@@ -183,7 +191,10 @@ def judge(
     status, reason = _resolution.mark(
         status, analytic, numeric, tolerance, floor=floor, method=pb.method,
         spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
+        flat=_flat(pb, est, noise),
     )
+    if premise is not None:
+        status, reason = _resolution.unvouched(status, analytic, numeric, premise, reason)
     return Verdict(numeric, tolerance, status, calls, reason)
 
 
@@ -209,6 +220,11 @@ def _confirm(
     t1_data = t1  # forward: its truncation h |f''| / 2 measured, not assumed ~ h F / (2 m²)
     if pb.method == "forward":
         t1_data = t1 + SAFETY * est.step[look] * conf.curvature / 2.0
+    elif pb.method == "central" and conf.fine_truncation is not None:
+        # the confirmation's finest level is central's own step: its levels measure the
+        # truncation c h² that the scaling model, with length scale max(1, |x_k|), can miss
+        # (a layer norm at 100 + N(0, 1) varies on the scale of the spread, 1)
+        t1_data = t1 + SAFETY * conf.fine_truncation
     first_agrees = np.abs(a - n) <= t1_data
     sharper = tol_c < tolerance[look]
     loose = bound >= np.abs(a - n)  # the confirmation cannot tell a from n
@@ -270,6 +286,7 @@ def _own_noise(
     # Richardson's finest level, h/4, is where rounding weighs most
     finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
     sigma, calls = _local_noise.measure(pb, function, finest, look)
+    sigma = _local_noise.pooled(pb, look, sigma, finest)
     # only noise well beyond the model's counts: rounding the model already bounds (f's
     # values in float32, say) would come back inflated by the measurement's own safety factor
     model = noise.rounding(est.f_max[look], look)
@@ -279,6 +296,20 @@ def _own_noise(
     f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
     noise = dataclasses.replace(noise, probed=max(noise.probed, float(sigma.max())))
     return est._replace(error=error, f_max=f_max), noise, calls
+
+
+def _flat(pb: Problem, est: numerical.Estimate, noise: Noise) -> npt.NDArray[np.bool_]:
+    """Where f's values did not move at all over the step: the first estimate is exactly 0,
+    and so are both one-sided quotients (central, Richardson); forward differences see one
+    side only, so there the noise probe must also have found f's values all equal (an f 0 by
+    cancellation can be exactly 0 at x and at x + h, not at the probe's points). Never for
+    the complex step."""
+    if pb.method == "complex" or (pb.method == "forward" and noise.probed > 0.0):
+        return np.zeros(est.value.shape, bool)
+    flat: npt.NDArray[np.bool_] = est.value == 0.0
+    if pb.method != "forward":
+        flat &= (est.low == 0.0) & (est.high == 0.0)
+    return flat
 
 
 def _complex_noise(

@@ -311,7 +311,7 @@ def run_check(
         pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
     )
     confirm = steps.confirmation_steps(pb.method, h, pb.leaves, eps_floor=ev.result_eps)
-    probe_calls = 0
+    probe_calls, premise = 0, None
     if explicit is None:  # f's noise, measured out to the farthest point the check uses
         reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = _problem.probe_noise(pb, function, f0, noise.eps, reach)
@@ -319,14 +319,15 @@ def run_check(
     est = numerical.estimate(ev, pb, noise, h, _problem.all_coordinates(pb), f0)
     if pb.method == "complex" and explicit is None and pb.layout.size:
         # the complex step refuses an f it cannot check (see gradcheck._premise)
-        probe_calls += _premise.check_complex(pb, function, f0, est, noise)
+        calls_, premise = _premise.check_complex_resolution(pb, function, f0, est, noise)
+        probe_calls += calls_
     if explicit is not None:
         verdict = _verdict.explicit(est, analytic, *explicit)
         rule = f"rtol={explicit[0]:g}, atol={explicit[1]:g}"
     else:
         eps_a = np.maximum(eps_a, noise.eps)
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
-                                 confirm_step=confirm, function=function)
+                                 confirm_step=confirm, function=function, premise=premise)
         rule = "error model"
     findings = _diagnosis(pb, analytic, verdict, hints)
     seconds = time.perf_counter() - start

@@ -132,6 +132,8 @@ class DerivativeCheckResult:
     n_unresolved: int
     """Elements with any other status of the scalar check (e.g. one its method could not
     resolve): they fail the check like mismatches."""
+    unresolved: tuple[DerivativeElement, ...]
+    """The first unresolved elements (at most ``report.N_LISTED``), in order."""
     n_evaluations: int
     """Calls of f (of the gradient, for a Hessian given with ``grad``)."""
     seconds: float
@@ -149,6 +151,8 @@ class DerivativeCheckResult:
     slip_probability: float | None = None
     """VJP and JVP with random directions: the largest chance that a wrong derivative whose
     error is 10 tolerances (in the directions' norm) passed every direction drawn."""
+    unresolved_reason: str = ""
+    """Why elements are unresolved, and which method would resolve them ("" when none is)."""
 
     def __bool__(self) -> bool:
         return self.passed
@@ -221,6 +225,7 @@ def build_derivative_result(
     bad = np.flatnonzero(flat == report.MISMATCH)
     bad = bad[np.argsort(-ratio[bad], kind="stable")][: report.N_LISTED]
     odd = np.flatnonzero(flat == report.UNVERIFIABLE)[: report.N_LISTED]
+    open_ = np.flatnonzero(~np.isin(flat, _KNOWN))[: report.N_LISTED]
     ranked = np.flatnonzero(checked)
     frozen = [np.array(m, dtype=d) for m, d in ((analytic, float), (numeric, float),
                                                  (tolerance, float), (status, np.int8))]
@@ -242,6 +247,7 @@ def build_derivative_result(
         unverifiable=tuple(element(int(k)) for k in odd),
         n_unverifiable=int(np.sum(flat == report.UNVERIFIABLE)),
         n_unresolved=int(np.sum(~np.isin(flat, _KNOWN))),
+        unresolved=tuple(element(int(k)) for k in open_),
         n_evaluations=n_evaluations, seconds=seconds, rows=rows, cols=cols,
         analytic=frozen[0], numeric=frozen[1], tolerance=frozen[2], status=frozen[3],
         **extra,
@@ -273,6 +279,19 @@ def _render(r: DerivativeCheckResult) -> str:
         w = max(len(e.name) for e in r.mismatches)
         lines += [f"  {e.name.ljust(w)}  analytic {e.analytic: .9e}  numeric {e.numeric: .9e}"
                   f"  |diff| {e.abs_error:.2e}  tolerance {e.tolerance:.2e}" for e in r.mismatches]
+    lines += _unresolved_lines(r)
     if r.diagnosis:
         lines.append(format_findings(r.diagnosis))
     return "\n".join([*lines, *r.notes])
+
+
+def _unresolved_lines(r: DerivativeCheckResult) -> list[str]:
+    """The unresolved elements, with why and which method would resolve them."""
+    if not r.n_unresolved:
+        return []
+    names = ", ".join(f"{e.name} (analytic {e.analytic:.3g}, tolerance {e.tolerance:.2g})"
+                      for e in r.unresolved)
+    more = r.n_unresolved - len(r.unresolved)
+    lines = ["unresolved (an error of the element's size could not have been seen, see why): "
+             f"{names}{f' and {more} more' if more else ''}"]
+    return lines + ([f"  why: {r.unresolved_reason}"] if r.unresolved_reason else [])

@@ -237,19 +237,36 @@ class SampledResult(NamedTuple):
     def __bool__(self) -> bool:
         return self.result.passed
 
+    def _named(self, code: int) -> tuple[str, ...]:
+        """The names of the sampled coordinates whose status is ``code``."""
+        status = np.concatenate([s.reshape(-1) for s in self.result.status])
+        return tuple(self.names[i] for i in np.flatnonzero(status == code))
+
     @property
     def mismatches(self) -> tuple[str, ...]:
         """The names of the sampled coordinates that mismatch."""
-        status = np.concatenate([s.reshape(-1) for s in self.result.status])
-        return tuple(self.names[i] for i in np.flatnonzero(status == report.MISMATCH))
+        return self._named(report.MISMATCH)
+
+    @property
+    def unresolved(self) -> tuple[str, ...]:
+        """The names of the sampled coordinates the check could not resolve (see why in
+        ``result.unresolved_reason``)."""
+        return self._named(report.UNRESOLVED)
+
+    @property
+    def unverifiable(self) -> tuple[str, ...]:
+        """The names of the sampled coordinates not verifiable at this step (f not smooth)."""
+        return self._named(report.UNVERIFIABLE)
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         shown = ", ".join(self.names[:8]) + (", ..." if len(self.names) > 8 else "")
         lines = [f"sampled gradient check {verdict}: {len(self.names)} of {self.size} "
                  f"coordinates chosen at random ({shown})"]
-        if self.mismatches:
-            lines.append("mismatching: " + ", ".join(self.mismatches))
+        for label, names in (("mismatching", self.mismatches), ("unresolved", self.unresolved),
+                             ("not verifiable at this step", self.unverifiable)):
+            if names:
+                lines.append(f"{label}: " + ", ".join(names))
         return "\n".join([*lines, str(self.result)])
 
 

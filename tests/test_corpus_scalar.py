@@ -81,13 +81,17 @@ def _full(request: Any) -> None:
 
 
 #: What the whole corpus still shows, per method (README, "Trust on code we did not write"):
-#: f ≡ 0 by cancellation on constant rows for Richardson (a rounding bias its repeats do not
-#: move); the same f through `var` for the complex step (not analytic, yet its complex values
-#: are 0 too, so the premise check cannot tell), which also leaves noisy constant rows "not
-#: verifiable" for the complex step.
+#: f ≡ 0 by cancellation through `var` for the complex step (not analytic, yet its complex
+#: values are 0 too, so the premise check cannot tell): its rounding-level elements are
+#: unresolved (below what the premise check could see), never a false alarm; the complex step
+#: also leaves noisy constant rows "not verifiable". Saturated f (tanh at 100, softmax of
+#: logits 1000 apart) whose values do not move over the step: unresolved with the real
+#: methods, so that a sign flip there cannot pass.
 _ZERO = {"seen/centred_zero_const", "norm/centred_zero@constant_rows"}
 _ZERO_ALL = _ZERO | {"norm/centred_zero@spread0.03", "norm/centred_zero@spread1e-3"}
-KNOWN_FALSE_ALARMS = {"richardson": _ZERO, "complex": _ZERO_ALL}
+_FLAT = {"elementwise/tanh@100", "softmax/softmax@1000", "conv/conv1d_tanh@100"}
+KNOWN_UNRESOLVED = {"complex": _ZERO_ALL, "forward": _FLAT, "central": _FLAT,
+                    "richardson": _FLAT}
 KNOWN_UNVERIFIABLE = {
     "complex": (_ZERO_ALL - {"seen/centred_zero_const"}) | {"norm/layer_norm_sq@constant_rows"},
 }
@@ -100,8 +104,8 @@ def test_the_whole_corpus(method: str, request: Any) -> None:
     figures = harness.tally(CORPUS.values(), method).summary()
     assert figures["silent_passes"] == 0, figures["silent_passes_cases"]
     assert figures["kink_misreported"] == 0, figures["kink_misreported_cases"]
-    assert figures["unresolved_correct"] == 0, figures["unresolved_correct_cases"]
-    assert set(figures["false_alarms_cases"]) <= KNOWN_FALSE_ALARMS.get(method, set())
+    assert figures["false_alarms"] == 0, figures["false_alarms_cases"]
+    assert set(figures["unresolved_correct_cases"]) <= KNOWN_UNRESOLVED.get(method, set())
     assert set(figures["unverifiable_smooth_cases"]) <= KNOWN_UNVERIFIABLE.get(method, set())
     caught, planted = (int(v) for v in figures["caught_at_least"]["1e-06"].split("/"))
     assert caught >= (0.95 if method == "forward" else 1.0) * planted

@@ -67,6 +67,26 @@ DEAD_RELU = DrawnCase(
 """A dead relu output: the gradient is 0, and decay on the last bias moves it by 1e-10,
 which Richardson resolves but its confirmation, at a far smaller step, cannot."""
 
+RELU_CHAIN_AT_KINK = DrawnCase(
+    [1, 1, 1, 1], "identity", "relu", "squared", 0.0, "ufldl",
+    [(np.zeros((1, 1)), np.zeros(1)), (np.full((1, 1), 0.005), np.zeros(1)),
+     (np.full((1, 1), 0.01), np.full(1, 0.01))], np.zeros((1, 1)), np.zeros((1, 1)),
+)
+"""Both relu units exactly at their kink (a Hypothesis counterexample with the complex step)."""
+
+TINY_BIAS = DrawnCase(
+    [1, 1], "identity", "identity", "squared", 0.0, "ufldl",
+    [(np.zeros((1, 1)), np.full(1, 2.9059682e-256))], np.zeros((1, 1)), np.zeros((1, 1)),
+)
+"""A gradient of 3e-256 that central differences round to exactly 0 (f(b ± h) equal), though
+f's values move: not a flat f, so not unresolved."""
+
+TINY_TARGET = DrawnCase(
+    [1, 1], "identity", "identity", "squared", 0.0, "ufldl",
+    [(np.zeros((1, 1)), np.zeros(1))], np.zeros((1, 1)), np.full((1, 1), 1.77277165e-108),
+)
+"""The same with a target of 2e-108."""
+
 
 def _network(case: DrawnCase, method: str) -> tuple[MLP, list[Layer]]:
     """The case's MLP and params, noted for Hypothesis's report; sliver cases assumed away."""
@@ -115,6 +135,7 @@ def _one_sided(f: Any, params: list[Layer], index: Any) -> tuple[Any, Any]:
 @example(RELU_AT_KINK, "richardson")
 @example(COST_NEAR_ZERO, "forward")
 @example(COST_NEAR_ZERO, "richardson")
+@example(TINY_BIAS, "forward")
 def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> None:
     mlp, params = _network(case, method)
     for compute in (mlp.cost_and_gradient, mlp.cost_and_gradient_loop):
@@ -132,6 +153,8 @@ def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> No
 @example(RELU_NEAR_KINK, "richardson")
 @example(COST_NEAR_ZERO, "forward")
 @example(DEAD_RELU, "richardson")
+@example(RELU_CHAIN_AT_KINK, "complex")
+@example(TINY_TARGET, "forward")
 def test_the_checker_catches_every_applicable_bug(case: DrawnCase, method: str) -> None:
     mlp, params = _network(case, method)
     correct = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params,

@@ -73,8 +73,8 @@ def test_report_text() -> None:
     )
     assert lines[0].endswith("14 evaluations of f, 0.002 s")
     assert lines[1].split() == ["parameter", "shape", "max", "rel", "error", "mismatches", "not",
-                                "verifiable"]
-    assert lines[2].split() == ["x[0].W", "(2,", "2)", "9.09e-02", "1/4", "0"]
+                                "verifiable", "unresolved"]
+    assert lines[2].split() == ["x[0].W", "(2,", "2)", "9.09e-02", "1/4", "0", "0"]
     assert lines[4] == "worst mismatches (2 of 2):"
     assert lines[5].split()[:3] == ["x[0].b[1]", "analytic", "nan"]
     assert lines[6].split() == ["x[0].W[1,", "0]", "analytic", "3.000000000e+00",
@@ -149,7 +149,8 @@ def test_a_real_check_reports_its_per_leaf_table() -> None:
                        {"w": np.cos(x["w"]), "bias": 2 * x["bias"]}, method="richardson")
     text = str(r)
     assert text.startswith("PASSED: Richardson extrapolation, 5 elements, max rel error")
-    assert "\n  parameter  shape   max rel error  mismatches  not verifiable\n" in text
+    assert ("\n  parameter  shape   max rel error  mismatches  not verifiable  unresolved\n"
+            in text)
     assert "\n  x['w']     (2, 2)" in text and "  0/4  " in text
     assert r.method == "richardson" and r.paths == ("['w']", "['bias']")
     assert r.n_evaluations == 2 + 14 + 6 * 5 and r.seconds > 0  # f(x) twice, the noise probe
