@@ -120,7 +120,7 @@ def _compare(
         reals.append(real)
         gaps.append(real - float(est.value @ (plus - minus)) / (2.0 * s))
     gap = (4.0 * gaps[1] - gaps[0]) / 3.0
-    u = float(noise.eps.max()) * max(values) + noise.probed + noise.spread
+    u = float(noise.eps.max()) * max(values) + float(np.max(noise.probed)) + noise.spread
     own = float(est.error @ np.abs(w)) + 10.0 * float(noise.eps.max()) * float(
         np.abs(est.value) @ np.abs(w))
     bound = SAFETY * (abs(gaps[1] - gaps[0]) + 3.0 * u + own)

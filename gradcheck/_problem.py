@@ -94,12 +94,16 @@ class Noise:
 
     eps: Float64Array
     spread: float
-    probed: float = 0.0
-    """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed)."""
+    probed: float | Float64Array = 0.0
+    """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed);
+    per coordinate, shape (P,), once elements' own evaluations have been measured (see
+    :func:`gradcheck._verdict.judge`): one element's noise, a kink it straddles say, is never
+    lent to the others."""
 
     def rounding(self, f_max: Float64Array, index: IntArray) -> Float64Array:
         """The absolute uncertainty of one value of f, ``max(ε_k F, σ_f, ulp₀) + spread``."""
-        level = np.maximum(self.eps[index] * f_max, self.probed)
+        probed = self.probed if np.ndim(self.probed) == 0 else np.asarray(self.probed)[index]
+        level = np.maximum(self.eps[index] * f_max, probed)
         return np.maximum(level, self.resolution(index)) + self.spread
 
     def resolution(self, index: IntArray) -> Float64Array:

@@ -280,7 +280,7 @@ def _own_noise(
 
     See :mod:`gradcheck._local_noise`: ``σ_k`` adds ``GAIN · σ_k / h_k`` to the error, and
     ``σ_k / ε`` (the size of the values f cancels) to the scale F of the analytic rounding;
-    the largest ``σ_k`` joins f's noise for the confirmation.
+    ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
     """
     look = np.flatnonzero(fail)
     # Richardson's finest level, h/4, is where rounding weighs most
@@ -294,7 +294,9 @@ def _own_noise(
     error, f_max = est.error.copy(), est.f_max.copy()
     error[look] += _local_noise.GAIN[pb.method] * sigma / est.step[look]
     f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
-    noise = dataclasses.replace(noise, probed=max(noise.probed, float(sigma.max())))
+    probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), f_max.shape).copy()
+    probed[look] = np.maximum(probed[look], sigma)
+    noise = dataclasses.replace(noise, probed=probed)
     return est._replace(error=error, f_max=f_max), noise, calls
 
 
@@ -304,7 +306,7 @@ def _flat(pb: Problem, est: numerical.Estimate, noise: Noise) -> npt.NDArray[np.
     side only, so there the noise probe must also have found f's values all equal (an f 0 by
     cancellation can be exactly 0 at x and at x + h, not at the probe's points). Never for
     the complex step."""
-    if pb.method == "complex" or (pb.method == "forward" and noise.probed > 0.0):
+    if pb.method == "complex" or (pb.method == "forward" and np.any(noise.probed > 0.0)):
         return np.zeros(est.value.shape, bool)
     flat: npt.NDArray[np.bool_] = est.value == 0.0
     if pb.method != "forward":

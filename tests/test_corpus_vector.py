@@ -149,9 +149,5 @@ def test_slice_far_from_zero_jvp_has_no_false_alarm() -> None:
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", FAR_FROM_ZERO)
-def test_corpus_far_from_zero_over_40_points(
-    name: str, full_corpus: None, request: pytest.FixtureRequest
-) -> None:
-    if BY_NAME[name].awaits:  # strict: a pass after the awaited change shows as XPASS
-        request.applymarker(pytest.mark.xfail(reason=BY_NAME[name].awaits, strict=True))
+def test_corpus_far_from_zero_over_40_points(name: str, full_corpus: None) -> None:
     assert _false_alarms_over_points(name, 40) == []

@@ -28,9 +28,6 @@ class Case:
     point: Callable[[np.random.Generator], Tree]
     scalar: bool = False
     """A scalar loss: its Hessian is checked (its Jacobian is the gradient)."""
-    awaits: str = ""
-    """Why its correct derivatives still fail, when they do: a known false alarm that a change
-    in progress is to fix (its tests expect the failure strictly, so a pass shows)."""
 
 
 def reference_jacobian(f: Callable[[Tree], Tree], x: Tree) -> Tree:
@@ -195,9 +192,7 @@ CASES: list[Case] = [
     # regressions of the review: far from 0, rounding of order ε|x| must not enter
     Case("offset-1000", lambda z: z - 1000.0, lambda rng: 1000.0 + rng.standard_normal(5)),
     Case("layer-norm-offset-100", lambda h: _layer_norm(h, 1.0, 0.0),
-         lambda rng: 100.0 + rng.standard_normal(6),
-         awaits="the scalar verdict's noise model at offsets (reviewer: check_vjp failed 11 "
-                "of 40 points, check_jacobian 12 of 40); to pass after that rework merges"),
+         lambda rng: 100.0 + rng.standard_normal(6)),
     Case("batch-norm", lambda p: _batch_norm(p["h"], p["g"], p["b"]),
          _d(h=_n(4, 3), g=_n(3), b=_n(3))),
     Case("rms-norm", lambda p: p["g"] * p["h"] / anp.sqrt(anp.mean(p["h"] ** 2) + 1e-6),
