@@ -87,6 +87,13 @@ TINY_TARGET = DrawnCase(
 )
 """The same with a target of 2e-108."""
 
+OUTPUT_RELU_AT_KINK = DrawnCase(
+    [1, 1], "identity", "relu", "squared", 0.0, "ufldl",
+    [(np.zeros((1, 1)), np.zeros(1))], np.zeros((1, 1)), np.ones((1, 1)),
+)
+"""A relu output exactly at its kink: the complex step refuses it, naming the cause (a
+Hypothesis counterexample of the random profile, once the premise check came in)."""
+
 KINKED_DECAY = DrawnCase(
     [1, 2, 1, 1], "relu", "identity", "squared", 1e-4, "ufldl",
     [(np.zeros((2, 1)), np.zeros(2)), (np.full((1, 2), -1.0), np.zeros(1)),
@@ -106,13 +113,22 @@ def _network(case: DrawnCase, method: str) -> tuple[MLP, list[Layer]]:
     return mlp, params
 
 
-def _relu_sliver(mlp: MLP, params: list[Layer], X: Any) -> bool:
-    """Whether a relu pre-activation is near its kink but not at it (see the module notes)."""
+def _relu_inputs(mlp: MLP, params: list[Layer], X: Any) -> list[Any]:
+    """The pre-activations of the network's relu units, one array per relu layer."""
     activations, z_out = vectorized.forward(mlp._functions, params, X)
     hidden = [a @ W.T + b for a, (W, b) in zip(activations[:-2], params[:-1], strict=True)]
     relu_z = [z for z in hidden if mlp.activation == "relu"]
-    relu_z += [z_out] if mlp.output_activation == "relu" else []
-    return any(np.any((z != 0) & (np.abs(z) < 1e-6)) for z in relu_z)
+    return relu_z + ([z_out] if mlp.output_activation == "relu" else [])
+
+
+def _relu_sliver(mlp: MLP, params: list[Layer], X: Any) -> bool:
+    """Whether a relu pre-activation is near its kink but not at it (see the module notes)."""
+    return any(np.any((z != 0) & (np.abs(z) < 1e-6)) for z in _relu_inputs(mlp, params, X))
+
+
+def _relu_at_kink(mlp: MLP, params: list[Layer], X: Any) -> bool:
+    """Whether a relu pre-activation is exactly at its kink, where f is not analytic."""
+    return any(np.any(z == 0) for z in _relu_inputs(mlp, params, X))
 
 
 def _one_sided_swap(case: Case, correct: Any, name: str) -> bool:
@@ -145,12 +161,22 @@ def _one_sided(f: Any, params: list[Layer], index: Any) -> tuple[Any, Any]:
 @example(COST_NEAR_ZERO, "forward")
 @example(COST_NEAR_ZERO, "richardson")
 @example(TINY_BIAS, "forward")
+@example(OUTPUT_RELU_AT_KINK, "complex")
 def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> None:
     mlp, params = _network(case, method)
+    # the complex step may refuse a relu exactly at its kink (f is not analytic there), with
+    # the cause named; anywhere else, and with any other method, a correct gradient passes
+    may_refuse = method == "complex" and _relu_at_kink(mlp, params, case.X)
     for compute in (mlp.cost_and_gradient, mlp.cost_and_gradient_loop):
         _, grads = compute(params, case.X, case.Y)
-        result = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params, grads,
-                                method=method)
+        try:
+            result = check_gradient(lambda p: mlp.cost(p, case.X, case.Y), params, grads,
+                                    method=method)
+        except TypeError as refusal:
+            if not (may_refuse and "cannot check this f" in str(refusal)):
+                raise
+            event("complex: refused at a relu kink")
+            continue
         assert result.passed, str(result)
         event(f"{method}: {'some' if result.n_unverifiable else 'no'} unverifiable elements")
 
