@@ -13,7 +13,8 @@ from typing import Any
 from benchmarks._headline import FIGURES, ratios
 from benchmarks._stats import Bench, Conditions, format_seconds, natural_key, stat, table, trust
 
-__all__ = ["AGREEMENT", "THRESHOLD", "compare_section", "headline_changes", "machine_differences"]
+__all__ = ["AGREEMENT", "THRESHOLD", "agreement", "compare_section", "headline_changes",
+           "machine_differences"]
 
 THRESHOLD = 0.10
 """A change smaller than 10% is within the noise of a quiet run and is not marked."""
@@ -22,7 +23,9 @@ AGREEMENT = 0.15
 
 
 def _by_name(data: dict[str, Any]) -> dict[str, Bench]:
-    return {str(b.get("fullname") or b.get("name")): b for b in _benches(data)}
+    """The benchmarks by name, less the paired ones (compared as headline figures)."""
+    return {str(b.get("fullname") or b.get("name")): b for b in _benches(data)
+            if b.get("extra_info", {}).get("bench") != "paired"}
 
 
 def machine_differences(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
@@ -37,8 +40,20 @@ def machine_differences(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
     return [f"{key}: {b[key]} → {a[key]}" for key in a if a[key] != b[key]]
 
 
+def agreement(rows: list[list[str]]) -> str:
+    """How many headline figures agree, among all and among those reliable in both runs."""
+    agree = [row[-1].startswith("agree") for row in rows]
+    trusted = [ok for ok, row in zip(agree, rows, strict=True) if "unreliable" not in row[-1]]
+    return (f"{sum(agree)} of {len(rows)} headline figures agree within {AGREEMENT:.0%}; "
+            f"of the {len(trusted)} reliable in both runs, {sum(trusted)} agree.")
+
+
 def headline_changes(new: dict[str, Any], old: dict[str, Any]) -> list[list[str]]:
-    """Rows (figure, case, before, after, change, note) for each headline ratio of both runs."""
+    """Rows (figure, case, before, after, change, verdict) for each headline ratio of both runs.
+
+    The verdict is "agree" or "differ", followed by " (unreliable)" when either run left the
+    figure out of its headline.
+    """
     rows = []
     for figure in FIGURES:
         before = {r.label: r for r in ratios(_benches(old), Conditions.of(old), figure)}
@@ -47,7 +62,8 @@ def headline_changes(new: dict[str, Any], old: dict[str, Any]) -> list[list[str]
             if earlier is None or not earlier.median:
                 continue
             change = after.median / earlier.median - 1
-            unsure = not (after.trust.reliable and earlier.trust.reliable)
+            unsure = not (after.trust.reliable and earlier.trust.reliable) or after.fault \
+                or earlier.fault
             verdict = "agree" if abs(change) <= AGREEMENT else "differ"
             rows.append([figure.title, after.label, f"{earlier.median:.3g}",
                          f"{after.median:.3g}", f"{change:+.0%}",
@@ -94,7 +110,8 @@ def compare_section(
         lines += ["The runs differ in: " + "; ".join(differences) + ".", ""]
     changes = headline_changes(new, old)
     if changes:
-        lines += [f"Headline figures (they agree when within {AGREEMENT:.0%}):", "",
+        lines += [f"Headline figures (they agree when within {AGREEMENT:.0%}). "
+                  + agreement(changes), "",
                   *table(["figure", "case", "before", "after", "change", "verdict"], changes),
                   "", "Every benchmark:", ""]
     header = ["", "before", "after", "ratio", "note", "benchmark"]

@@ -1,10 +1,14 @@
 """The headline: the ratios the README quotes, each with its spread, in one place.
 
-A `Figure` names two sets of benchmarks by their ``extra_info`` (``bench`` is the kind, ``key``
-tells the two sides apart, ``case_keys`` pair them) and divides the medians. Each `Ratio` comes
-with the ratio of the minima and the range the quartiles allow (Q1/Q3 to Q3/Q1); a ratio either
-side of which is unreliable (`benchmarks._stats.trust`) is left out of the headline and listed
-with the reason, and a share above 100% (a floor slower than the whole) is a measurement fault.
+A `Figure` names the two sides of a ratio (``kind``, ``num``, ``den``) and the case keys that
+tell its cases apart. Its value on a case comes from the benchmark of ``benchmarks/
+test_bench_paired.py`` that timed both sides in alternating blocks (``bench == "paired"``): the
+median of the per-pair ratios, with their quartiles and the median's uncertainty
+(`benchmarks._paired`). Without one, the figure divides the medians of two benchmarks timed
+apart (``bench == kind``, ``key`` telling the sides apart), and is left out of the headline as
+unpaired: on a VM, the machine's speed drifts between them by more than the 15% two runs must
+agree to. A figure whose pairs are too few or too spread is left out with the reason, and a
+share above 100% (a floor slower than the whole) is a measurement fault.
 
 Groups whose benchmarks carry ``false_alarms``, ``caught`` and ``planted`` (the peer checkers
 on corpora: ``corpus-peers``, ``jacobian-peers``) make a table of their own.
@@ -16,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks._paired import SPREAD_CEILING, UNCERTAINTY_LIMIT, PairedRatio, paired_trust
 from benchmarks._stats import (
     Bench,
     Conditions,
@@ -84,7 +89,12 @@ FIGURES: tuple[Figure, ...] = (
 
 @dataclass(frozen=True)
 class Ratio:
-    """One figure on one case: the ratio of medians, of minima, its quartile range, trust."""
+    """One figure on one case: its ratio, of minima, its quartile range, count, trust.
+
+    Paired (``bench == "paired"``): the median, Q1 and Q3 of the per-pair ratios over
+    ``count`` pairs. Unpaired (two benchmarks timed apart, as in runs before the pairing):
+    the ratio of medians and Q1/Q3 to Q3/Q1 over ``count`` rounds, never trusted.
+    """
 
     figure: Figure
     case: dict[str, Any]
@@ -94,6 +104,8 @@ class Ratio:
     high: float | None
     rounds: int
     trust: Trust
+    paired: bool = False
+    uncertainty: float | None = None
 
     @property
     def fault(self) -> bool:
@@ -107,6 +119,9 @@ class Ratio:
         )
 
 
+UNPAIRED = "not paired: its two sides were timed apart, so the machine's drift is in it"
+
+
 def _quotient(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
@@ -114,6 +129,7 @@ def _quotient(a: float | None, b: float | None) -> float | None:
 def _ratio(figure: Figure, case: dict[str, Any], num: Bench, den: Bench, c: Conditions) -> Ratio:
     median = _quotient(stat(num, "median"), stat(den, "median"))
     rounds = min(int(num["stats"].get("rounds", 0)), int(den["stats"].get("rounds", 0)))
+    sides = trust(num, c).named(figure.num) + trust(den, c).named(figure.den)
     return Ratio(
         figure=figure,
         case=case,
@@ -122,22 +138,46 @@ def _ratio(figure: Figure, case: dict[str, Any], num: Bench, den: Bench, c: Cond
         low=_quotient(stat(num, "q1"), stat(den, "q3")) if rounds > 1 else None,
         high=_quotient(stat(num, "q3"), stat(den, "q1")) if rounds > 1 else None,
         rounds=rounds,
-        trust=trust(num, c).named(figure.num) + trust(den, c).named(figure.den),
+        trust=Trust((UNPAIRED,)) + sides,
     )
 
 
-def ratios(benches: Sequence[Bench], conditions: Conditions, figure: Figure) -> list[Ratio]:
-    """The figure on every case where both sides were measured, in numeric order of the case."""
-    sides: dict[str, dict[tuple[Any, ...], Bench]] = {figure.num: {}, figure.den: {}}
+def _paired_ratio(figure: Figure, case: dict[str, Any], bench: Bench, c: Conditions) -> Ratio:
+    paired = PairedRatio.from_bench(bench)
+    return Ratio(figure=figure, case=case, median=paired.median, minimum=paired.minimum,
+                 low=paired.q1, high=paired.q3, rounds=paired.pairs,
+                 trust=paired_trust(bench, c), paired=True, uncertainty=paired.uncertainty)
+
+
+def _sides(benches: Sequence[Bench], figure: Figure) -> dict[str, dict[tuple[Any, ...], Bench]]:
+    """The figure's benchmarks by side ("paired", num, den), then by case."""
+    sides: dict[str, dict[tuple[Any, ...], Bench]] = {"paired": {}, figure.num: {},
+                                                     figure.den: {}}
     for bench in benches:
         extra = info(bench)
-        if extra.get("bench") == figure.kind and extra.get(figure.key) in sides:
-            case = tuple(extra.get(key) for key in figure.case_keys)
+        case = tuple(extra.get(key) for key in figure.case_keys)
+        if extra.get("bench") == "paired":
+            if (extra.get("kind"), extra.get("num"), extra.get("den")) == (
+                    figure.kind, figure.num, figure.den):
+                sides["paired"][case] = bench
+        elif extra.get("bench") == figure.kind and extra.get(figure.key) in sides:
             sides[extra[figure.key]][case] = bench
+    return sides
+
+
+def ratios(benches: Sequence[Bench], conditions: Conditions, figure: Figure) -> list[Ratio]:
+    """The figure on every measured case, in numeric order: paired where a paired benchmark
+    ran, else from two benchmarks timed apart (left out of the headline as unpaired)."""
+    sides = _sides(benches, figure)
+    cases = sides["paired"].keys() | (sides[figure.num].keys() & sides[figure.den].keys())
     found = []
-    for case in sorted(sides[figure.num].keys() & sides[figure.den].keys(), key=natural_key):
+    for case in sorted(cases, key=natural_key):
         named = dict(zip(figure.case_keys, case, strict=True))
-        if figure.select is None or figure.select(named):
+        if figure.select is not None and not figure.select(named):
+            continue
+        if case in sides["paired"]:
+            found.append(_paired_ratio(figure, named, sides["paired"][case], conditions))
+        else:
             num, den = sides[figure.num][case], sides[figure.den][case]
             found.append(_ratio(figure, named, num, den, conditions))
     return found
@@ -151,8 +191,9 @@ def _value(ratio: Ratio, value: float | None) -> str:
 
 def _row(ratio: Ratio) -> list[str]:
     band = "–" if ratio.low is None else f"{_value(ratio, ratio.low)}–{_value(ratio, ratio.high)}"
-    return [ratio.figure.title, ratio.label, _value(ratio, ratio.median),
-            _value(ratio, ratio.minimum), band, str(ratio.rounds), "; ".join(ratio.trust.notes)]
+    error = "–" if ratio.uncertainty is None else f"±{ratio.uncertainty:.1%}"
+    return [ratio.figure.title, ratio.label, _value(ratio, ratio.median), band, error,
+            str(ratio.rounds), _value(ratio, ratio.minimum), "; ".join(ratio.trust.notes)]
 
 
 def headline_section(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
@@ -170,14 +211,19 @@ def headline_section(benches: Sequence[Bench], conditions: Conditions) -> list[s
                 shown.append(_row(ratio))
     if not shown and not left_out:
         return []
-    header = ["figure", "case", "ratio of medians", "ratio of minima", "quartile range",
-              "rounds", "note"]
+    header = ["figure", "case", "ratio", "Q1–Q3", "uncertainty", "pairs", "ratio of minima",
+              "note"]
     lines = ["## Headline", "",
-             "Ratios of medians; above 1, ours is faster (a share is the matrix products' time "
-             "over the whole). *Quartile range*: Q1/Q3 to Q3/Q1 of the two sides.", ""]
+             "Each figure is timed as a ratio: its two sides run in alternating blocks in one "
+             "benchmark, and the *ratio* is the median of the per-pair ratios (*Q1–Q3*: their "
+             "quartiles; *uncertainty*: the standard error of that median). Above 1, ours is "
+             "faster; a share is the matrix products' time over the whole. A figure is left "
+             f"out when its uncertainty exceeds {UNCERTAINTY_LIMIT:.0%}, its pairs' spread "
+             f"{SPREAD_CEILING:.0%}, or when it was not paired.", ""]
     lines += table(header, shown) if shown else ["No figure of this run is reliable."]
     if left_out:
-        lines += ["", "Left out of the headline:", "", *left_out]
+        lines += ["", f"Left out of the headline ({len(left_out)} of "
+                      f"{len(left_out) + len(shown)}):", "", *left_out]
     return [*lines, ""]
 
 

@@ -199,9 +199,14 @@ def _group_warning(members: list[Bench], conditions: Conditions) -> list[str]:
 
 
 def group_sections(benches: Sequence[Bench], conditions: Conditions) -> list[str]:
-    """A table per pytest-benchmark group, groups in numeric order, members by median."""
+    """A table per pytest-benchmark group, groups in numeric order, members by median.
+
+    The paired benchmarks are left out: their time is a whole pairing, which the headline reads.
+    """
     groups: dict[str, list[Bench]] = {}
     for bench in benches:
+        if info(bench).get("bench") == "paired":
+            continue
         groups.setdefault(str(bench.get("group") or "(no group)"), []).append(bench)
     lines = ["## Every group", "",
              "*× fastest* compares benchmarks of the same P only (the fastest of that P is 1.00); "

@@ -71,40 +71,25 @@ def _once(benchmark: Any, run: Callable[[], Any], size: int, impl: str) -> Any:
     return result
 
 
-@pytest.mark.benchmark(group="full-check")
-@pytest.mark.parametrize("sizes", SIZES)
-def test_structured_full_check(benchmark: Any, sizes: tuple[int, ...]) -> None:
-    _skip_unless_timed(benchmark, sizes, peer=False)
+def structured_run(sizes: tuple[int, ...]) -> tuple[Callable[[], bool], int]:
+    """The structure-aware central check as a call returning its verdict, and P."""
     mlp, params, X, Y = _case(sizes)
     objective = mlp.objective(X, Y)
     grads = objective.gradient(params)
-    size = flatten(params).size
-    result = _once(
-        benchmark, lambda: gradcheck.check_gradient(objective, params, grads), size, "structured"
-    )
-    benchmark.extra_info["verdict"] = "pass" if result.passed else "fail"
-    assert result.passed
+    return lambda: gradcheck.check_gradient(objective, params, grads).passed, flatten(params).size
 
 
-@pytest.mark.benchmark(group="full-check")
-def test_plain_full_check(benchmark: Any) -> None:
-    mlp, params, X, Y = _case(SMALL)
+def plain_run(sizes: tuple[int, ...]) -> tuple[Callable[[], bool], int]:
+    """The same check calling the cost once per point, and P."""
+    mlp, params, X, Y = _case(sizes)
     grads = mlp.cost_and_gradient(params, X, Y)[1]
-    size = flatten(params).size
-    result = _once(
-        benchmark, lambda: gradcheck.check_gradient(lambda p: mlp.cost(p, X, Y), params, grads),
-        size,
-        "plain",
-    )
-    benchmark.extra_info["verdict"] = "pass" if result.passed else "fail"
-    assert result.passed
+    return (lambda: gradcheck.check_gradient(lambda p: mlp.cost(p, X, Y), params, grads).passed,
+            flatten(params).size)
 
 
-@pytest.mark.benchmark(group="full-check")
-@pytest.mark.parametrize("sizes", SIZES)
-def test_scipy_check_grad(benchmark: Any, sizes: tuple[int, ...]) -> None:
+def scipy_run(sizes: tuple[int, ...]) -> tuple[Callable[[], bool], int]:
+    """``scipy.optimize.check_grad`` of the flat θ (verdict: ‖g − n‖ / ‖g‖ < 1e-5), and P."""
     optimize = pytest.importorskip("scipy.optimize")
-    _skip_unless_timed(benchmark, sizes, peer=True)
     mlp, params, X, Y = _case(sizes)
     theta = flatten(params)
 
@@ -114,17 +99,13 @@ def test_scipy_check_grad(benchmark: Any, sizes: tuple[int, ...]) -> None:
     def grad(t: Any) -> Any:
         return flatten(mlp.cost_and_gradient(unflatten(t, mlp), X, Y)[1])
 
-    error = _once(benchmark, lambda: optimize.check_grad(cost, grad, theta), theta.size, "scipy")
-    relative = float(error) / float(np.linalg.norm(grad(theta)))
-    benchmark.extra_info.update(verdict="pass" if relative < 1e-5 else "fail", relative=relative)
-    assert relative < 1e-5
+    norm = float(np.linalg.norm(grad(theta)))
+    return lambda: float(optimize.check_grad(cost, grad, theta)) / norm < 1e-5, theta.size
 
 
-@pytest.mark.benchmark(group="full-check")
-@pytest.mark.parametrize("sizes", SIZES)
-def test_torch_gradcheck(benchmark: Any, sizes: tuple[int, ...]) -> None:
+def torch_run(sizes: tuple[int, ...]) -> tuple[Callable[[], bool], int]:
+    """``torch.autograd.gradcheck`` of our numpy cost with our gradient as backward, and P."""
     torch = pytest.importorskip("torch")
-    _skip_unless_timed(benchmark, sizes, peer=True)
     mlp, params, X, Y = _case(sizes)
 
     class Cost(torch.autograd.Function):  # type: ignore[misc]
@@ -143,8 +124,45 @@ def test_torch_gradcheck(benchmark: Any, sizes: tuple[int, ...]) -> None:
             return out * torch.from_numpy(g)
 
     theta = torch.tensor(flatten(params), dtype=torch.float64, requires_grad=True)
-    passed = _once(
-        benchmark, lambda: torch.autograd.gradcheck(Cost.apply, (theta,)), theta.numel(), "torch"
-    )
+    return lambda: bool(torch.autograd.gradcheck(Cost.apply, (theta,))), theta.numel()
+
+
+RUNS: dict[str, Callable[[tuple[int, ...]], tuple[Callable[[], bool], int]]] = {
+    "structured": structured_run, "plain": plain_run, "scipy": scipy_run, "torch": torch_run,
+}
+"""impl -> builder of (a call returning the verdict, P); `test_bench_paired.py` pairs them."""
+
+
+def _timed_check(benchmark: Any, sizes: tuple[int, ...], impl: str) -> None:
+    run, size = RUNS[impl](sizes)
+    passed = _once(benchmark, run, size, impl)
     benchmark.extra_info["verdict"] = "pass" if passed else "fail"
     assert passed
+
+
+@pytest.mark.benchmark(group="full-check")
+@pytest.mark.parametrize("sizes", SIZES)
+def test_structured_full_check(benchmark: Any, sizes: tuple[int, ...]) -> None:
+    _skip_unless_timed(benchmark, sizes, peer=False)
+    _timed_check(benchmark, sizes, "structured")
+
+
+@pytest.mark.benchmark(group="full-check")
+def test_plain_full_check(benchmark: Any) -> None:
+    _timed_check(benchmark, SMALL, "plain")
+
+
+@pytest.mark.benchmark(group="full-check")
+@pytest.mark.parametrize("sizes", SIZES)
+def test_scipy_check_grad(benchmark: Any, sizes: tuple[int, ...]) -> None:
+    pytest.importorskip("scipy.optimize")
+    _skip_unless_timed(benchmark, sizes, peer=True)
+    _timed_check(benchmark, sizes, "scipy")
+
+
+@pytest.mark.benchmark(group="full-check")
+@pytest.mark.parametrize("sizes", SIZES)
+def test_torch_gradcheck(benchmark: Any, sizes: tuple[int, ...]) -> None:
+    pytest.importorskip("torch")
+    _skip_unless_timed(benchmark, sizes, peer=True)
+    _timed_check(benchmark, sizes, "torch")

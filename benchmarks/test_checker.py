@@ -151,34 +151,33 @@ def test_numerical_gradient(
 def test_check_gradient(benchmark: BenchmarkFixture, sizes: tuple[int, ...], method: str) -> None:
     objective = Objective.make(sizes)
     _require_complex(objective, method)
-    run = _counted(
+    result = benchmark(check_gradient_run(objective, method))
+    _record(benchmark, objective, "check_gradient", method)
+    assert result.passed, str(result)
+
+
+def check_gradient_run(objective: Objective, method: str) -> Callable[[], Any]:
+    """``gradcheck.check_gradient`` of J with ∇J by ``method``, evaluations counted."""
+    return _counted(
         objective,
         lambda: gradcheck.check_gradient(
             objective.cost, objective.theta, objective.gradient, method=method
         ),
     )
-    result = benchmark(run)
-    _record(benchmark, objective, "check_gradient", method)
-    assert result.passed, str(result)
 
 
-@pytest.mark.parametrize(("sizes", "method"), _params("forward"))
-def test_scipy_check_grad(benchmark: BenchmarkFixture, sizes: tuple[int, ...], method: str) -> None:
+def scipy_run(objective: Objective) -> Callable[[], Any]:
+    """``scipy.optimize.check_grad`` of J with ∇J (forward differences): the error norm."""
     optimize = pytest.importorskip("scipy.optimize")
-    objective = Objective.make(sizes)
-    run = _counted(
+    return _counted(
         objective, lambda: optimize.check_grad(objective.cost, objective.gradient, objective.theta)
     )
-    error = benchmark(run)
-    _record(benchmark, objective, "scipy.check_grad", method)
-    scale = max(1.0, float(np.linalg.norm(objective.gradient(objective.theta))))
-    assert np.isfinite(error) and error < 1e-4 * scale
 
 
-@pytest.mark.parametrize(("sizes", "method"), _params("central"))
-def test_torch_gradcheck(benchmark: BenchmarkFixture, sizes: tuple[int, ...], method: str) -> None:
+def torch_run(objective: Objective) -> Callable[[], Any]:
+    """``torch.autograd.gradcheck`` (central differences) of J as a torch function whose
+    backward is our analytic gradient: True when it passes."""
     torch = pytest.importorskip("torch")
-    objective = Objective.make(sizes)
 
     def forward(ctx: Any, theta: Any) -> Any:
         ctx.save_for_backward(theta)
@@ -188,13 +187,31 @@ def test_torch_gradcheck(benchmark: BenchmarkFixture, sizes: tuple[int, ...], me
         (theta,) = ctx.saved_tensors
         return grad_output * torch.from_numpy(objective.gradient(theta.detach().numpy()))
 
-    # J as a torch function whose backward is our analytic gradient.
     methods = {"forward": staticmethod(forward), "backward": staticmethod(backward)}
     Cost: Any = type("Cost", (torch.autograd.Function,), methods)
     theta = torch.from_numpy(objective.theta.copy()).requires_grad_()
-    run = _counted(
+    return _counted(
         objective,
         lambda: torch.autograd.gradcheck(Cost.apply, (theta,), eps=1e-6, atol=1e-5, rtol=1e-3),
     )
-    assert benchmark(run) is True
+
+
+def scipy_passed(objective: Objective, error: float) -> bool:
+    """SciPy's error norm within 1e-4 of the gradient's norm (at least 1): the check passed."""
+    scale = max(1.0, float(np.linalg.norm(objective.gradient(objective.theta))))
+    return bool(np.isfinite(error) and error < 1e-4 * scale)
+
+
+@pytest.mark.parametrize(("sizes", "method"), _params("forward"))
+def test_scipy_check_grad(benchmark: BenchmarkFixture, sizes: tuple[int, ...], method: str) -> None:
+    objective = Objective.make(sizes)
+    error = benchmark(scipy_run(objective))
+    _record(benchmark, objective, "scipy.check_grad", method)
+    assert scipy_passed(objective, error)
+
+
+@pytest.mark.parametrize(("sizes", "method"), _params("central"))
+def test_torch_gradcheck(benchmark: BenchmarkFixture, sizes: tuple[int, ...], method: str) -> None:
+    objective = Objective.make(sizes)
+    assert benchmark(torch_run(objective)) is True
     _record(benchmark, objective, "torch.gradcheck", method)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks._compare import agreement
+from benchmarks._paired import SMOKE, PairedRatio, PairPlan, paired_trust, time_pairs
 from benchmarks._stats import Conditions, natural_key, trust
 from benchmarks.report import (
     build_headline,
@@ -56,6 +60,27 @@ def _full(impl: str, P: int, seconds: float) -> dict[str, Any]:
                   spread=0.0, bench="full-check", impl=impl, P=P)
 
 
+def _spread_ratios(center: float, spread: float, pairs: int) -> list[float]:
+    """``pairs`` ratios evenly spaced over center·(1 ± spread): their IQR/median is ``spread``."""
+    step = 2 * spread / (pairs - 1) if pairs > 1 else 0.0
+    return [center * (1 - spread + i * step) for i in range(pairs)]
+
+
+def _paired(kind: str, num: str, den: str, ratio: float, *, spread: float = 0.04,
+            pairs: int = 11, **extra: Any) -> dict[str, Any]:
+    """A benchmark of test_bench_paired.py: ``den`` takes 10 ms a call, ``num`` ratio times more."""
+    case = "-".join(f"{value}" for value in extra.values())
+    num_seconds = [0.01 * r for r in _spread_ratios(ratio, spread, pairs)]
+    return _bench(f"test_{kind}_pair[{num}-{case}]", f"paired {kind}", 1.0, rounds=1, spread=0.0,
+                  bench="paired", kind=kind, num=num, den=den, num_seconds=num_seconds,
+                  den_seconds=[0.01] * pairs, calls=[1, 3], **extra)
+
+
+def _paired_network(impl: str, ratio: float, m: int = 2048, **options: Any) -> dict[str, Any]:
+    return _paired("network", impl, "vectorized", ratio, layers="64x128x128x10",
+                   dtype="float64", m=m, **options)
+
+
 @pytest.fixture
 def data() -> dict[str, Any]:
     return {
@@ -97,12 +122,26 @@ def data() -> dict[str, Any]:
             _full("structured", 26122, 0.2),
             _full("torch", 26122, 14.0),
             _full("plain", 1732, 0.5),
+            _paired_network("loop", 25.0),
+            _paired_network("torch", 2.0),
+            _paired_network("matmul", 0.8),
+            _paired("full-check", "torch", "structured", 70.0, P=26122),
+            _paired("checker", "torch.gradcheck", "check_gradient", 3.0, P=808,
+                    method="central"),
+            _paired("batched", "unbatched", "batched", 10.0, function="mlp", P=58, m=16),
         ],
     }
 
 
 def _replace(data: dict[str, Any], name: str, new: dict[str, Any]) -> None:
     data["benchmarks"] = [new if b["name"] == name else b for b in data["benchmarks"]]
+
+
+def _drop_paired(data: dict[str, Any], impl: str) -> None:
+    """Remove the paired network figure of ``impl`` (m = 2048)."""
+    data["benchmarks"] = [b for b in data["benchmarks"] if (
+        b["extra_info"].get("bench"), b["extra_info"].get("kind"), b["extra_info"].get("num"))
+        != ("paired", "network", impl)]
 
 
 def test_format_seconds_picks_a_unit_with_three_digits() -> None:
@@ -159,22 +198,34 @@ def test_report_has_the_machine_the_conditions_and_a_table_per_group(
 
 def test_headline_holds_each_ratio_with_its_spread(data: dict[str, Any]) -> None:
     headline = build_headline(data)
-    # loop / vectorized: 250 / 10 ms; minima 245 / 9.8; quartiles 247.5/10.1 to 252.5/9.9
-    assert ("| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25.0 | 25.0 | "
-            "24.5–25.5 | 7 |  |") in headline
+    # per-pair ratios evenly over 25·(1 ± 4%), 11 pairs: quartiles 24.5 and 25.5, fastest
+    # loop 24 ms over fastest vectorized 10 ms; uncertainty 0.929 · 4% / √11 = 1.1%
+    assert ("| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25.0 | 24.5–25.5 | "
+            "±1.1% | 11 | 24.0 |  |") in headline
     assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | 2.00 |"\
         in headline
-    assert "| matmul share (floor / whole) | 64x128x128x10 float64 m=2048 | 80% |" in headline
-    full = ("| full check: torch.autograd.gradcheck / ours | P=26122 | 70.0 | 70.0 | – | 1 | "
-            "torch: 1 round: spread unknown; structured: 1 round: spread unknown |")
-    assert full in headline
+    assert "| matmul share (floor / whole) | 64x128x128x10 float64 m=2048 | 80% | 78%–82% |" \
+        in headline
+    assert "| full check: torch.autograd.gradcheck / ours | P=26122 | 70.0 | 68.6–71.4 |" \
+        in headline
     assert "| batched vs unbatched (× faster) | mlp P=58 m=16 | 10.0 |" in headline
-    assert "| batched vs unbatched (× faster) | rosenbrock P=50 | 2.50 |" not in headline
+    assert "rosenbrock" not in headline  # no batched side: no figure
     assert "m=None" not in headline
     assert "plain check: torch.autograd.gradcheck / check_gradient | P=808 central | 3.00" \
         in headline
     assert "scipy check_grad / ours" not in headline  # no scipy full check in this run
     assert "Left out" not in headline
+
+
+def test_a_figure_timed_apart_is_left_out_as_unpaired(data: dict[str, Any]) -> None:
+    """The unpaired benchmarks of the same case (25 and 2.00 here) never make a headline."""
+    _drop_paired(data, "loop")
+    headline = build_headline(data)
+    assert "| vectorized vs loop (× faster) |" not in headline
+    assert ("- vectorized vs loop (× faster), 64x128x128x10 float64 m=2048: unreliable (not "
+            "paired: its two sides were timed apart") in headline
+    assert "Left out of the headline (1 of 6):" in headline
+    assert "| ours vs torch autograd (torch time / ours) |" in headline  # still paired
 
 
 def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
@@ -185,11 +236,7 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
     _replace(data, "test_torch[64x128x128x10-float64-m2048]",
              _network("torch", 0.020, others_cpu=1.6))
     report = build_report(data)
-    assert "- vectorized vs loop (× faster), 64x128x128x10 float64 m=2048: unreliable " \
-        "(loop: spread 30%)" in report
-    assert "- ours vs torch autograd (torch time / ours), 64x128x128x10 float64 m=2048: " \
-        "unreliable (torch: load: others used 1.60 of 2 cores)" in report
-    assert "| vectorized vs loop (× faster) |" not in report
+    # the detailed tables judge each benchmark on its own spread and load
     assert "| 64x128x128x10 | float64 | 2048 | 10 ms | 400 | 500 | 80% | (25.0) | (20 ms) | " \
         "(2.00) | loop: spread 30%; torch: load: others used 1.60 of 2 cores |" in report
     _replace(data, "test_torch.gradcheck[central-P808]",
@@ -204,6 +251,7 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
     group = report[report.index("### network 64x128x128x10 float64 m=2048"):]
     assert group.split("\n")[2] == "**Unreliable: 2 of 4** (load, spread: see the notes)."
     assert "**Unreliable" not in report[report.index("### full-check"):][:300]
+    assert "### paired" not in report  # a pairing's total time is not a benchmark to show
     # others may use half the cores left free by the run's threads, and at least a quarter core
     for others, cores, threads, reliable in [(0.45, 2, 1, True), (0.55, 2, 1, False),
                                              (7.4, 16, 1, True), (0.3, 2, 2, False)]:
@@ -211,8 +259,31 @@ def test_a_wide_spread_or_a_busy_machine_keeps_a_figure_out_of_the_headline(
         assert trust(bench, Conditions(cores, threads)).reliable is reliable
 
 
+def test_the_headline_judges_a_paired_figure_on_its_pairs(data: dict[str, Any]) -> None:
+    """Too wide a spread for the pairs made, or too few pairs: out; a busy machine: a note."""
+    for impl, options in [("loop", {"spread": 0.3}), ("torch", {"others_cpu": 1.6}),
+                          ("matmul", {"pairs": 3})]:
+        _drop_paired(data, impl)
+        data["benchmarks"].append(_paired_network(impl, {"loop": 25.0, "torch": 2.0,
+                                                         "matmul": 0.8}[impl], **options))
+    data["benchmarks"].append(_paired("batched", "unbatched", "batched", 5.0, spread=0.6,
+                                      pairs=41, function="mlp", P=58, m=4))
+    headline = build_headline(data)
+    # 0.929 · 30% / √11 = 8.4% > 4%
+    assert ("- vectorized vs loop (× faster), 64x128x128x10 float64 m=2048: unreliable "
+            "(uncertainty ±8.4% (spread 30% over 11 pairs))") in headline
+    assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | 2.00 " \
+        "| 1.96–2.04 | ±1.1% | 11 | 1.92 | others used 1.60 of 2 cores |" in headline
+    assert "matmul share (floor / whole), 64x128x128x10 float64 m=2048: unreliable (3 pairs: " \
+        "spread unknown)" in headline
+    # 41 pairs would make 60% precise enough, but so wide a spread is no single speed
+    assert "mlp P=58 m=4: unreliable (pairs' spread 60%)" in headline
+
+
 def test_a_floor_slower_than_the_whole_is_a_fault_never_a_share(data: dict[str, Any]) -> None:
     _replace(data, "test_matmul[64x128x128x10-float64-m2048]", _network("matmul", 0.014))
+    _drop_paired(data, "matmul")
+    data["benchmarks"].append(_paired_network("matmul", 1.4))
     report = build_report(data)
     assert "140%" not in report
     assert "- matmul share (floor / whole), 64x128x128x10 float64 m=2048: measurement fault" \
@@ -265,6 +336,12 @@ def test_small_m_puts_ours_beside_bare_numpy_with_the_spread_of_each(
     data["benchmarks"] += [_small("vectorized", 40e-6, 16), _small("bare numpy", 25e-6, 16),
                            _small("vectorized", 30e-6, 1), _small("bare numpy", 25e-6, 1),
                            _small("vectorized", 50e-6, 4)]  # no bare numpy at m=4: no row
+    data["benchmarks"] += [
+        _paired("network", "bare numpy", "vectorized", 0.8, layers="8x16x4", dtype="float64",
+                m=1),
+        _paired("network", "bare numpy", "vectorized", 0.625, layers="8x16x4",
+                dtype="float64", m=16),
+    ]
     report = build_report(data)
     section = report[report.index("## Small m"):report.index("## Checker")]
     # min, median, IQR of ours, then of bare numpy; 30 / 25 and 29.4 / 24.5
@@ -274,9 +351,9 @@ def test_small_m_puts_ours_beside_bare_numpy_with_the_spread_of_each(
         "1.60 | 1.60 | **over** |  |" in section
     assert section.index("| 8x16x4 | float64 | 1 |") < section.index("| 8x16x4 | float64 | 16 |")
     assert "| 8x16x4 | float64 | 4 |" not in section
-    headline = build_headline(data)  # bare / ours, quartiles 24.75/30.3 to 25.25/29.7
+    headline = build_headline(data)  # the headline has the paired figures
     assert ("| small m: bare numpy / ours (target ≥ 1/1.3 = 0.77) | 8x16x4 float64 m=1 | "
-            "0.833 | 0.833 | 0.817–0.850 | 7 |  |") in headline
+            "0.800 | 0.784–0.816 | ±1.1% | 11 |") in headline
     assert "| small m: bare numpy / ours (target ≥ 1/1.3 = 0.77) | 8x16x4 float64 m=16 | " \
         "0.625 |" in headline
     assert "64x128x128x10 float64 m=2048 | 0." not in headline  # no bare numpy there
@@ -291,7 +368,7 @@ def test_small_m_marks_an_unreliable_comparison_and_keeps_it_out_of_the_headline
     assert ("| 8x16x4 | float64 | 1 | (29.4 µs) | (30 µs) | (600 ns) | (15 µs) | (25 µs) | "
             "(10 µs) | (1.20) | (1.96) | (within) | bare: spread 40% |") in report
     assert "- small m: bare numpy / ours (target ≥ 1/1.3 = 0.77), 8x16x4 float64 m=1: " \
-        "unreliable (bare numpy: spread 40%)" in build_headline(data)
+        "unreliable (not paired" in build_headline(data)
 
 
 def test_memory_table_gives_bytes_per_coordinate_against_the_targets(
@@ -322,13 +399,23 @@ def test_compare_puts_each_benchmark_beside_the_earlier_run(data: dict[str, Any]
                           != "test_matmul[64x128x128x10-float64-m2048]"]
     data["benchmarks"].append(_network("vectorized", 0.03, m=4096))
     data["machine_info"]["gradcheck_bench"]["numpy"] = "2.5.0"
+    # the headline compares the paired figures: loop doubles, torch halves with a wide spread,
+    # the matmul share moves by 10%, the rest stays
+    for impl in ("loop", "torch", "matmul"):
+        _drop_paired(data, impl)
+    data["benchmarks"] += [_paired_network("loop", 50.0), _paired_network("matmul", 0.88),
+                           _paired_network("torch", 1.0, spread=0.5)]
     report = build_report(data, earlier=old)
     section = report[report.index("## Compared with an earlier run"):]
     assert "numpy: 2.4.6 → 2.5.0" in section
+    assert "4 of 6 headline figures agree within 15%; of the 5 reliable in both runs, 4 agree." \
+        in section
     assert "| vectorized vs loop (× faster) | 64x128x128x10 float64 m=2048 | 25 | 50 | +100% | " \
         "differ |" in section
     assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | 2 | 1 " \
         "| -50% | differ (unreliable) |" in section
+    assert "| matmul share (floor / whole) | 64x128x128x10 float64 m=2048 | 0.8 | 0.88 | +10% | " \
+        "agree |" in section
     assert "| batched vs unbatched (× faster) | mlp P=58 m=16 | 10 | 10 | +0% | agree |" in section
     assert "| + | 250 ms | 500 ms | 2.00 |  | benchmarks/x.py::test_loop[" in section
     assert "| ~ | 20 ms | 10 ms | 0.50 | spread 50% | benchmarks/x.py::test_torch[" in section
@@ -337,6 +424,7 @@ def test_compare_puts_each_benchmark_beside_the_earlier_run(data: dict[str, Any]
         "-m4096]" in section
     assert "|  | 10 ms | 10 ms | 1.00 |  | benchmarks/x.py::test_vectorized[64x128x128x10-" \
         "float64-m2048]" in section
+    assert "pair[" not in section  # a pairing's total time is compared as its figure only
 
 
 def test_peer_checkers_on_corpora_get_a_table_of_their_own(data: dict[str, Any]) -> None:
@@ -422,3 +510,102 @@ def test_machine_info_is_stable_between_runs() -> None:
     assert infos[0]["cpu"] == {"brand_raw": "Test CPU"}
     pools = infos[0]["gradcheck_bench"]["blas"]
     assert pools == sorted(pools, key=lambda pool: [str(value) for value in pool.values()])
+
+
+def test_paired_ratio_has_the_quartiles_of_the_per_pair_ratios() -> None:
+    # ratios 1, 2, ..., 9: quartiles 3 and 7 (inclusive method), median 5
+    num, den = [0.01 * r for r in range(1, 10)], [0.01] * 9
+    ratio = PairedRatio.of(num, den)
+    assert (ratio.q1, ratio.median, ratio.q3, ratio.pairs) == pytest.approx((3, 5, 7, 9))
+    assert ratio.spread == pytest.approx(0.8)
+    assert ratio.uncertainty == pytest.approx(1.2533 / 1.349 * 0.8 / 3, rel=1e-4)
+    assert ratio.minimum == pytest.approx(1.0)  # fastest num over fastest den
+    assert PairedRatio.of([0.03], [0.01]).spread == 0.0  # one pair: no spread, and no error
+    with pytest.raises(ValueError, match=r"`num` and `den` need the same number \(≥ 1\) of "
+                                         r"pairs; got 2 and 3"):
+        PairedRatio.of([1.0, 2.0], [1.0, 1.0, 1.0])
+
+
+class _DriftingMachine:
+    """A fake CPU-time clock whose speed drifts: a call costs ``cost`` × the current slowness.
+
+    The slowness doubles over ``period`` seconds, then falls back, as the VM's did between the
+    minutes of one benchmark run.
+    """
+
+    def __init__(self, period: float) -> None:
+        self.now, self.period, self.log = 0.0, period, []
+
+    def timer(self) -> float:
+        return self.now
+
+    def work(self, name: str, cost: float) -> Callable[[], str]:
+        def call() -> str:
+            self.log.append(name)
+            self.now += cost * (1.0 + (self.now / self.period) % 1.0)
+            return name
+        return call
+
+
+def test_pairs_divide_out_a_drift_that_wrecks_a_ratio_of_medians() -> None:
+    machine = _DriftingMachine(period=10.0)
+    ours, theirs = machine.work("ours", 0.001), machine.work("theirs", 0.003)
+    plan = PairPlan(min_pairs=9, max_pairs=50, block_seconds=0.02, budget_seconds=1.0)
+    pairs = time_pairs(theirs, ours, plan=plan, timer=machine.timer)
+    ratio = PairedRatio.of(pairs.num, pairs.den)
+    assert ratio.median == pytest.approx(3.0, rel=0.01)  # the true ratio, drift or not
+    assert paired_trust({"extra_info": pairs.extra_info()}, Conditions(2, 1)).reliable
+    assert pairs.results == ("theirs", "ours")
+    # blocks of 20 ms: 7 calls of theirs (3 ms each), 20 of ours (after one call each to size)
+    assert pairs.calls == (7, 20)
+    assert plan.min_pairs <= ratio.pairs < plan.max_pairs
+    # odd pairs start with the other side: theirs, ours, ours, theirs, theirs, ours ...
+    blocks = [name for i, name in enumerate(machine.log[2:]) if i == 0 or
+              name != machine.log[2:][i - 1]]
+    assert blocks[:5] == ["theirs", "ours", "theirs", "ours", "theirs"]
+    assert machine.log[2:9] == ["theirs"] * 7 and machine.log[9:49] == ["ours"] * 40
+    # the same calls timed a second apart, as two benchmarks are: off by the drift
+    early = time_pairs(theirs, theirs, plan=plan, timer=machine.timer).num
+    machine.now += 4.0
+    late = time_pairs(ours, ours, plan=plan, timer=machine.timer).num
+    assert statistics.median(early) / statistics.median(late) < 2.5
+
+
+def test_pairing_stops_between_its_bounds() -> None:
+    machine = _DriftingMachine(period=1e9)
+    slow, fast = machine.work("slow", 0.5), machine.work("fast", 1e-4)
+    few = PairPlan(min_pairs=3, max_pairs=10, block_seconds=0.0, budget_seconds=0.1)
+    assert len(time_pairs(slow, fast, plan=few, timer=machine.timer).num) == 3
+    assert len(time_pairs(fast, fast, plan=few, timer=machine.timer).num) == 10
+    one = time_pairs(slow, fast, plan=SMOKE, timer=machine.timer)
+    assert (len(one.num), one.calls) == (1, (1, 1))
+    # the fast side's block lasts a quarter of the slow call (125 ms), not just 10 ms
+    balanced = PairPlan(min_pairs=1, max_pairs=1, block_seconds=0.01, budget_seconds=0.0)
+    assert time_pairs(slow, fast, plan=balanced, timer=machine.timer).calls == (1, 1250)
+
+
+@pytest.mark.parametrize(("spread", "pairs", "others", "problem", "note"), [
+    (0.10, 11, None, "", ""),
+    (0.20, 11, None, "uncertainty ±5.6% (spread 20% over 11 pairs)", ""),
+    (0.20, 31, None, "", ""),  # more pairs pin the median down
+    (0.60, 61, None, "pairs' spread 60%", ""),
+    (0.02, 4, None, "4 pairs: spread unknown", ""),
+    (0.02, 11, 1.6, "", "others used 1.60 of 2 cores"),  # both sides slowed alike: a note
+])
+def test_a_paired_figure_is_judged_on_its_uncertainty(
+    spread: float, pairs: int, others: float | None, problem: str, note: str
+) -> None:
+    options = {} if others is None else {"others_cpu": others}
+    bench = _paired("network", "torch", "vectorized", 2.0, spread=spread, pairs=pairs,
+                    **options)
+    verdict = paired_trust(bench, Conditions(2, 1))
+    assert verdict.problems == ((problem,) if problem else ())
+    assert verdict.notes == ((note,) if note else ())
+
+
+def test_agreement_counts_figures_within_15_percent_and_the_reliable_ones() -> None:
+    rows = [["f", "a", "1", "1.1", "+10%", "agree"], ["f", "b", "1", "1.2", "+20%", "differ"],
+            ["f", "c", "1", "1.0", "+0%", "agree (unreliable)"],
+            ["f", "d", "1", "2.0", "+100%", "differ (unreliable)"]]
+    assert agreement(rows) == ("2 of 4 headline figures agree within 15%; of the 2 reliable in "
+                               "both runs, 1 agree.")
