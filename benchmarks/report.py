@@ -7,12 +7,14 @@ Usage::
 writes ``DIR/report.md`` (default DIR: ``bench-report``), ``DIR/headline.md`` (the conditions
 and the headline alone: what the README quotes) and, when matplotlib is importable, the plots
 beside them. The report has the machine and the conditions of the run (threads, timer, load
-before and after), the headline ratios with their spread, the network table, the small-m
-comparison with bare numpy (min, median, IQR), the checker and batched tables, the memory
-table (bytes per coordinate), the peer checkers on corpora, one table per benchmark group,
-and with ``--compare`` each benchmark beside the earlier run. A figure whose spread or load
-makes it unreliable is marked and left out of the headline; a share above 100% is a
-measurement fault, never a result.
+before and after), the headline ratios (each timed as a ratio by ``benchmarks/
+test_bench_paired.py``, with the quartiles of its per-pair ratios and the uncertainty of their
+median), the network table, the small-m comparison with bare numpy (min, median, IQR), the
+checker and batched tables, the memory table (bytes per coordinate), the peer checkers on
+corpora, one table per benchmark group, and with ``--compare`` each headline figure and each
+benchmark beside the earlier run, with how many headline figures agree within 15%. A figure
+whose pairs are too few or too spread is marked and left out of the headline, as is a ratio
+of two benchmarks timed apart; a share above 100% is a measurement fault, never a result.
 """
 
 from __future__ import annotations
