@@ -12,7 +12,7 @@ the rounding of a batched f that sums in another order).
 Example
 -------
 >>> import numpy as np
->>> leaves, _, treedef = _tree.flatten({"w": np.array([1.0, 2.0])})
+>>> leaves, _, treedef = tree.flatten({"w": np.array([1.0, 2.0])})
 >>> ev = BatchedEvaluator(lambda p: np.sum(p["w"] ** 2, axis=1), leaves, treedef, ())
 >>> ev.along(np.array([0, 1]), np.array([1.0, -1.0]))
 array([8., 2.])
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _tree
+from gradcheck import _evaluate, tree
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "BatchedEvaluator", "rows_per_block"]
 
@@ -41,7 +41,7 @@ memory. Raise it for an f with a high cost per call (a GPU kernel launch, say)."
 _EPS64 = float(np.finfo(np.float64).eps)
 
 
-def rows_per_block(leaves: Sequence[_tree.FloatArray], max_batch_bytes: int, *,
+def rows_per_block(leaves: Sequence[tree.FloatArray], max_batch_bytes: int, *,
                    complex_input: bool) -> int:
     """How many rows (points) fit in ``max_batch_bytes``; at least 1."""
     widen = 2 if complex_input else 1
@@ -49,7 +49,7 @@ def rows_per_block(leaves: Sequence[_tree.FloatArray], max_batch_bytes: int, *,
     return max(1, max_batch_bytes // max(row, 1))
 
 
-def _working_dtype(leaf: _tree.FloatArray, complex_input: bool) -> np.dtype[Any]:
+def _working_dtype(leaf: tree.FloatArray, complex_input: bool) -> np.dtype[Any]:
     """The dtype rows of ``leaf`` are built in: the leaf's, or its complex counterpart."""
     if not complex_input:
         return leaf.dtype
@@ -78,7 +78,7 @@ class _BlockBuilder:
     so whatever ``f`` wrote into a block is gone from the next.
     """
 
-    def __init__(self, leaves: Sequence[_tree.FloatArray], complex_input: bool) -> None:
+    def __init__(self, leaves: Sequence[tree.FloatArray], complex_input: bool) -> None:
         numbers: dict[np.dtype[Any], int] = {}
         widths: list[int] = []
         self._pieces = []
@@ -142,8 +142,8 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
     def __init__(
         self,
         f: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
@@ -212,7 +212,7 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         self._calls += 1
         try:
             with _evaluate.ComplexInputGuard(complex_input):
-                raw = self._f(_tree.unflatten(self._treedef, batch), *self._args)
+                raw = self._f(tree.unflatten(self._treedef, batch), *self._args)
         except Exception as exc:
             _add_note(exc, f"(raised by f called with a batch of {_points(n)}: vectorized=True "
                       f"gives every leaf of x a leading batch axis of length {n})")

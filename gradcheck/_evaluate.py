@@ -3,7 +3,7 @@
 Every estimator in :mod:`gradcheck.numerical` talks to ``f`` only through an :class:`Evaluator`,
 so a batched, parallel or structure-aware evaluator can replace :class:`SerialEvaluator`
 without touching the estimators. Coordinates are numbered ``k = 0 .. P-1`` over all leaves of
-``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck._tree.Layout`).
+``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck.tree.Layout`).
 
 The contract of an evaluator:
 
@@ -28,7 +28,7 @@ Example
 -------
 >>> import numpy as np
 >>> x = [np.array([1.0, 2.0]), np.array(3.0)]
->>> leaves, _, treedef = _tree.flatten(x)
+>>> leaves, _, treedef = tree.flatten(x)
 >>> ev = SerialEvaluator(lambda p: float(np.sum(p[0]) * p[1]), leaves, treedef, ())
 >>> ev.at_x()
 9.0
@@ -49,7 +49,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _tree
+from gradcheck import tree
+from gradcheck.tree import COMPLEX_STEP_HELP, describe_value
 
 __all__ = [
     "COMPLEX_STEP_HELP",
@@ -74,13 +75,6 @@ _ComplexWarning: type[Warning] = getattr(
     getattr(np, "exceptions", np), "ComplexWarning", RuntimeWarning
 )
 _EPS64 = float(np.finfo(np.float64).eps)
-COMPLEX_STEP_HELP = (
-    "the complex step evaluates f at x + ih·e_k, so f must accept complex input and be "
-    "analytic in x: no abs, np.real, comparisons, max/min or float() casts of values that "
-    "depend on x; use method='central' or method='richardson' for such an f"
-)
-
-
 class Evaluator(Protocol):
     """Evaluates ``f`` at ``x`` and at ``x`` moved along single coordinates (see module)."""
 
@@ -123,7 +117,7 @@ class BlockEvaluator(abc.ABC):
 
 
 EvaluatorFactory = Callable[
-    [ScalarFunction, Sequence[_tree.FloatArray], _tree.TreeDef, tuple[Any, ...]], Evaluator
+    [ScalarFunction, Sequence[tree.FloatArray], tree.TreeDef, tuple[Any, ...]], Evaluator
 ]
 """Builds an evaluator from ``f``, the leaves of ``x``, its tree definition and ``args``;
 :class:`SerialEvaluator` is one."""
@@ -146,8 +140,8 @@ def factory_for(f: ScalarFunction) -> EvaluatorFactory:
 
     def make(
         g: ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
     ) -> Evaluator:
         if g is not f:  # f wrapped, e.g. to split (value, gradient): no shortcut applies
@@ -156,15 +150,6 @@ def factory_for(f: ScalarFunction) -> EvaluatorFactory:
         return evaluator
 
     return make
-
-
-def describe_value(value: object) -> str:
-    """How a returned value is described in messages."""
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of length {len(value)}"
-    return f"{type(value).__name__} {value!r}"
 
 
 def scalar_value(value: object, *, complex_input: bool) -> tuple[complex, float]:
@@ -255,8 +240,8 @@ class SerialEvaluator:
     def __init__(
         self,
         f: ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         report: Report | None = None,
@@ -343,9 +328,9 @@ class SerialEvaluator:
         try:
             if complex_input:
                 with ComplexInputGuard(complex_input):
-                    raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
+                    raw = self._f(tree.unflatten(self._treedef, leaves), *self._args)
             else:
-                raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
+                raw = self._f(tree.unflatten(self._treedef, leaves), *self._args)
         except ValueError as exc:
             if self._copying or not _is_read_only_error(exc):
                 raise

@@ -21,7 +21,7 @@ Example
 >>> import numpy as np
 >>> seen = []
 >>> plan = Plan(np.sum, options(progress=lambda d, t: seen.append((d, t))), "central", 0)
->>> ev = plan.factory(np.sum, [np.ones(3)], _tree.flatten(np.ones(3))[2], ())
+>>> ev = plan.factory(np.sum, [np.ones(3)], tree.flatten(np.ones(3))[2], ())
 >>> _ = ev.along(np.arange(3), np.full(3, 0.5)); plan.finish()
 >>> seen
 [(1, 6), (2, 6), (3, 6), (3, 3)]
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import _batched, _evaluate, _parallel, _progress, _tree, steps
+from gradcheck import _batched, _evaluate, _parallel, _progress, steps, tree
 from gradcheck.progress import Progress, TextProgress
 
 __all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Options", "Plan", "options"]
@@ -133,8 +133,8 @@ class Plan:
     def factory(
         self,
         g: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
     ) -> _evaluate.Evaluator:
         """The evaluator of ``g`` (f, or f wrapped by the checker) at the given x."""
@@ -156,8 +156,8 @@ class Plan:
     def _evaluator(
         self,
         g: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         report: _evaluate.Report | None,
     ) -> _evaluate.Evaluator:

@@ -16,7 +16,7 @@ Example
 -------
 >>> from concurrent.futures import ThreadPoolExecutor
 >>> import numpy as np
->>> leaves, _, treedef = _tree.flatten(np.array([1.0, 2.0, 3.0]))
+>>> leaves, _, treedef = tree.flatten(np.array([1.0, 2.0, 3.0]))
 >>> with ThreadPoolExecutor(2) as pool:
 ...     ev = ParallelEvaluator(lambda v: float(v @ v), leaves, treedef, (), executor=pool)
 ...     ev.along(np.array([0, 1, 2]), np.array([1.0, 1.0, 1.0]))
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _batched, _evaluate, _tree
+from gradcheck import _batched, _evaluate, tree
 
 __all__ = [
     "TASKS_PER_REQUEST",
@@ -62,8 +62,8 @@ class InnerFactory(Protocol):
     def __call__(
         self,
         f: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         report: _evaluate.Report | None = None,
@@ -105,8 +105,8 @@ def check_picklable(executor: object, f: object, args: tuple[Any, ...]) -> None:
 def _evaluate_chunk(
     make: InnerFactory,
     f: _evaluate.ScalarFunction,
-    leaves: Sequence[_tree.FloatArray],
-    treedef: _tree.TreeDef,
+    leaves: Sequence[tree.FloatArray],
+    treedef: tree.TreeDef,
     args: tuple[Any, ...],
     index: _evaluate.IntArray,
     shift: _evaluate.Float64Array,
@@ -129,8 +129,8 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
     def __init__(
         self,
         f: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         executor: Any,

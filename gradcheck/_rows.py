@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluation, _first_pass, _problem, _tree, _vector, check, report, steps
-from gradcheck._outputs import OutputLayout
+from gradcheck import _evaluation, _first_pass, _problem, _vector, check, report, steps, tree
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
+from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -112,10 +112,10 @@ class Start:
         settled = _first_pass.settle(self.source, scalar, self.allowed, rows,
                                      (numeric, tolerance, status), analytic)
         for i in np.flatnonzero(~settled):
-            component, tree = rows[int(i)]
-            res = check.run_check(component, self.x, tree, scalar, self.source.factory)
-            numeric[i] = _tree.concat(res.numeric)
-            tolerance[i] = _tree.concat(res.tolerance)
+            component, grad_tree = rows[int(i)]
+            res = check.run_check(component, self.x, grad_tree, scalar, self.source.factory)
+            numeric[i] = tree.concat(res.numeric)
+            tolerance[i] = tree.concat(res.tolerance)
             status[i] = np.concatenate([s.reshape(-1) for s in res.status])
             for reason in res.unresolved_reason.split("; ") if res.unresolved_reason else ():
                 if reason not in self.reasons:
@@ -149,15 +149,15 @@ class Start:
                            nondeterministic=True, nondeterminism=self.source.spread)
 
 
-def float_tree(value: object, treedef: _tree.TreeDef, name: str, ref: str,
+def float_tree(value: object, treedef: tree.TreeDef, name: str, ref: str,
                shapes: Sequence[tuple[int, ...]], paths: Sequence[str]) -> list[Any]:
     """The leaves of ``value``, checked to be float arrays with the structure and shapes of ref.
 
     TypeError naming ``name`` for another structure or a non-float leaf; ValueError naming
     the leaf and the expected shape.
     """
-    raw = _tree.flatten_like(value, treedef, name, ref)
-    leaves = _tree.float_leaves(raw, paths, name, strict=False)
+    raw = tree.flatten_like(value, treedef, name, ref)
+    leaves = tree.float_leaves(raw, paths, name, strict=False)
     for leaf, path, shape in zip(leaves, paths, shapes, strict=True):
         if leaf.shape != shape:
             raise ValueError(f"`{name}{path}` has shape {leaf.shape}; `{ref}{path}` has shape "

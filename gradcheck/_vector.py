@@ -30,8 +30,8 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _parallel, _problem, _tree, _vector_batched
-from gradcheck._outputs import OutputLayout
+from gradcheck import _evaluate, _parallel, _problem, _vector_batched, tree
+from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -58,7 +58,7 @@ class _Recorder:
 
 
 def _evaluate_points(
-    f: _evaluate.ScalarFunction, leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef,
+    f: _evaluate.ScalarFunction, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef,
     args: tuple[Any, ...], outputs: OutputLayout, index: IntArray, shift: Float64Array,
     imaginary: bool,
 ) -> npt.NDArray[Any]:
@@ -80,7 +80,7 @@ Points = Callable[..., npt.NDArray[Any]]
 class _Base:
     """The values of f at one base point and at points moved from it along coordinates."""
 
-    def __init__(self, source: VectorSource, leaves: Sequence[_tree.FloatArray]) -> None:
+    def __init__(self, source: VectorSource, leaves: Sequence[tree.FloatArray]) -> None:
         self._source = source
         self.leaves = tuple(leaves)
         self._value: Float64Array | None = None
@@ -159,7 +159,7 @@ class VectorSource:
         """f(x), flat, shape (outputs,)."""
         return self._base(self._pb.leaves).at_x()
 
-    def _base(self, leaves: Sequence[_tree.FloatArray]) -> _Base:
+    def _base(self, leaves: Sequence[tree.FloatArray]) -> _Base:
         """The cache of values around the point ``leaves``."""
         key = b"".join(np.ascontiguousarray(leaf).tobytes() for leaf in leaves)
         base = self._bases.get(key)
@@ -172,7 +172,7 @@ class VectorSource:
         """The checked f, x and args."""
         return self._pb
 
-    def value_at(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
+    def value_at(self, leaves: Sequence[tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat (outputs,); evaluated once, then cached."""
         return self._base(leaves).at_x()
 
@@ -181,7 +181,7 @@ class VectorSource:
         values: Float64Array = self._base(self._pb.leaves).along(index, shift, False)
         return values
 
-    def call(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
+    def call(self, leaves: Sequence[tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat."""
         if self._points is not _evaluate_points:  # a vectorized f: a batch of one row
             row: Float64Array = self.evaluate(leaves, np.zeros(1, np.intp), np.zeros(1), False)[0]
@@ -194,7 +194,7 @@ class VectorSource:
         return value
 
     def evaluate(
-        self, leaves: Sequence[_tree.FloatArray], index: IntArray, shift: Float64Array,
+        self, leaves: Sequence[tree.FloatArray], index: IntArray, shift: Float64Array,
         imaginary: bool,
     ) -> npt.NDArray[Any]:
         """f at the moved points, (n, outputs), in tasks when there is an executor."""
@@ -217,8 +217,8 @@ class VectorSource:
         return values
 
     def factory(
-        self, g: _evaluate.ScalarFunction, leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef, args: tuple[Any, ...],
+        self, g: _evaluate.ScalarFunction, leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef, args: tuple[Any, ...],
     ) -> _evaluate.Evaluator:
         """The evaluator of the component ``g`` at the point ``leaves`` (an EvaluatorFactory)."""
         if not isinstance(g, Component):
@@ -260,7 +260,7 @@ class Component:
         return values[..., self.index]
 
     def __call__(self, x: Any, *args: Any) -> float:
-        leaves = _tree.flatten(x)[0]
+        leaves = tree.flatten(x)[0]
         return float(self.pick(self.source.call(leaves)))
 
 

@@ -8,7 +8,7 @@ most ``max_batch_bytes`` of input (:func:`gradcheck._batched.rows_per_block`).
 Example
 -------
 >>> import numpy as np
->>> leaves, _, treedef = _tree.flatten(np.array([1.0, 2.0]))
+>>> leaves, _, treedef = tree.flatten(np.array([1.0, 2.0]))
 >>> outputs, first, _ = first_values(lambda x: x**2, leaves, treedef, ())
 >>> evaluate(lambda x: x**2, leaves, treedef, (), outputs, np.array([0, 1]),
 ...          np.array([1.0, -1.0]), False, 1024)
@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _batched, _evaluate, _tree
-from gradcheck._outputs import OutputLayout
+from gradcheck import _batched, _evaluate, tree
+from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
 
 
-def _batch(leaves: Sequence[_tree.FloatArray], index: npt.NDArray[np.intp],
+def _batch(leaves: Sequence[tree.FloatArray], index: npt.NDArray[np.intp],
            shift: Float64Array, imaginary: bool) -> list[npt.NDArray[Any]]:
     """The rows x + shift[j] e_index[j] (times i if ``imaginary``), one array per leaf."""
     ends = np.cumsum([leaf.size for leaf in leaves])
@@ -49,7 +49,7 @@ def _batch(leaves: Sequence[_tree.FloatArray], index: npt.NDArray[np.intp],
 
 def _read(out: object, outputs: OutputLayout, n: int, imaginary: bool) -> Any:
     """A batch of values of f as (n, outputs), or TypeError/ValueError saying how it differs."""
-    leaves = _tree.flatten_like(out, outputs.treedef, "f(x)", "f(x) at x")
+    leaves = tree.flatten_like(out, outputs.treedef, "f(x)", "f(x) at x")
     parts = []
     for leaf, path, shape in zip(leaves, outputs.layout.paths, outputs.layout.shapes,
                                  strict=True):
@@ -64,24 +64,24 @@ def _read(out: object, outputs: OutputLayout, n: int, imaginary: bool) -> Any:
 
 
 def first_values(
-    f: _evaluate.ScalarFunction, leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef,
+    f: _evaluate.ScalarFunction, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef,
     args: tuple[Any, ...],
 ) -> tuple[OutputLayout, Float64Array, Float64Array]:
     """f's output structure and its two values at x, from one call on a batch of 2 rows."""
     zero = np.zeros(2, np.intp)
-    out = f(_tree.unflatten(treedef, _batch(leaves, zero, np.zeros(2), False)), *args)
-    raw, _, out_def = _tree.flatten(out, "f(x)")
+    out = f(tree.unflatten(treedef, _batch(leaves, zero, np.zeros(2), False)), *args)
+    raw, _, out_def = tree.flatten(out, "f(x)")
     if any(np.ndim(leaf) == 0 or np.shape(leaf)[0] != 2 for leaf in raw):
         raise ValueError("a vectorized f must return every leaf with a leading batch axis; "
                          f"for a batch of 2 points it returned {_evaluate.describe_value(out)}")
     outputs = OutputLayout(
-        _tree.unflatten(out_def, [np.asarray(leaf)[0] for leaf in raw]), "f(x)")
+        tree.unflatten(out_def, [np.asarray(leaf)[0] for leaf in raw]), "f(x)")
     values = _read(out, outputs, 2, False)
     return outputs, values[0], values[1]
 
 
 def evaluate(
-    f: _evaluate.ScalarFunction, leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef,
+    f: _evaluate.ScalarFunction, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef,
     args: tuple[Any, ...], outputs: OutputLayout, index: npt.NDArray[np.intp],
     shift: Float64Array, imaginary: bool, max_batch_bytes: int,
 ) -> npt.NDArray[Any]:
@@ -92,6 +92,6 @@ def evaluate(
         part = slice(start, start + rows)
         batch = _batch(leaves, index[part], shift[part], imaginary)
         with _evaluate.ComplexInputGuard(imaginary):
-            out = f(_tree.unflatten(treedef, batch), *args)
+            out = f(tree.unflatten(treedef, batch), *args)
         parts.append(_read(out, outputs, len(index[part]), imaginary))
     return np.concatenate(parts) if parts else np.zeros((0, outputs.layout.size))

@@ -20,13 +20,13 @@ from gradcheck import (
     _parallel,
     _premise,
     _problem,
-    _tree,
     _verdict,
     diagnosis,
     numerical,
     report,
     steps,
 )
+from gradcheck import tree as _tree
 from gradcheck._problem import Problem
 from gradcheck.diagnosis._hints import resolve_hints
 

@@ -54,7 +54,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _evaluation, _parallel, _problem, _tree, steps
+from gradcheck import _evaluate, _evaluation, _parallel, _problem, steps
+from gradcheck import tree as _tree
 from gradcheck._problem import Noise, Problem
 
 __all__ = [

@@ -8,7 +8,7 @@ would then sit in a circle with its package).
 
 The rules:
 
-- no import circle among the modules of gradcheck/ and backprop_ref/, except `ALLOWED_CIRCLES`;
+- no import circle among the modules of gradcheck/ and backprop_ref/;
 - nothing under gradcheck/ outside gradcheck/cli/ imports backprop_ref, directly or through
   other modules (``python -m gradcheck`` reaches it through the command line only);
 - nothing in gradcheck/ imports hypothesis except `gradcheck.strategies` and its helper
@@ -26,11 +26,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("gradcheck", "backprop_ref")
-ALLOWED_CIRCLES: list[frozenset[str]] = [
-    # report.py builds its text with _report_text.py, which needs report's result types; both
-    # files are being reworked elsewhere (issue 13), so this circle stays until then.
-    frozenset({"gradcheck.report", "gradcheck._report_text"}),
-]
 FACE = "gradcheck.cli"
 FACE_ENTRY = "gradcheck.__main__"  # ``python -m gradcheck``: only runs the command line
 HYPOTHESIS_IMPORTERS = frozenset({"gradcheck.strategies", "gradcheck._tree_strategies"})
@@ -130,7 +125,7 @@ def _in(module: str, package: str) -> bool:
 
 def broken_rules(graph: Graph) -> list[str]:
     """One line per broken rule; empty when the graph keeps them all."""
-    out = [f"import circle: {sorted(c)}" for c in circles(graph) if c not in ALLOWED_CIRCLES]
+    out = [f"import circle: {sorted(c)}" for c in circles(graph)]
     for module in sorted(graph):
         if _in(module, "gradcheck") and not _in(module, FACE) and module != FACE_ENTRY:
             if "backprop_ref" in reachable(graph, module):
@@ -154,9 +149,8 @@ def test_the_package_keeps_the_import_rules() -> None:
     assert broken == [], "\n".join(broken)
 
 
-def test_the_allowed_circle_is_still_there() -> None:
-    # When report.py and _report_text.py are untangled, drop the allowance with them.
-    assert circles(import_graph()) == ALLOWED_CIRCLES
+def test_there_is_no_import_circle_at_all() -> None:
+    assert circles(import_graph()) == []
 
 
 def test_the_graph_sees_function_level_relative_and_type_only_imports() -> None:
@@ -178,7 +172,7 @@ def test_the_graph_sees_function_level_relative_and_type_only_imports() -> None:
     ("edges", "message"),
     [
         ([("gradcheck.steps", "gradcheck.check")], r"import circle: \[.*'gradcheck.check'"),
-        ([("gradcheck._report_text", "gradcheck.check")], r"import circle: \[.*report"),
+        ([("gradcheck.report", "gradcheck.check")], r"import circle: \[.*report"),
         ([("gradcheck.steps", "backprop_ref")], r"gradcheck.steps imports backprop_ref"),
         ([("gradcheck.steps", "gradcheck.cli")], r"gradcheck.steps imports backprop_ref"),
         ([("gradcheck.check", "hypothesis")], r"gradcheck.check imports hypothesis"),

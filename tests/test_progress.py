@@ -15,12 +15,12 @@ from backprop_ref import MLP
 from gradcheck import (
     _evaluate,
     _progress,
-    _tree,
     check_gradient,
     cli,
     numerical_gradient,
     progress,
 )
+from gradcheck import tree as _tree
 from gradcheck._problem import PROBE_CALLS
 from gradcheck.progress import TextProgress
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import _evaluate, _tree
+from gradcheck import _evaluate, tree
 
 __all__ = ["Memoized"]
 
@@ -61,7 +61,7 @@ class Memoized:
         return self._f(x, *args)
 
     def gradcheck_evaluator(
-        self, leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef, args: tuple[Any, ...]
+        self, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef, args: tuple[Any, ...]
     ) -> _MemoEvaluator:
         """An evaluator at ``leaves`` that answers remembered points from the table."""
         key = b"".join(
@@ -77,7 +77,7 @@ class _MemoEvaluator:
 
     def __init__(
         self, memo: Memoized, table: dict[_Point, complex],
-        leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef, args: tuple[Any, ...],
+        leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef, args: tuple[Any, ...],
     ) -> None:
         self._memo = memo
         self._table = table

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradcheck._tree import element_name
 from gradcheck.diagnosis._context import ElementNamer, _Candidate, _Context, _Named
 from gradcheck.diagnosis._data_factor import _data_factor
 from gradcheck.diagnosis._decay import _multiple_table
@@ -24,6 +23,7 @@ from gradcheck.diagnosis._structure import (
     _structural,
     _structural_findings,
 )
+from gradcheck.tree import element_name
 
 
 def _explain(i: int, ctx: _Context) -> list[_Candidate]:
