@@ -19,8 +19,7 @@ import numpy.typing as npt
 
 from gradcheck import report
 from gradcheck import tree as _tree
-from gradcheck.diagnosis import Hints
-from gradcheck.diagnosis._diagnose import diagnose_named
+from gradcheck.diagnosis import Hints, diagnose_named
 
 
 def in_callers_names(
