@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _problem
+from gradcheck import _problem
+from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
 
 __all__ = ["CHUNK", "Direction", "Mover", "gradient_leaves"]

@@ -2,8 +2,8 @@
 
 Each row of a derivative matrix (an output element of f, or ``⟨ct, f(x)⟩`` for a cotangent)
 is checked by :func:`gradcheck.check.run_check`, the verdict of :func:`gradcheck.check_gradient`,
-on a :class:`gradcheck._vector.Component` whose evaluators are views of one
-:class:`gradcheck._vector.VectorSource`: a point is evaluated once for all rows.
+on a :class:`gradcheck.evaluators.vector.Component` whose evaluators are views of one
+:class:`gradcheck.evaluators.vector.VectorSource`: a point is evaluated once for all rows.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluation, _first_pass, _problem, _vector, check, report, steps, tree
+from gradcheck import _first_pass, _problem, check, report, steps, tree
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
+from gradcheck.evaluators import factory
+from gradcheck.evaluators import vector as _vector
 from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
@@ -45,7 +47,7 @@ class Options(check.CheckOptions):
         """The numeric options checked against the problem ``pb``, before f is first called."""
         check._explicit_tolerance(self.rtol, self.atol)
         self.allowed_spread()
-        _evaluation.options(vectorized=self.vectorized, executor=self.executor,
+        factory.options(vectorized=self.vectorized, executor=self.executor,
                             max_batch_bytes=self.max_batch_bytes)
         if self.step is not None:
             steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, self.step,
@@ -66,7 +68,7 @@ class Start:
         self.pb = _problem.prepare(f, x, options.args, options.method)
         options.validate(self.pb)
         self.allowed = options.allowed_spread()
-        evaluation = _evaluation.options(vectorized=options.vectorized,
+        evaluation = factory.options(vectorized=options.vectorized,
                                          executor=options.executor,
                                          max_batch_bytes=options.max_batch_bytes)
         batch = evaluation.max_batch_bytes if evaluation.vectorized else None

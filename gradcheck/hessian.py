@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck import _evaluate, _rows, jacobian, jvp, numerical, steps, tree
+from gradcheck import _rows, evaluators, jacobian, jvp, numerical, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 
@@ -78,7 +78,7 @@ def _scalar_f(f: Any, x: Any, options: Options) -> tuple[float, float]:
     pb = _rows.Start.validate(f, x, options)
     value = f(pb.fresh_x(), *pb.args)
     try:
-        number, eps = _evaluate.scalar_value(value, complex_input=False)
+        number, eps = evaluators.scalar_value(value, complex_input=False)
     except TypeError as exc:
         raise TypeError(f"check_hessian needs a scalar f: {exc}") from None
     return abs(number), eps

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _first_pass, _jacobian_diagnosis, _rows, _vector, steps, tree
+from gradcheck import _first_pass, _jacobian_diagnosis, _rows, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
+from gradcheck.evaluators import vector as _vector
 
 __all__ = ["assert_jacobian", "check_jacobian"]
 

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _vector, steps, tree
+from gradcheck import _jacobian_diagnosis, _rows, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
+from gradcheck.evaluators import vector as _vector
 
 __all__ = ["assert_jvp", "check_jvp"]
 

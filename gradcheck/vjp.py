@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _vector, report, tree
+from gradcheck import _jacobian_diagnosis, _rows, report, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
 from gradcheck.diagnosis import Finding
+from gradcheck.evaluators import vector as _vector
 from gradcheck.jvp import check_jvp, directions
 
 __all__ = ["assert_vjp", "check_vjp"]

@@ -18,12 +18,12 @@ import gradcheck
 from gradcheck import (
     GradientCheckResult,
     GradientMismatch,
-    _evaluate,
     _problem,
     assert_gradient,
     check_gradient,
     report,
 )
+from gradcheck import evaluators as _evaluate
 from gradcheck.check import CheckOptions, run_check
 
 METHODS = ("forward", "central", "complex", "richardson")
@@ -507,7 +507,7 @@ def test_results_are_gradient_check_results() -> None:
 
 
 @pytest.mark.parametrize("module", [
-    "gradcheck", "gradcheck.tree", "gradcheck.steps", "gradcheck._evaluate",
+    "gradcheck", "gradcheck.tree", "gradcheck.steps", "gradcheck.evaluators",
     "gradcheck._problem", "gradcheck.numerical", "gradcheck._verdict", "gradcheck.check",
     "gradcheck.report",
 ])

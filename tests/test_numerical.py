@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import _evaluate, _problem, numerical, numerical_gradient, steps
+from gradcheck import _problem, numerical, numerical_gradient, steps
+from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
 
 RNG_SEED = 20240611

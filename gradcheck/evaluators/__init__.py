@@ -21,8 +21,8 @@ The contract of an evaluator:
 
 The evaluators of this package also take a keyword ``report``: a callable ``report(n)`` told
 after each completed block of ``n`` evaluations (the progress hook, see
-:mod:`gradcheck._progress`). :mod:`gradcheck._batched` evaluates blocks of points in one call
-of a vectorized ``f``; :mod:`gradcheck._parallel` sends them to an executor.
+:mod:`gradcheck.progress`). :mod:`gradcheck.evaluators.batched` evaluates blocks of points in
+one call of a vectorized ``f``; :mod:`gradcheck.evaluators.parallel` sends them to an executor.
 
 Example
 -------

@@ -2,7 +2,7 @@
 
 ``vectorized``, ``executor``, ``max_batch_bytes`` and ``progress`` decide how ``f`` is
 evaluated, never what is computed: :func:`options` validates them, and a :class:`Plan` turns
-them into the :data:`gradcheck._evaluate.EvaluatorFactory` of one call of
+them into the :data:`gradcheck.evaluators.EvaluatorFactory` of one call of
 :func:`gradcheck.numerical_gradient` or :func:`gradcheck.check_gradient`:
 
 =====================  ===================  =============================================
@@ -14,7 +14,7 @@ False, an executor     parallel (serial)    once per point, in tasks
 True, an executor      parallel (batched)   once per block of points, in tasks
 =====================  ===================  =============================================
 
-With ``progress`` the evaluator is wrapped in :class:`gradcheck._progress.Tracked`.
+With ``progress`` the evaluator is wrapped in :class:`gradcheck.progress.Tracked`.
 
 Example
 -------
@@ -37,7 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import _batched, _evaluate, _parallel, _progress, steps, tree
+from gradcheck import evaluators as _evaluate
+from gradcheck import progress as _progress
+from gradcheck import steps, tree
+from gradcheck.evaluators import batched as _batched
+from gradcheck.evaluators import parallel as _parallel
 from gradcheck.progress import Progress, TextProgress
 
 __all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Options", "Plan", "options"]
