@@ -174,15 +174,6 @@ def standard_normal_tree(
     return [rng.standard_normal(shape) for shape in shapes]
 
 
-def check_count(name: str, value: object) -> int:
-    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
-    if value < 1:
-        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
-    return int(value)
-
-
 def check_seed(seed: object) -> int | None:
     """``seed`` as None or an int >= 0, or TypeError/ValueError naming it."""
     if seed is None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, steps, tree
+from gradcheck import _jacobian_diagnosis, _rows, _sampling, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
 from gradcheck.evaluators import vector as _vector
@@ -84,7 +84,7 @@ def directions(
 ) -> tuple[list[Any], bool]:
     """The tangents (pytrees like x): the given ones, checked, or ``n`` drawn; drawn or not."""
     if given is None:
-        count = _rows.check_count(count_name, n)
+        count = _sampling.count(count_name, n)
         rng = np.random.default_rng(_rows.check_seed(seed))
         return [tree.unflatten(pb.treedef, _rows.standard_normal_tree(rng, pb.layout.shapes))
                 for _ in range(count)], True

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, report, tree
+from gradcheck import _jacobian_diagnosis, _rows, _sampling, report, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
 from gradcheck.diagnosis import Finding
@@ -32,7 +32,7 @@ def _cotangents(given: Any, n: Any, seed: Any, start: _rows.Start) -> tuple[list
     """The cotangents, pytrees like f(x): the given ones, checked, or ``n`` drawn."""
     outs = start.outputs
     if given is None:
-        count = _rows.check_count("n_cotangents", n)
+        count = _sampling.count("n_cotangents", n)
         rng = np.random.default_rng(_rows.check_seed(seed))
         return [tree.unflatten(outs.treedef, _rows.standard_normal_tree(rng, outs.layout.shapes))
                 for _ in range(count)], True
@@ -102,7 +102,7 @@ def _vjp(f: Any, x: Any, vjp: Any, cotangents: Any, n: Any, seed: Any,
     """:func:`check_vjp` with its options gathered."""
     _rows.check_callable("vjp", vjp, "vjp(x, ct, *args) returning the gradient of ⟨ct, f(x)⟩")
     if cotangents is None:  # checked before f is first called; their shapes need f(x)
-        _rows.check_count("n_cotangents", n)
+        _sampling.count("n_cotangents", n)
         _rows.check_seed(seed)
     elif not isinstance(cotangents, (list, tuple)) or not cotangents:
         raise TypeError(f"`cotangents` is {type(cotangents).__name__}; it must be a non-empty "
