@@ -56,10 +56,12 @@ __all__ = [
     "COMPLEX_STEP_HELP",
     "BlockEvaluator",
     "ComplexInputGuard",
+    "Counted",
     "Evaluator",
     "EvaluatorFactory",
     "Report",
     "SerialEvaluator",
+    "Tally",
     "describe_value",
     "factory_for",
     "read_only",
@@ -223,7 +225,56 @@ def _is_read_only_error(exc: ValueError) -> bool:
     return "read-only" in str(exc)
 
 
-class SerialEvaluator:
+class Tally:
+    """The counting and precision bookkeeping of an evaluator, written once for all of them.
+
+    ``count``: evaluations of ``f`` started; ``eps``: machine epsilon of the least precise value
+    ``f`` returned (0 before any). ``report`` (the progress hook) is told of each completed block.
+
+    Example
+    -------
+    >>> told = []
+    >>> tally = Tally(told.append)
+    >>> tally.started(3); tally.finished(3, 2.0**-23)
+    >>> tally.count, tally.eps, told
+    (3, 1.1920928955078125e-07, [3])
+    """
+
+    __slots__ = ("_report", "count", "eps")
+
+    def __init__(self, report: Report | None = None) -> None:
+        self.count = 0
+        self.eps = 0.0
+        self._report = report
+
+    def started(self, n: int) -> None:
+        """``n`` evaluations of ``f`` begin (counted even if ``f`` then raises)."""
+        self.count += n
+
+    def finished(self, n: int, eps: float) -> None:
+        """``n`` evaluations returned values of machine epsilon ``eps`` at the least."""
+        self.eps = max(self.eps, eps)
+        if self._report is not None:
+            self._report(n)
+
+
+class Counted:
+    """``n_evaluations`` and ``result_eps`` of an evaluator that keeps a :class:`Tally`."""
+
+    _tally: Tally
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many points ``f`` has been evaluated at."""
+        return self._tally.count
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+        return self._tally.eps
+
+
+class SerialEvaluator(Counted):
     """Calls ``f`` once per point, on working copies of ``x``.
 
     Each leaf is copied once into a C-ordered working buffer (and, for the complex step, once
@@ -247,7 +298,7 @@ class SerialEvaluator:
         report: Report | None = None,
     ) -> None:
         self._f = f
-        self._report = report
+        self._tally = Tally(report)
         self._args = args
         self._treedef = treedef
         sizes = [leaf.size for leaf in leaves]
@@ -258,18 +309,6 @@ class SerialEvaluator:
         self._real_views = [read_only(b) for b in self._real]
         self._complex_views: list[npt.NDArray[Any]] = []
         self._copying = False
-        self._count = 0
-        self._eps = 0.0
-
-    @property
-    def n_evaluations(self) -> int:
-        """How many times ``f`` has been called."""
-        return self._count
-
-    @property
-    def result_eps(self) -> float:
-        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
-        return self._eps
 
     def at_x(self) -> float:
         """``f(x)``."""
@@ -324,7 +363,7 @@ class SerialEvaluator:
             leaves = [b.copy() for b in buffers]
         else:
             leaves = self._complex_views if complex_input else self._real_views
-        self._count += 1
+        self._tally.started(1)
         try:
             if complex_input:
                 with ComplexInputGuard(complex_input):
@@ -341,7 +380,5 @@ class SerialEvaluator:
             value, eps = float(raw), _EPS64
         else:
             value, eps = scalar_value(raw, complex_input=complex_input)
-        self._eps = max(self._eps, eps)
-        if self._report is not None:
-            self._report(1)
+        self._tally.finished(1, eps)
         return value

@@ -141,7 +141,7 @@ class _BlockBuilder:
         return batch
 
 
-class BatchedEvaluator(evaluators.BlockEvaluator):
+class BatchedEvaluator(evaluators.Counted, evaluators.BlockEvaluator):
     """Evaluates blocks of points with one call of a vectorized ``f`` per block.
 
     Every block is rebuilt in the evaluator's own buffers: per leaf, a C-ordered ``(B,
@@ -168,25 +168,13 @@ class BatchedEvaluator(evaluators.BlockEvaluator):
         self._leaves = [np.array(leaf, order="C", copy=True) for leaf in leaves]
         self._max_batch_bytes = max_batch_bytes
         self._builders: dict[bool, _BlockBuilder] = {}
-        self._report = report
-        self._count = 0
+        self._tally = evaluators.Tally(report)
         self._calls = 0
-        self._eps = 0.0
-
-    @property
-    def n_evaluations(self) -> int:
-        """How many points ``f`` has been evaluated at (rows of all batches)."""
-        return self._count
 
     @property
     def n_calls(self) -> int:
         """How many times ``f`` has been called."""
         return self._calls
-
-    @property
-    def result_eps(self) -> float:
-        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
-        return self._eps
 
     def block_rows(self, imaginary: bool) -> int:
         """How many points one call of ``f`` takes (real or imaginary shifts)."""
@@ -221,7 +209,7 @@ class BatchedEvaluator(evaluators.BlockEvaluator):
         if builder is None:
             builder = self._builders[complex_input] = _BlockBuilder(self._leaves, complex_input)
         batch = builder.build(index, (1j * shift if complex_input else shift) if moved else None)
-        self._count += n
+        self._tally.started(n)
         self._calls += 1
         try:
             with evaluators.ComplexInputGuard(complex_input):
@@ -230,13 +218,14 @@ class BatchedEvaluator(evaluators.BlockEvaluator):
             _add_note(exc, f"(raised by f called with a batch of {_points(n)}: vectorized=True "
                       f"gives every leaf of x a leading batch axis of length {n})")
             raise
-        values = self._checked(raw, n, complex_input=complex_input)
-        if self._report is not None:
-            self._report(n)
+        values, eps = self._checked(raw, n, complex_input=complex_input)
+        self._tally.finished(n, eps)
         return values
 
-    def _checked(self, raw: object, n: int, *, complex_input: bool) -> npt.NDArray[Any]:
-        """The values ``f`` returned for a block of ``n`` rows, or TypeError saying why not."""
+    def _checked(
+        self, raw: object, n: int, *, complex_input: bool
+    ) -> tuple[npt.NDArray[Any], float]:
+        """The values ``f`` returned for a block of ``n`` rows and their epsilon, or TypeError."""
         kinds = "fciu" if complex_input else "fiu"
         if not (isinstance(raw, np.ndarray) and raw.shape == (n,) and raw.dtype.kind in kinds):
             raise TypeError(
@@ -250,8 +239,7 @@ class BatchedEvaluator(evaluators.BlockEvaluator):
                 + evaluators.COMPLEX_STEP_HELP
             )
         eps = float(np.finfo(raw.dtype).eps) if raw.dtype.kind in "fc" else _EPS64
-        self._eps = max(self._eps, eps)
-        return raw.astype(np.complex128 if complex_input else np.float64)
+        return raw.astype(np.complex128 if complex_input else np.float64), eps
 
 
 Float64Array = npt.NDArray[np.float64]

@@ -148,20 +148,18 @@ class ParallelEvaluator(evaluators.BlockEvaluator):
         )
         self._executor = executor
         self._make = make
-        self._report = report
         self._local = make(f, self._leaves, treedef, args, report=report)
-        self._count = 0
-        self._eps = 0.0
+        self._tally = evaluators.Tally(report)
 
     @property
     def n_evaluations(self) -> int:
         """How many points ``f`` has been evaluated at, in this thread and in tasks."""
-        return self._local.n_evaluations + self._count
+        return self._local.n_evaluations + self._tally.count
 
     @property
     def result_eps(self) -> float:
         """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
-        return max(self._local.result_eps, self._eps)
+        return max(self._local.result_eps, self._tally.eps)
 
     def at_x(self) -> float:
         """``f(x)``, evaluated in the calling thread."""
@@ -192,10 +190,8 @@ class ParallelEvaluator(evaluators.BlockEvaluator):
             for future in futures:
                 values, count, eps = future.result()
                 parts.append(values)
-                self._count += count
-                self._eps = max(self._eps, eps)
-                if self._report is not None:
-                    self._report(count)
+                self._tally.started(count)
+                self._tally.finished(count, eps)
         except BaseException:
             for future in futures:
                 future.cancel()
