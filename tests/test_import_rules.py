@@ -199,3 +199,18 @@ def core_modules(root: Path = ROOT) -> list[Path]:
 def test_the_core_has_the_modules_it_reached() -> None:
     # Pinned, not bounded: lower CORE_FILES as modules merge; a new file must replace another.
     assert len(core_modules()) == CORE_FILES
+
+
+def _ours(graph: Graph, module: str) -> set[str]:
+    return {name for name in graph[module] if _in(name, "gradcheck")}
+
+
+def test_the_lower_layers_import_only_what_lies_below_them() -> None:
+    # README's Architecture: tree.py is the floor, evaluators/ and diagnosis/ stand on it only.
+    graph = import_graph()
+    assert _ours(graph, "gradcheck.tree") == set()
+    assert _ours(graph, "gradcheck.evaluators") == {"gradcheck.tree"}
+    for module in graph:
+        if _in(module, "gradcheck.diagnosis"):
+            assert all(_in(n, "gradcheck.diagnosis") or n == "gradcheck.tree"
+                       for n in _ours(graph, module)), module

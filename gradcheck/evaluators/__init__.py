@@ -5,7 +5,10 @@ so a batched, parallel or structure-aware evaluator can replace :class:`SerialEv
 without touching the estimators. Coordinates are numbered ``k = 0 .. P-1`` over all leaves of
 ``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck.tree.Layout`).
 
-The contract of an evaluator:
+:class:`Evaluator` is the public seam: a function that knows a faster way to evaluate itself
+(its unperturbed activations, say) plugs in through a method ``gradcheck_evaluator(leaves,
+treedef, args)`` returning an object with this contract (see :func:`factory_for`), as
+``backprop_ref.fast.Objective`` does. The contract of an evaluator:
 
 * ``at_x()`` returns ``f(x)`` as a float;
 * ``along(index, shift)`` returns ``f(x + shift[j] e_index[j])`` for each j, in order, as a
@@ -21,8 +24,9 @@ The contract of an evaluator:
 
 The evaluators of this package also take a keyword ``report``: a callable ``report(n)`` told
 after each completed block of ``n`` evaluations (the progress hook, see
-:mod:`gradcheck.progress`). :mod:`gradcheck.evaluators.batched` evaluates blocks of points in
-one call of a vectorized ``f``; :mod:`gradcheck.evaluators.parallel` sends them to an executor.
+:mod:`gradcheck.progress`); they keep their counts in one :class:`Tally`.
+:mod:`gradcheck.evaluators.batched` evaluates blocks of points in one call of a vectorized
+``f``; :mod:`gradcheck.evaluators.parallel` sends them to an executor.
 
 Example
 -------
