@@ -6,8 +6,8 @@ verdict is decided by its first step: every element within the error-model toler
 suspect (central differences' kink test) or coarse, so no confirmation runs and only the
 resolution rule can still mark an element. :func:`settle` computes that first step for all
 rows together, as (rows, P) arrays from the values of f already cached by the
-:class:`gradcheck._vector.VectorSource` (the same points, the same formulas, the same order of
-floating-point operations as :func:`gradcheck._problem.probe_noise`,
+:class:`gradcheck.evaluators.vector.VectorSource` (the same points, the same formulas, the same
+order of floating-point operations as :func:`gradcheck._problem.probe_noise`,
 :func:`gradcheck.numerical.central` and :func:`gradcheck._verdict.judge`), and settles the rows
 where it is final. Every other row (a failing, suspect or coarse element) goes through
 ``run_check`` as before, so the result is the per-row result, bit for bit
@@ -22,7 +22,7 @@ first pass's own calls too, up to 2P + 14 more than the per-row checks make.
 
 Example
 -------
->>> from gradcheck import _vector
+>>> from gradcheck.evaluators import vector as _vector
 >>> pb = _problem.prepare(np.sin, np.array([0.3, -0.7]), (), "central")
 >>> source = _vector.VectorSource(pb)
 >>> jac = np.diag(np.cos(pb.x_flat)) * [[1.0], [1.001]]   # the second row 0.1 % off
@@ -42,8 +42,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, _resolution, _vector, _verdict, check, numerical, steps
+from gradcheck import _problem, _resolution, _verdict, check, numerical, steps
 from gradcheck._problem import Noise
+from gradcheck.evaluators import vector as _vector
 from gradcheck.report import PASS
 
 Float64Array = npt.NDArray[np.float64]

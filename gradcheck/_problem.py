@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _tree, steps
+from gradcheck import evaluators as _evaluate
+from gradcheck import steps
+from gradcheck import tree as _tree
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

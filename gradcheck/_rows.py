@@ -2,8 +2,8 @@
 
 Each row of a derivative matrix (an output element of f, or ``⟨ct, f(x)⟩`` for a cotangent)
 is checked by :func:`gradcheck.check.run_check`, the verdict of :func:`gradcheck.check_gradient`,
-on a :class:`gradcheck._vector.Component` whose evaluators are views of one
-:class:`gradcheck._vector.VectorSource`: a point is evaluated once for all rows.
+on a :class:`gradcheck.evaluators.vector.Component` whose evaluators are views of one
+:class:`gradcheck.evaluators.vector.VectorSource`: a point is evaluated once for all rows.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluation, _first_pass, _problem, _tree, _vector, check, report, steps
-from gradcheck._outputs import OutputLayout
+from gradcheck import _first_pass, _problem, check, report, steps, tree
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
+from gradcheck.evaluators import factory
+from gradcheck.evaluators import vector as _vector
+from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -45,7 +47,7 @@ class Options(check.CheckOptions):
         """The numeric options checked against the problem ``pb``, before f is first called."""
         check._explicit_tolerance(self.rtol, self.atol)
         self.allowed_spread()
-        _evaluation.options(vectorized=self.vectorized, executor=self.executor,
+        factory.options(vectorized=self.vectorized, executor=self.executor,
                             max_batch_bytes=self.max_batch_bytes)
         if self.step is not None:
             steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, self.step,
@@ -66,7 +68,7 @@ class Start:
         self.pb = _problem.prepare(f, x, options.args, options.method)
         options.validate(self.pb)
         self.allowed = options.allowed_spread()
-        evaluation = _evaluation.options(vectorized=options.vectorized,
+        evaluation = factory.options(vectorized=options.vectorized,
                                          executor=options.executor,
                                          max_batch_bytes=options.max_batch_bytes)
         batch = evaluation.max_batch_bytes if evaluation.vectorized else None
@@ -112,10 +114,10 @@ class Start:
         settled = _first_pass.settle(self.source, scalar, self.allowed, rows,
                                      (numeric, tolerance, status), analytic)
         for i in np.flatnonzero(~settled):
-            component, tree = rows[int(i)]
-            res = check.run_check(component, self.x, tree, scalar, self.source.factory)
-            numeric[i] = _tree.concat(res.numeric)
-            tolerance[i] = _tree.concat(res.tolerance)
+            component, grad_tree = rows[int(i)]
+            res = check.run_check(component, self.x, grad_tree, scalar, self.source.factory)
+            numeric[i] = tree.concat(res.numeric)
+            tolerance[i] = tree.concat(res.tolerance)
             status[i] = np.concatenate([s.reshape(-1) for s in res.status])
             for reason in res.unresolved_reason.split("; ") if res.unresolved_reason else ():
                 if reason not in self.reasons:
@@ -149,15 +151,15 @@ class Start:
                            nondeterministic=True, nondeterminism=self.source.spread)
 
 
-def float_tree(value: object, treedef: _tree.TreeDef, name: str, ref: str,
+def float_tree(value: object, treedef: tree.TreeDef, name: str, ref: str,
                shapes: Sequence[tuple[int, ...]], paths: Sequence[str]) -> list[Any]:
     """The leaves of ``value``, checked to be float arrays with the structure and shapes of ref.
 
     TypeError naming ``name`` for another structure or a non-float leaf; ValueError naming
     the leaf and the expected shape.
     """
-    raw = _tree.flatten_like(value, treedef, name, ref)
-    leaves = _tree.float_leaves(raw, paths, name, strict=False)
+    raw = tree.flatten_like(value, treedef, name, ref)
+    leaves = tree.float_leaves(raw, paths, name, strict=False)
     for leaf, path, shape in zip(leaves, paths, shapes, strict=True):
         if leaf.shape != shape:
             raise ValueError(f"`{name}{path}` has shape {leaf.shape}; `{ref}{path}` has shape "
@@ -170,15 +172,6 @@ def standard_normal_tree(
 ) -> list[Float64Array]:
     """Leaves of independent standard normal numbers, one per shape."""
     return [rng.standard_normal(shape) for shape in shapes]
-
-
-def check_count(name: str, value: object) -> int:
-    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
-    if value < 1:
-        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
-    return int(value)
 
 
 def check_seed(seed: object) -> int | None:

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _tree, report
-from gradcheck.diagnosis import Hints
-from gradcheck.diagnosis._diagnose import diagnose_named
+from gradcheck import report
+from gradcheck import tree as _tree
+from gradcheck.diagnosis import Hints, diagnose_named
 
 
 def in_callers_names(

@@ -91,7 +91,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _local_noise, _problem, _resolution, numerical
+from gradcheck import _local_noise, _problem, _resolution, numerical
+from gradcheck import evaluators as _evaluate
 from gradcheck._problem import Noise, Problem
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
 

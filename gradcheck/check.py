@@ -14,21 +14,21 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import (
-    _evaluate,
-    _evaluation,
     _moved,
-    _parallel,
     _premise,
     _problem,
-    _tree,
     _verdict,
     diagnosis,
     numerical,
     report,
     steps,
 )
+from gradcheck import evaluators as _evaluate
+from gradcheck import tree as _tree
 from gradcheck._problem import Problem
 from gradcheck.diagnosis._hints import resolve_hints
+from gradcheck.evaluators import factory as _evaluation
+from gradcheck.evaluators import parallel as _parallel
 
 __all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
 

@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import report
-from gradcheck._report_text import METHOD_NAMES
-from gradcheck._tree import element_name
 from gradcheck.diagnosis import Finding, format_findings
+from gradcheck.report import METHOD_NAMES
+from gradcheck.tree import element_name
 
 __all__ = [
     "Axis", "BlockSummary", "DerivativeCheckResult", "DerivativeElement",

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck import _evaluate, _rows, _tree, jacobian, jvp, numerical, steps
+from gradcheck import _rows, evaluators, jacobian, jvp, numerical, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 
@@ -66,11 +66,11 @@ def _nested(pb: Any, f_size: float, f_eps: float, method: str) -> _Nested:
     rounding = F_ROUNDING_ULPS * eps * max(f_size, 1e-300)
     error = _rows.InnerError(_rows.OUTER_GAIN["richardson"] * rounding / h, method)
 
-    def tree(flat: Any) -> Any:
-        return _tree.unflatten(pb.treedef, [a.astype(np.float64) for a in pb.layout.split(flat)])
+    def as_tree(flat: Any) -> Any:
+        return tree.unflatten(pb.treedef, [a.astype(np.float64) for a in pb.layout.split(flat)])
 
     outer = eps**OUTER_POWER
-    return _Nested(tree(h), tree(outer * scale), outer, error)
+    return _Nested(as_tree(h), as_tree(outer * scale), outer, error)
 
 
 def _scalar_f(f: Any, x: Any, options: Options) -> tuple[float, float]:
@@ -78,7 +78,7 @@ def _scalar_f(f: Any, x: Any, options: Options) -> tuple[float, float]:
     pb = _rows.Start.validate(f, x, options)
     value = f(pb.fresh_x(), *pb.args)
     try:
-        number, eps = _evaluate.scalar_value(value, complex_input=False)
+        number, eps = evaluators.scalar_value(value, complex_input=False)
     except TypeError as exc:
         raise TypeError(f"check_hessian needs a scalar f: {exc}") from None
     return abs(number), eps

@@ -21,16 +21,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _first_pass, _jacobian_diagnosis, _rows, _tree, _vector, steps
+from gradcheck import _first_pass, _jacobian_diagnosis, _rows, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
+from gradcheck.evaluators import vector as _vector
 
 __all__ = ["assert_jacobian", "check_jacobian"]
 
 Float64Array = npt.NDArray[np.float64]
 
 
-def _compose(outer: _tree.TreeDef, inner: _tree.TreeDef) -> _tree.TreeDef:
+def _compose(outer: tree.TreeDef, inner: tree.TreeDef) -> tree.TreeDef:
     """The tree of a Jacobian: ``inner`` (x's structure) at every leaf of ``outer`` (f(x)'s)."""
     if outer.kind == "leaf":
         return inner
@@ -47,9 +48,9 @@ def analytic_blocks(
     """
     outs, ins = start.outputs.layout, start.pb.layout
     treedef = _compose(start.outputs.treedef, start.pb.treedef)
-    raw = _tree.flatten_like(value, treedef, name, f"∂{prefix}/∂x")
+    raw = tree.flatten_like(value, treedef, name, f"∂{prefix}/∂x")
     paths = [po + pi for po in outs.paths for pi in ins.paths]
-    leaves = _tree.float_leaves(raw, paths, name, strict=False)
+    leaves = tree.float_leaves(raw, paths, name, strict=False)
     blocks: list[list[npt.NDArray[np.floating[Any]]]] = []
     for o, (po, so) in enumerate(zip(outs.paths, outs.shapes, strict=True)):
         row = []
@@ -69,7 +70,7 @@ def _row_trees(blocks: list[list[npt.NDArray[Any]]], start: _rows.Start) -> list
     """The analytic gradient of each output element, a pytree like x."""
     shapes, treedef = start.pb.layout.shapes, start.pb.treedef
     return [
-        _tree.unflatten(treedef, [b[r].reshape(s) for b, s in zip(row, shapes, strict=True)])
+        tree.unflatten(treedef, [b[r].reshape(s) for b, s in zip(row, shapes, strict=True)])
         for row in blocks
         for r in range(row[0].shape[0])
     ]

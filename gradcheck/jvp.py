@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _tree, _vector, steps
+from gradcheck import _jacobian_diagnosis, _rows, _sampling, steps, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
+from gradcheck.evaluators import vector as _vector
 
 __all__ = ["assert_jvp", "check_jvp"]
 
@@ -55,7 +56,7 @@ class _Along:
             for a, b, shape, dtype in zip(layout.offsets[:-1], layout.offsets[1:],
                                           layout.shapes, layout.dtypes, strict=True)
         ]
-        return self._f(_tree.unflatten(self._treedef, leaves), *args)
+        return self._f(tree.unflatten(self._treedef, leaves), *args)
 
 
 #: Moves are exact for steps down to ``2^-EXACT_LEVELS`` base steps: the checker's finest is 1/4.
@@ -83,9 +84,9 @@ def directions(
 ) -> tuple[list[Any], bool]:
     """The tangents (pytrees like x): the given ones, checked, or ``n`` drawn; drawn or not."""
     if given is None:
-        count = _rows.check_count(count_name, n)
+        count = _sampling.count(count_name, n)
         rng = np.random.default_rng(_rows.check_seed(seed))
-        return [_tree.unflatten(pb.treedef, _rows.standard_normal_tree(rng, pb.layout.shapes))
+        return [tree.unflatten(pb.treedef, _rows.standard_normal_tree(rng, pb.layout.shapes))
                 for _ in range(count)], True
     if not isinstance(given, (list, tuple)) or not given:
         raise TypeError(f"`{name}` is {type(given).__name__}; it must be a non-empty list of "
@@ -99,7 +100,7 @@ def tangent_matrix(tangents: list[Any], pb: Any) -> Float64Array:
     for j, t in enumerate(tangents):
         leaves = _rows.float_tree(t, pb.treedef, f"tangents[{j}]", "x", pb.layout.shapes,
                                   pb.layout.paths)
-        flat = _tree.concat(leaves)
+        flat = tree.concat(leaves)
         if not np.isfinite(flat).all() or not flat.any():
             raise ValueError(f"`tangents[{j}]` must be finite and not all zero")
         out.append(flat)
@@ -111,12 +112,12 @@ def _jvp_columns(jvp: Any, tangents: list[Any], start: _rows.Start, pb_x: Any) -
     outs = start.outputs.layout
     columns = []
     for t in tangents:
-        t_copy = _tree.unflatten(pb_x.treedef, [np.array(a, copy=True)
-                                                for a in _tree.flatten(t)[0]])
+        t_copy = tree.unflatten(pb_x.treedef, [np.array(a, copy=True)
+                                                for a in tree.flatten(t)[0]])
         value = jvp(pb_x.fresh_x(), t_copy, *pb_x.args)
         leaves = _rows.float_tree(value, start.outputs.treedef, "jvp(x, t)", "f(x)",
                                   outs.shapes, outs.paths)
-        columns.append(_tree.concat(leaves))
+        columns.append(tree.concat(leaves))
     matrix: Float64Array = np.array(columns).T
     return matrix
 
@@ -147,7 +148,7 @@ def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool, options: Op
     along.set_moves(moves, base)
     start.options = replace(options, step=base.astype(dtype))
     # the tangents actually moved along (rounded by the exact moves, relatively ~1e-8)
-    exact = [_tree.unflatten(pb_x.treedef, [a.astype(d) for a, d in zip(
+    exact = [tree.unflatten(pb_x.treedef, [a.astype(d) for a, d in zip(
                  pb_x.layout.split(m / (b * cj)), pb_x.layout.dtypes, strict=True)])
              for m, b, cj in zip(moves, base, c, strict=True)]
     analytic = _jvp_columns(jvp, exact, start, pb_x) * c

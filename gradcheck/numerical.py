@@ -54,8 +54,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _evaluation, _parallel, _problem, _tree, steps
+from gradcheck import _problem, steps
+from gradcheck import evaluators as _evaluate
+from gradcheck import tree as _tree
 from gradcheck._problem import Noise, Problem
+from gradcheck.evaluators import factory as _evaluation
+from gradcheck.evaluators import parallel as _parallel
 
 __all__ = [
     "Estimate", "complex_noise", "derivative", "estimate", "gradient_with", "numerical_gradient",

@@ -24,7 +24,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _moved, _problem, _sampling, _tree, _verdict, check, report, steps
+from gradcheck import _moved, _problem, _sampling, _verdict, check, report, steps
+from gradcheck import evaluators as _evaluate
+from gradcheck import tree as _tree
 from gradcheck._sampled_names import RaisedByF, callers_errors, in_callers_names
 
 __all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]

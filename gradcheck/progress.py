@@ -5,7 +5,12 @@
 ``progress(done, total)`` (:data:`Progress`), told ``done`` evaluations of f out of ``total``
 as blocks of them complete. The bar is drawn only on a terminal and only once the work has
 taken more than ``delay`` seconds (1 s), like tqdm's bars: a quick check, a log file or a CI
-job sees nothing. It uses nothing beyond the standard library.
+job sees nothing.
+
+The counting behind the callback: :class:`Tracker` keeps ``done`` (evaluations of f completed)
+and ``total`` (the plan) and tells the callback after every completed block; :class:`Tracked`
+wraps any evaluator so that its requests reach the tracker, also for evaluators that do not
+report their own blocks.
 
 Example
 -------
@@ -18,14 +23,25 @@ Example
 >>> print(bar.stream.getvalue().replace("\\r", "\\n").strip())
 checking:  25%|#####               | 100/400 [00:02<00:06, 50 evaluations/s]
 checking: 100%|####################| 400/400 [00:08<00:00, 50 evaluations/s]
+>>> seen = []
+>>> tracker = Tracker(lambda done, total: seen.append((done, total)), planned=4, growth=6)
+>>> tracker.expect(4); tracker.advance(3); tracker.advance(1)
+>>> tracker.expect(2); tracker.advance(2); tracker.finish()
+>>> seen
+[(3, 4), (4, 4), (6, 16), (6, 6)]
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, TypeVar
+
+import numpy as np
+
+from gradcheck import evaluators
 
 __all__ = ["DELAY", "Progress", "TextProgress"]
 
@@ -136,3 +152,121 @@ class TextProgress:
             f"{self.label}: {int(100 * fraction):3d}%|{bar.ljust(cells)}| {done}/{total} "
             f"[{_clock_text(elapsed)}<{_clock_text(left)}, {_rate_text(rate)}{unit}]"
         )
+
+
+_T = TypeVar("_T")
+
+
+class Tracker:
+    """``done`` and ``total`` evaluations of ``f``, told to ``progress`` as blocks complete.
+
+    ``total`` starts as the plan. A request that would take ``done`` past ``total`` is the
+    start of work beyond the plan (the confirmation of failing elements): ``total`` then grows
+    by ``growth`` evaluations per point of that request, and never falls below ``done``.
+    """
+
+    def __init__(self, progress: Progress, *, planned: int = 0, growth: int = 1) -> None:
+        self._progress = progress
+        self._growth = growth
+        self.done = 0
+        self.total = planned
+        self._told = (-1, -1)
+
+    def expect(self, n: int) -> None:
+        """A request for ``n`` evaluations is about to start."""
+        if self.done + n > self.total:
+            self.total = self.done + self._growth * n
+
+    def advance(self, n: int) -> None:
+        """``n`` more evaluations have completed."""
+        self.done += n
+        self.total = max(self.total, self.done)
+        self._tell()
+
+    def finish(self) -> None:
+        """The work is over: ``total`` becomes ``done``, and the callback hears it once more."""
+        self.total = self.done
+        if self._told != (self.done, self.total):
+            self._tell()
+
+    def _tell(self) -> None:
+        """Call the callback with the current counts."""
+        self._told = (self.done, self.total)
+        self._progress(self.done, self.total)
+
+
+SPLIT_PIECES = 40
+"""A request to an evaluator that does not report its own blocks is cut into about this many
+pieces, so that the display moves during one long request."""
+SPLIT_MIN = 2048
+"""...but never into pieces of fewer evaluations than this (each piece has a fixed cost)."""
+
+
+class Tracked:
+    """An evaluator whose requests are announced to a :class:`Tracker` and settled after.
+
+    Evaluations the inner evaluator did not report itself (one that takes no ``report``, such
+    as a function's own ``gradcheck_evaluator``) are reported when its request returns; with
+    ``split`` such requests are cut into pieces (see :data:`SPLIT_PIECES`), so that progress
+    moves during them.
+    """
+
+    def __init__(
+        self, inner: evaluators.Evaluator, tracker: Tracker, *, split: bool = False
+    ) -> None:
+        self._inner = inner
+        self._tracker = tracker
+        self._split = split
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many times ``f`` has been evaluated."""
+        return self._inner.n_evaluations
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+        return self._inner.result_eps
+
+    def at_x(self) -> float:
+        """``f(x)``."""
+        return self._run(1, self._inner.at_x)
+
+    def along(
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array
+    ) -> evaluators.Float64Array:
+        """``f(x + shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        pieces = [
+            self._run(len(i), functools.partial(self._inner.along, i, h))
+            for i, h in self._pieces(index, shift)
+        ]
+        return np.concatenate(pieces) if pieces else np.empty(0)
+
+    def along_imaginary(
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array
+    ) -> evaluators.Complex128Array:
+        """``f(x + i shift[j] e_index[j])`` for each j, shape (len(index),)."""
+        pieces = [
+            self._run(len(i), functools.partial(self._inner.along_imaginary, i, h))
+            for i, h in self._pieces(index, shift)
+        ]
+        return np.concatenate(pieces) if pieces else np.empty(0, dtype=np.complex128)
+
+    def _pieces(
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array
+    ) -> list[tuple[evaluators.IntArray, evaluators.Float64Array]]:
+        """The request whole, or cut into pieces when ``split``."""
+        n = len(index)
+        size = max(SPLIT_MIN, -(-n // SPLIT_PIECES)) if self._split else max(n, 1)
+        return [(index[k : k + size], shift[k : k + size]) for k in range(0, max(n, 1), size)]
+
+    def _run(self, n: int, request: Callable[[], _T]) -> _T:
+        """Announce ``n`` evaluations, run the request, report what it did not."""
+        tracker = self._tracker
+        tracker.expect(n)
+        count, done = self._inner.n_evaluations, tracker.done
+        out = request()
+        missing = (self._inner.n_evaluations - count) - (tracker.done - done)
+        if missing > 0:
+            tracker.advance(missing)
+        return out

@@ -45,7 +45,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _tree
+from gradcheck import tree as _tree
 
 __all__ = [
     "METHODS",

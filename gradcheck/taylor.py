@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _moved, _problem, _sampling, check
+from gradcheck import _moved, _problem, _sampling, check
+from gradcheck import evaluators as _evaluate
 
 __all__ = ["SLOPE_THRESHOLD", "TaylorResult", "taylor_test"]
 

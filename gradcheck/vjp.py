@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _tree, _vector, report
+from gradcheck import _jacobian_diagnosis, _rows, _sampling, report, tree
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
 from gradcheck.diagnosis import Finding
+from gradcheck.evaluators import vector as _vector
 from gradcheck.jvp import check_jvp, directions
 
 __all__ = ["assert_vjp", "check_vjp"]
@@ -31,9 +32,9 @@ def _cotangents(given: Any, n: Any, seed: Any, start: _rows.Start) -> tuple[list
     """The cotangents, pytrees like f(x): the given ones, checked, or ``n`` drawn."""
     outs = start.outputs
     if given is None:
-        count = _rows.check_count("n_cotangents", n)
+        count = _sampling.count("n_cotangents", n)
         rng = np.random.default_rng(_rows.check_seed(seed))
-        return [_tree.unflatten(outs.treedef, _rows.standard_normal_tree(rng, outs.layout.shapes))
+        return [tree.unflatten(outs.treedef, _rows.standard_normal_tree(rng, outs.layout.shapes))
                 for _ in range(count)], True
     chosen, _ = directions(given, n, seed, start.pb, "cotangents", "n_cotangents")
     return chosen, False
@@ -46,7 +47,7 @@ def _weights(cts: list[Any], start: _rows.Start) -> Float64Array:
     for j, ct in enumerate(cts):
         leaves = _rows.float_tree(ct, outs.treedef, f"cotangents[{j}]", "f(x)",
                                   outs.layout.shapes, outs.layout.paths)
-        flat = _tree.concat(leaves)
+        flat = tree.concat(leaves)
         if not np.isfinite(flat).all() or not flat.any():
             # a zero cotangent makes both sides zero: any vjp linear in ct would pass
             raise ValueError(f"`cotangents[{j}]` must be finite and not all zero")
@@ -59,11 +60,11 @@ def _analytic(vjp: Any, weights: Float64Array, start: _rows.Start) -> list[Any]:
     pb, outs = start.pb, start.outputs
     out = []
     for w in weights:
-        ct = _tree.unflatten(outs.treedef, outs.layout.split(w.copy()))
+        ct = tree.unflatten(outs.treedef, outs.layout.split(w.copy()))
         value = vjp(pb.fresh_x(), ct, *pb.args)
         leaves = _rows.float_tree(value, pb.treedef, "vjp(x, ct)", "x", pb.layout.shapes,
                                   pb.layout.paths)
-        out.append(_tree.unflatten(pb.treedef, leaves))
+        out.append(tree.unflatten(pb.treedef, leaves))
     return out
 
 
@@ -77,12 +78,12 @@ def _transposed(
     """
     if weights.shape[1] != start.pb.layout.size:
         return ()
-    tangents = [_tree.unflatten(start.pb.treedef, start.pb.layout.split(w.copy()))
+    tangents = [tree.unflatten(start.pb.treedef, start.pb.layout.split(w.copy()))
                 for w in weights if w.any()]
     if len(tangents) != len(weights):
         return ()
     outs = start.outputs
-    zeros = _tree.unflatten(outs.treedef, outs.layout.split(np.zeros(outs.layout.size)))
+    zeros = tree.unflatten(outs.treedef, outs.layout.split(np.zeros(outs.layout.size)))
     o = start.options
     jvps = check_jvp(f, x, lambda _x, _t, *_a: zeros, tangents=tangents, args=o.args,
                      executor=o.executor, vectorized=o.vectorized,
@@ -101,7 +102,7 @@ def _vjp(f: Any, x: Any, vjp: Any, cotangents: Any, n: Any, seed: Any,
     """:func:`check_vjp` with its options gathered."""
     _rows.check_callable("vjp", vjp, "vjp(x, ct, *args) returning the gradient of ⟨ct, f(x)⟩")
     if cotangents is None:  # checked before f is first called; their shapes need f(x)
-        _rows.check_count("n_cotangents", n)
+        _sampling.count("n_cotangents", n)
         _rows.check_seed(seed)
     elif not isinstance(cotangents, (list, tuple)) or not cotangents:
         raise TypeError(f"`cotangents` is {type(cotangents).__name__}; it must be a non-empty "
@@ -110,7 +111,7 @@ def _vjp(f: Any, x: Any, vjp: Any, cotangents: Any, n: Any, seed: Any,
     cts, drawn = _cotangents(cotangents, n, seed, start)
     weights = _weights(cts, start)
     trees = _analytic(vjp, weights, start)
-    analytic = np.array([_tree.concat(_tree.flatten(t)[0]) for t in trees])
+    analytic = np.array([tree.concat(tree.flatten(t)[0]) for t in trees])
     rows = Axis(tuple(f"⟨ct[{j}], f(x)⟩" for j in range(len(weights))), ((),) * len(weights))
     cols = start.input_axis()
     if start.nondeterministic():

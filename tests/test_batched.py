@@ -9,7 +9,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-from gradcheck import _batched, _evaluation, check_gradient, numerical_gradient
+from gradcheck import check_gradient, numerical_gradient
+from gradcheck.evaluators import batched as _batched
+from gradcheck.evaluators import factory as _evaluation
 from gradcheck.report import MISMATCH
 
 METHODS = ("forward", "central", "complex", "richardson")

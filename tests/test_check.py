@@ -18,12 +18,12 @@ import gradcheck
 from gradcheck import (
     GradientCheckResult,
     GradientMismatch,
-    _evaluate,
     _problem,
     assert_gradient,
     check_gradient,
     report,
 )
+from gradcheck import evaluators as _evaluate
 from gradcheck.check import CheckOptions, run_check
 
 METHODS = ("forward", "central", "complex", "richardson")
@@ -507,9 +507,9 @@ def test_results_are_gradient_check_results() -> None:
 
 
 @pytest.mark.parametrize("module", [
-    "gradcheck", "gradcheck._tree", "gradcheck.steps", "gradcheck._evaluate",
+    "gradcheck", "gradcheck.tree", "gradcheck.steps", "gradcheck.evaluators",
     "gradcheck._problem", "gradcheck.numerical", "gradcheck._verdict", "gradcheck.check",
-    "gradcheck.report", "gradcheck._report_text",
+    "gradcheck.report",
 ])
 def test_doctests(module: str) -> None:
     outcome = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

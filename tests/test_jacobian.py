@@ -297,7 +297,7 @@ def test_callers_arrays_are_never_changed() -> None:
         return layer(p)
 
     with pytest.raises(ValueError, match="read-only"):
-        writer({k: gradcheck._evaluate.read_only(v) for k, v in x.items()})
+        writer({k: gradcheck.evaluators.read_only(v) for k, v in x.items()})
     gradcheck.check_jacobian(writer, x, jac)
     gradcheck.check_vjp(layer, x, lambda p, ct: layer_jacobian(p)["s"])
     for key, value in before.items():
@@ -409,8 +409,8 @@ def test_statuses_are_those_of_the_scalar_report() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["_jacobian_diagnosis", "_rows", "_vector", "derivative_report", "hessian", "jacobian",
-     "jvp", "vjp"],
+    ["_jacobian_diagnosis", "_rows", "evaluators.vector", "derivative_report", "hessian",
+     "jacobian", "jvp", "vjp"],
 )
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"gradcheck.{name}")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backprop_ref import MLP
-from gradcheck import _tree
+from gradcheck import tree as _tree
 from gradcheck.check import check_gradient
 from gradcheck.cli import _memo, _verify
 from gradcheck.report import GradientCheckResult

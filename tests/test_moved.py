@@ -9,7 +9,8 @@ import weakref
 import numpy as np
 import pytest
 
-from gradcheck import _moved, _problem, _tree
+from gradcheck import _moved, _problem
+from gradcheck import tree as _tree
 
 
 @pytest.mark.parametrize("distribution", ["gaussian", "rademacher"])

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import _evaluate, _problem, _tree, numerical, numerical_gradient, steps
+from gradcheck import _problem, numerical, numerical_gradient, steps
+from gradcheck import evaluators as _evaluate
+from gradcheck import tree as _tree
 
 RNG_SEED = 20240611
 EPS64 = float(np.finfo(np.float64).eps)

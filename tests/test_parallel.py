@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-from gradcheck import _parallel, check_gradient, numerical_gradient
+from gradcheck import check_gradient, numerical_gradient
+from gradcheck.evaluators import parallel as _parallel
 
 METHODS = ("forward", "central", "complex", "richardson")
 

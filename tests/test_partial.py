@@ -13,7 +13,8 @@ import pytest
 import gradcheck
 from backprop_ref import MLP
 from backprop_ref.bugs import plant
-from gradcheck import _sampled_names, _tree, partial
+from gradcheck import _sampled_names, partial
+from gradcheck import tree as _tree
 
 
 def _problem() -> tuple[Any, Any, Any]:

@@ -13,14 +13,14 @@ import pytest
 
 from backprop_ref import MLP
 from gradcheck import (
-    _evaluate,
-    _progress,
-    _tree,
     check_gradient,
     cli,
     numerical_gradient,
     progress,
 )
+from gradcheck import evaluators as _evaluate
+from gradcheck import progress as _progress
+from gradcheck import tree as _tree
 from gradcheck._problem import PROBE_CALLS
 from gradcheck.progress import TextProgress
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from gradcheck import _tree
+from gradcheck import tree as _tree
 
 
 class Layer(NamedTuple):

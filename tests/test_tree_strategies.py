@@ -11,7 +11,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import gradcheck
-from gradcheck import _tree_strategies
+from gradcheck.strategies import _trees as _tree_strategies
 from gradcheck.strategies import cotangents, pytrees, shaped_arrays, tangents
 
 SHAPES = {"W": (3, 4), "b": (3,), "v": (4,)}

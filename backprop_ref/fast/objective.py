@@ -18,7 +18,7 @@ the moved column per example, so a move below the output costs O(K m) after a on
 precomputation. Moves the guard refuses (Richardson's big base steps, relu, softmax) take the
 exact path.
 
-The evaluator follows the contract of ``gradcheck._evaluate.Evaluator`` (gradcheck is not
+The evaluator follows the contract of ``gradcheck.evaluators.Evaluator`` (gradcheck is not
 imported): the values are those of `MLP.cost` at the moved points, to rounding; ``at_x`` is
 `MLP.cost` itself. The complex step is batched the same way, with the analytic (holomorphic)
 forms of the activations and losses of `backprop_ref.holomorphic`.
@@ -66,7 +66,7 @@ _EPS64 = float(np.finfo(np.float64).eps)
 class StructuredEvaluator:
     """f(x + δ e_k) of an `Objective`, computed from the unperturbed network (see module).
 
-    Follows the evaluator contract of ``gradcheck._evaluate``: ``at_x()``, ``along(index,
+    Follows the evaluator contract of ``gradcheck.evaluators``: ``at_x()``, ``along(index,
     shift)``, ``along_imaginary(index, shift)``, ``n_evaluations``, ``result_eps``. The
     coordinates k = 0..P−1 run over W(1), b(1), W(2), b(2), ..., each in C order (the flatten
     order of a list of Layer or of (W, b) pairs). The leaves are copied: the caller's arrays

@@ -5,9 +5,9 @@ same ``f``, ``x`` and method: the numerical side of those checks (the estimate, 
 probe, the confirmation of suspicious elements) evaluates ``f`` at the same points each time,
 and only the analytic side differs. :class:`Memoized` wraps such an ``f`` and offers the
 checker an evaluator (through ``gradcheck_evaluator``, see
-:func:`gradcheck._evaluate.factory_for`) that computes each point once: a point is the bytes
+:func:`gradcheck.evaluators.factory_for`) that computes each point once: a point is the bytes
 of the evaluator's x, the coordinate moved and the shift, real or imaginary. A point missing
-from the table is computed by a :class:`gradcheck._evaluate.SerialEvaluator`, so ``f`` sees
+from the table is computed by a :class:`gradcheck.evaluators.SerialEvaluator`, so ``f`` sees
 exactly what it would see without the table, and the values (hence every verdict) are the
 same, bit for bit, for an ``f`` that returns the same value at the same point.
 
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import _evaluate, _tree
+from gradcheck import evaluators, tree
 
 __all__ = ["Memoized"]
 
@@ -49,7 +49,7 @@ class Memoized:
     `backprop_ref.MLP.cost` does; its values are then exactly those of calling it each time.
     """
 
-    def __init__(self, f: _evaluate.ScalarFunction) -> None:
+    def __init__(self, f: evaluators.ScalarFunction) -> None:
         self._f = f
         self._tables: dict[tuple[str, ...] | bytes, dict[_Point, complex]] = {}
         self.n_computed = 0
@@ -61,7 +61,7 @@ class Memoized:
         return self._f(x, *args)
 
     def gradcheck_evaluator(
-        self, leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef, args: tuple[Any, ...]
+        self, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef, args: tuple[Any, ...]
     ) -> _MemoEvaluator:
         """An evaluator at ``leaves`` that answers remembered points from the table."""
         key = b"".join(
@@ -73,20 +73,20 @@ class Memoized:
 
 
 class _MemoEvaluator:
-    """The evaluator contract of ``gradcheck._evaluate``, with a table in front of ``f``."""
+    """The evaluator contract of ``gradcheck.evaluators``, with a table in front of ``f``."""
 
     def __init__(
         self, memo: Memoized, table: dict[_Point, complex],
-        leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef, args: tuple[Any, ...],
+        leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef, args: tuple[Any, ...],
     ) -> None:
         self._memo = memo
         self._table = table
-        self._make = functools.partial(_evaluate.SerialEvaluator, memo, leaves, treedef, args)
-        self._made: _evaluate.SerialEvaluator | None = None
+        self._make = functools.partial(evaluators.SerialEvaluator, memo, leaves, treedef, args)
+        self._made: evaluators.SerialEvaluator | None = None
         self._count = 0
 
     @property
-    def _inner(self) -> _evaluate.SerialEvaluator:
+    def _inner(self) -> evaluators.SerialEvaluator:
         """The serial evaluator of the points not in the table, made when first needed."""
         if self._made is None:
             self._made = self._make()
@@ -112,16 +112,16 @@ class _MemoEvaluator:
             value = self._table[(-1, 0.0, False)] = self._inner.at_x()
         return float(value.real)
 
-    def along(self, index: _evaluate.IntArray, shift: _evaluate.Float64Array) -> Any:
+    def along(self, index: evaluators.IntArray, shift: evaluators.Float64Array) -> Any:
         """``f(x + shift[j] e_index[j])`` for each j, float64 of shape (len(index),)."""
         return self._values(index, shift, imaginary=False).real.copy()
 
-    def along_imaginary(self, index: _evaluate.IntArray, shift: _evaluate.Float64Array) -> Any:
+    def along_imaginary(self, index: evaluators.IntArray, shift: evaluators.Float64Array) -> Any:
         """``f(x + i shift[j] e_index[j])`` for each j, complex128 of shape (len(index),)."""
         return self._values(index, shift, imaginary=True)
 
     def _values(
-        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array, *, imaginary: bool
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array, *, imaginary: bool
     ) -> Any:
         """The values at the points, the missing ones computed in one request."""
         points = [(int(k), float(h), imaginary) for k, h in zip(index, shift, strict=True)]

@@ -4,7 +4,7 @@ Any object with the ``submit(fn, *args) -> future`` method of
 :class:`concurrent.futures.Executor`, whose futures have ``result()``, will do: a
 ``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, or a ``dask.distributed.Client`` as it is
 (the core never imports Dask). :class:`ParallelEvaluator` splits each request of
-:class:`gradcheck._evaluate.Evaluator` into at most :data:`TASKS_PER_REQUEST` chunks of
+:class:`gradcheck.evaluators.Evaluator` into at most :data:`TASKS_PER_REQUEST` chunks of
 consecutive points, no more chunks than blocks of a batched ``f``. A task carries the unperturbed
 leaves, ``f``, ``args`` and its chunk of (index, shift) pairs, builds its own evaluator (serial
 or batched) on its own working copies, and returns the values in order; the results are gathered
@@ -16,7 +16,7 @@ Example
 -------
 >>> from concurrent.futures import ThreadPoolExecutor
 >>> import numpy as np
->>> leaves, _, treedef = _tree.flatten(np.array([1.0, 2.0, 3.0]))
+>>> leaves, _, treedef = tree.flatten(np.array([1.0, 2.0, 3.0]))
 >>> with ThreadPoolExecutor(2) as pool:
 ...     ev = ParallelEvaluator(lambda v: float(v @ v), leaves, treedef, (), executor=pool)
 ...     ev.along(np.array([0, 1, 2]), np.array([1.0, 1.0, 1.0]))
@@ -33,7 +33,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _batched, _evaluate, _tree
+from gradcheck import evaluators, tree
+from gradcheck.evaluators import batched as _batched
 
 __all__ = [
     "TASKS_PER_REQUEST",
@@ -61,13 +62,13 @@ class InnerFactory(Protocol):
 
     def __call__(
         self,
-        f: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        f: evaluators.ScalarFunction,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
-        report: _evaluate.Report | None = None,
-    ) -> _evaluate.Evaluator: ...
+        report: evaluators.Report | None = None,
+    ) -> evaluators.Evaluator: ...
 
 
 def check_executor(executor: object) -> None:
@@ -104,12 +105,12 @@ def check_picklable(executor: object, f: object, args: tuple[Any, ...]) -> None:
 
 def _evaluate_chunk(
     make: InnerFactory,
-    f: _evaluate.ScalarFunction,
-    leaves: Sequence[_tree.FloatArray],
-    treedef: _tree.TreeDef,
+    f: evaluators.ScalarFunction,
+    leaves: Sequence[tree.FloatArray],
+    treedef: tree.TreeDef,
     args: tuple[Any, ...],
-    index: _evaluate.IntArray,
-    shift: _evaluate.Float64Array,
+    index: evaluators.IntArray,
+    shift: evaluators.Float64Array,
     imaginary: bool,
 ) -> tuple[npt.NDArray[Any], int, float]:
     """One task: the values of ``f`` at a chunk of points, its count of evaluations, its ε."""
@@ -118,7 +119,7 @@ def _evaluate_chunk(
     return values, ev.n_evaluations, ev.result_eps
 
 
-class ParallelEvaluator(_evaluate.BlockEvaluator):
+class ParallelEvaluator(evaluators.BlockEvaluator):
     """Evaluates the points of each request in parallel tasks on ``executor`` (see module).
 
     Every task receives the unperturbed leaves (pickled once per task by a process pool or
@@ -128,14 +129,14 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
 
     def __init__(
         self,
-        f: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        f: evaluators.ScalarFunction,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         executor: Any,
-        make: InnerFactory = _evaluate.SerialEvaluator,
-        report: _evaluate.Report | None = None,
+        make: InnerFactory = evaluators.SerialEvaluator,
+        report: evaluators.Report | None = None,
     ) -> None:
         check_executor(executor)
         check_picklable(executor, f, args)
@@ -143,31 +144,29 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
         self._args = args
         self._treedef = treedef
         self._leaves = tuple(
-            _evaluate.read_only(np.array(leaf, order="C", copy=True)) for leaf in leaves
+            evaluators.read_only(np.array(leaf, order="C", copy=True)) for leaf in leaves
         )
         self._executor = executor
         self._make = make
-        self._report = report
         self._local = make(f, self._leaves, treedef, args, report=report)
-        self._count = 0
-        self._eps = 0.0
+        self._tally = evaluators.Tally(report)
 
     @property
     def n_evaluations(self) -> int:
         """How many points ``f`` has been evaluated at, in this thread and in tasks."""
-        return self._local.n_evaluations + self._count
+        return self._local.n_evaluations + self._tally.count
 
     @property
     def result_eps(self) -> float:
         """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
-        return max(self._local.result_eps, self._eps)
+        return max(self._local.result_eps, self._tally.eps)
 
     def at_x(self) -> float:
         """``f(x)``, evaluated in the calling thread."""
         return self._local.at_x()
 
     def _values(
-        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array, *, imaginary: bool
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array, *, imaginary: bool
     ) -> npt.NDArray[Any]:
         """Submit the chunks of a request, then collect their values in order."""
         dtype = np.complex128 if imaginary else np.float64
@@ -191,10 +190,8 @@ class ParallelEvaluator(_evaluate.BlockEvaluator):
             for future in futures:
                 values, count, eps = future.result()
                 parts.append(values)
-                self._count += count
-                self._eps = max(self._eps, eps)
-                if self._report is not None:
-                    self._report(count)
+                self._tally.started(count)
+                self._tally.finished(count, eps)
         except BaseException:
             for future in futures:
                 future.cancel()

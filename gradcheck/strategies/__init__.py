@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
-from gradcheck._tree_strategies import (
+from gradcheck.strategies._trees import (
     SHAPE_SCALES,
     cotangents,
     pytrees,

@@ -21,7 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gradcheck import _tree
+from gradcheck import tree as _tree
 
 __all__ = ["SHAPE_SCALES", "cotangents", "pytrees", "shaped_arrays", "tangents"]
 

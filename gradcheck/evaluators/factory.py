@@ -2,7 +2,7 @@
 
 ``vectorized``, ``executor``, ``max_batch_bytes`` and ``progress`` decide how ``f`` is
 evaluated, never what is computed: :func:`options` validates them, and a :class:`Plan` turns
-them into the :data:`gradcheck._evaluate.EvaluatorFactory` of one call of
+them into the :data:`gradcheck.evaluators.EvaluatorFactory` of one call of
 :func:`gradcheck.numerical_gradient` or :func:`gradcheck.check_gradient`:
 
 =====================  ===================  =============================================
@@ -14,14 +14,14 @@ False, an executor     parallel (serial)    once per point, in tasks
 True, an executor      parallel (batched)   once per block of points, in tasks
 =====================  ===================  =============================================
 
-With ``progress`` the evaluator is wrapped in :class:`gradcheck._progress.Tracked`.
+With ``progress`` the evaluator is wrapped in :class:`gradcheck.progress.Tracked`.
 
 Example
 -------
 >>> import numpy as np
 >>> seen = []
 >>> plan = Plan(np.sum, options(progress=lambda d, t: seen.append((d, t))), "central", 0)
->>> ev = plan.factory(np.sum, [np.ones(3)], _tree.flatten(np.ones(3))[2], ())
+>>> ev = plan.factory(np.sum, [np.ones(3)], tree.flatten(np.ones(3))[2], ())
 >>> _ = ev.along(np.arange(3), np.full(3, 0.5)); plan.finish()
 >>> seen
 [(1, 6), (2, 6), (3, 6), (3, 3)]
@@ -37,7 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import _batched, _evaluate, _parallel, _progress, _tree, steps
+from gradcheck import evaluators as _evaluate
+from gradcheck import progress as _progress
+from gradcheck import steps, tree
+from gradcheck.evaluators import batched as _batched
+from gradcheck.evaluators import parallel as _parallel
 from gradcheck.progress import Progress, TextProgress
 
 __all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Options", "Plan", "options"]
@@ -133,8 +137,8 @@ class Plan:
     def factory(
         self,
         g: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
     ) -> _evaluate.Evaluator:
         """The evaluator of ``g`` (f, or f wrapped by the checker) at the given x."""
@@ -156,8 +160,8 @@ class Plan:
     def _evaluator(
         self,
         g: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         report: _evaluate.Report | None,
     ) -> _evaluate.Evaluator:

@@ -30,8 +30,9 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _parallel, _problem, _tree, _vector_batched
-from gradcheck._outputs import OutputLayout
+from gradcheck import _problem, evaluators, tree
+from gradcheck.evaluators import batched, parallel
+from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -43,7 +44,7 @@ TASKS_PER_REQUEST = 16
 class _Recorder:
     """``f`` as the scalar 0 for a :class:`SerialEvaluator`, keeping each value of f."""
 
-    def __init__(self, f: _evaluate.ScalarFunction, outputs: OutputLayout | None) -> None:
+    def __init__(self, f: evaluators.ScalarFunction, outputs: OutputLayout | None) -> None:
         self._f = f
         self.outputs = outputs
         self.imaginary = False
@@ -58,14 +59,14 @@ class _Recorder:
 
 
 def _evaluate_points(
-    f: _evaluate.ScalarFunction, leaves: Sequence[_tree.FloatArray], treedef: _tree.TreeDef,
+    f: evaluators.ScalarFunction, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef,
     args: tuple[Any, ...], outputs: OutputLayout, index: IntArray, shift: Float64Array,
     imaginary: bool,
 ) -> npt.NDArray[Any]:
     """The values of f at ``x + shift[j] e_index[j]`` (times i if ``imaginary``), (n, outputs)."""
     recorder = _Recorder(f, outputs)
     recorder.imaginary = imaginary
-    ev = _evaluate.SerialEvaluator(recorder, leaves, treedef, args)
+    ev = evaluators.SerialEvaluator(recorder, leaves, treedef, args)
     if imaginary:
         ev.along_imaginary(index, shift)
     else:
@@ -80,7 +81,7 @@ Points = Callable[..., npt.NDArray[Any]]
 class _Base:
     """The values of f at one base point and at points moved from it along coordinates."""
 
-    def __init__(self, source: VectorSource, leaves: Sequence[_tree.FloatArray]) -> None:
+    def __init__(self, source: VectorSource, leaves: Sequence[tree.FloatArray]) -> None:
         self._source = source
         self.leaves = tuple(leaves)
         self._value: Float64Array | None = None
@@ -119,7 +120,7 @@ class VectorSource:
     """Calls a vector-valued ``f`` once per distinct point, for every :class:`Component`.
 
     ``f`` is called twice at x first (the checks compare the two values: ``spread``); it
-    receives the same protection as in :class:`gradcheck._evaluate.SerialEvaluator` (read-only
+    receives the same protection as in :class:`gradcheck.evaluators.SerialEvaluator` (read-only
     views, the caller's arrays never changed). With an ``executor``, each request of new points
     is split into tasks that evaluate their points serially.
     """
@@ -127,7 +128,7 @@ class VectorSource:
     def __init__(self, pb: _problem.Problem, executor: Any = None,
                  max_batch_bytes: int | None = None) -> None:
         if executor is not None:
-            _parallel.check_executor(executor)
+            parallel.check_executor(executor)
         self._pb = pb
         self._executor = executor
         self._count = 2
@@ -135,15 +136,15 @@ class VectorSource:
         self._points: Points = _evaluate_points
         if max_batch_bytes is None:
             recorder = _Recorder(pb.f, None)
-            ev = _evaluate.SerialEvaluator(recorder, pb.leaves, pb.treedef, pb.args)
+            ev = evaluators.SerialEvaluator(recorder, pb.leaves, pb.treedef, pb.args)
             ev.at_x()
             ev.at_x()
             self.outputs = cast(OutputLayout, recorder.outputs)  # set by the first call
             first, second = recorder.values
         else:
-            self.outputs, first, second = _vector_batched.first_values(
+            self.outputs, first, second = batched.first_values(
                 pb.f, pb.leaves, pb.treedef, pb.args)
-            self._points = functools.partial(_vector_batched.evaluate,
+            self._points = functools.partial(batched.evaluate,
                                              max_batch_bytes=max_batch_bytes)
         _finite(first, self.outputs, "at x")
         self.spread = float(np.max(np.abs(first - second), initial=0.0))
@@ -159,7 +160,7 @@ class VectorSource:
         """f(x), flat, shape (outputs,)."""
         return self._base(self._pb.leaves).at_x()
 
-    def _base(self, leaves: Sequence[_tree.FloatArray]) -> _Base:
+    def _base(self, leaves: Sequence[tree.FloatArray]) -> _Base:
         """The cache of values around the point ``leaves``."""
         key = b"".join(np.ascontiguousarray(leaf).tobytes() for leaf in leaves)
         base = self._bases.get(key)
@@ -172,7 +173,7 @@ class VectorSource:
         """The checked f, x and args."""
         return self._pb
 
-    def value_at(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
+    def value_at(self, leaves: Sequence[tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat (outputs,); evaluated once, then cached."""
         return self._base(leaves).at_x()
 
@@ -181,20 +182,20 @@ class VectorSource:
         values: Float64Array = self._base(self._pb.leaves).along(index, shift, False)
         return values
 
-    def call(self, leaves: Sequence[_tree.FloatArray]) -> Float64Array:
+    def call(self, leaves: Sequence[tree.FloatArray]) -> Float64Array:
         """f at the point ``leaves``, flat."""
         if self._points is not _evaluate_points:  # a vectorized f: a batch of one row
             row: Float64Array = self.evaluate(leaves, np.zeros(1, np.intp), np.zeros(1), False)[0]
             return row
         recorder = _Recorder(self._pb.f, self.outputs)
-        _evaluate.SerialEvaluator(recorder, leaves, self._pb.treedef, self._pb.args).at_x()
+        evaluators.SerialEvaluator(recorder, leaves, self._pb.treedef, self._pb.args).at_x()
         self._count += 1
         value: Float64Array = recorder.values[0]
         _finite(value, self.outputs, "near x")
         return value
 
     def evaluate(
-        self, leaves: Sequence[_tree.FloatArray], index: IntArray, shift: Float64Array,
+        self, leaves: Sequence[tree.FloatArray], index: IntArray, shift: Float64Array,
         imaginary: bool,
     ) -> npt.NDArray[Any]:
         """f at the moved points, (n, outputs), in tasks when there is an executor."""
@@ -217,9 +218,9 @@ class VectorSource:
         return values
 
     def factory(
-        self, g: _evaluate.ScalarFunction, leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef, args: tuple[Any, ...],
-    ) -> _evaluate.Evaluator:
+        self, g: evaluators.ScalarFunction, leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef, args: tuple[Any, ...],
+    ) -> evaluators.Evaluator:
         """The evaluator of the component ``g`` at the point ``leaves`` (an EvaluatorFactory)."""
         if not isinstance(g, Component):
             raise TypeError(f"`g` is {g!r}; a VectorSource evaluates its Components only")
@@ -260,12 +261,12 @@ class Component:
         return values[..., self.index]
 
     def __call__(self, x: Any, *args: Any) -> float:
-        leaves = _tree.flatten(x)[0]
+        leaves = tree.flatten(x)[0]
         return float(self.pick(self.source.call(leaves)))
 
 
 class _View:
-    """The :class:`gradcheck._evaluate.Evaluator` of one component around one base point."""
+    """The :class:`gradcheck.evaluators.Evaluator` of one component around one base point."""
 
     def __init__(self, base: _Base, component: Component, source: VectorSource) -> None:
         self._base = base

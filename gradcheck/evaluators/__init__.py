@@ -3,9 +3,12 @@
 Every estimator in :mod:`gradcheck.numerical` talks to ``f`` only through an :class:`Evaluator`,
 so a batched, parallel or structure-aware evaluator can replace :class:`SerialEvaluator`
 without touching the estimators. Coordinates are numbered ``k = 0 .. P-1`` over all leaves of
-``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck._tree.Layout`).
+``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck.tree.Layout`).
 
-The contract of an evaluator:
+:class:`Evaluator` is the public seam: a function that knows a faster way to evaluate itself
+(its unperturbed activations, say) plugs in through a method ``gradcheck_evaluator(leaves,
+treedef, args)`` returning an object with this contract (see :func:`factory_for`), as
+``backprop_ref.fast.Objective`` does. The contract of an evaluator:
 
 * ``at_x()`` returns ``f(x)`` as a float;
 * ``along(index, shift)`` returns ``f(x + shift[j] e_index[j])`` for each j, in order, as a
@@ -21,14 +24,15 @@ The contract of an evaluator:
 
 The evaluators of this package also take a keyword ``report``: a callable ``report(n)`` told
 after each completed block of ``n`` evaluations (the progress hook, see
-:mod:`gradcheck._progress`). :mod:`gradcheck._batched` evaluates blocks of points in one call
-of a vectorized ``f``; :mod:`gradcheck._parallel` sends them to an executor.
+:mod:`gradcheck.progress`); they keep their counts in one :class:`Tally`.
+:mod:`gradcheck.evaluators.batched` evaluates blocks of points in one call of a vectorized
+``f``; :mod:`gradcheck.evaluators.parallel` sends them to an executor.
 
 Example
 -------
 >>> import numpy as np
 >>> x = [np.array([1.0, 2.0]), np.array(3.0)]
->>> leaves, _, treedef = _tree.flatten(x)
+>>> leaves, _, treedef = tree.flatten(x)
 >>> ev = SerialEvaluator(lambda p: float(np.sum(p[0]) * p[1]), leaves, treedef, ())
 >>> ev.at_x()
 9.0
@@ -49,16 +53,19 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _tree
+from gradcheck import tree
+from gradcheck.tree import COMPLEX_STEP_HELP, describe_value
 
 __all__ = [
     "COMPLEX_STEP_HELP",
     "BlockEvaluator",
     "ComplexInputGuard",
+    "Counted",
     "Evaluator",
     "EvaluatorFactory",
     "Report",
     "SerialEvaluator",
+    "Tally",
     "describe_value",
     "factory_for",
     "read_only",
@@ -74,13 +81,6 @@ _ComplexWarning: type[Warning] = getattr(
     getattr(np, "exceptions", np), "ComplexWarning", RuntimeWarning
 )
 _EPS64 = float(np.finfo(np.float64).eps)
-COMPLEX_STEP_HELP = (
-    "the complex step evaluates f at x + ih·e_k, so f must accept complex input and be "
-    "analytic in x: no abs, np.real, comparisons, max/min or float() casts of values that "
-    "depend on x; use method='central' or method='richardson' for such an f"
-)
-
-
 class Evaluator(Protocol):
     """Evaluates ``f`` at ``x`` and at ``x`` moved along single coordinates (see module)."""
 
@@ -123,7 +123,7 @@ class BlockEvaluator(abc.ABC):
 
 
 EvaluatorFactory = Callable[
-    [ScalarFunction, Sequence[_tree.FloatArray], _tree.TreeDef, tuple[Any, ...]], Evaluator
+    [ScalarFunction, Sequence[tree.FloatArray], tree.TreeDef, tuple[Any, ...]], Evaluator
 ]
 """Builds an evaluator from ``f``, the leaves of ``x``, its tree definition and ``args``;
 :class:`SerialEvaluator` is one."""
@@ -146,8 +146,8 @@ def factory_for(f: ScalarFunction) -> EvaluatorFactory:
 
     def make(
         g: ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
     ) -> Evaluator:
         if g is not f:  # f wrapped, e.g. to split (value, gradient): no shortcut applies
@@ -156,15 +156,6 @@ def factory_for(f: ScalarFunction) -> EvaluatorFactory:
         return evaluator
 
     return make
-
-
-def describe_value(value: object) -> str:
-    """How a returned value is described in messages."""
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of length {len(value)}"
-    return f"{type(value).__name__} {value!r}"
 
 
 def scalar_value(value: object, *, complex_input: bool) -> tuple[complex, float]:
@@ -238,7 +229,56 @@ def _is_read_only_error(exc: ValueError) -> bool:
     return "read-only" in str(exc)
 
 
-class SerialEvaluator:
+class Tally:
+    """The counting and precision bookkeeping of an evaluator, written once for all of them.
+
+    ``count``: evaluations of ``f`` started; ``eps``: machine epsilon of the least precise value
+    ``f`` returned (0 before any). ``report`` (the progress hook) is told of each completed block.
+
+    Example
+    -------
+    >>> told = []
+    >>> tally = Tally(told.append)
+    >>> tally.started(3); tally.finished(3, 2.0**-23)
+    >>> tally.count, tally.eps, told
+    (3, 1.1920928955078125e-07, [3])
+    """
+
+    __slots__ = ("_report", "count", "eps")
+
+    def __init__(self, report: Report | None = None) -> None:
+        self.count = 0
+        self.eps = 0.0
+        self._report = report
+
+    def started(self, n: int) -> None:
+        """``n`` evaluations of ``f`` begin (counted even if ``f`` then raises)."""
+        self.count += n
+
+    def finished(self, n: int, eps: float) -> None:
+        """``n`` evaluations returned values of machine epsilon ``eps`` at the least."""
+        self.eps = max(self.eps, eps)
+        if self._report is not None:
+            self._report(n)
+
+
+class Counted:
+    """``n_evaluations`` and ``result_eps`` of an evaluator that keeps a :class:`Tally`."""
+
+    _tally: Tally
+
+    @property
+    def n_evaluations(self) -> int:
+        """How many points ``f`` has been evaluated at."""
+        return self._tally.count
+
+    @property
+    def result_eps(self) -> float:
+        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
+        return self._tally.eps
+
+
+class SerialEvaluator(Counted):
     """Calls ``f`` once per point, on working copies of ``x``.
 
     Each leaf is copied once into a C-ordered working buffer (and, for the complex step, once
@@ -255,14 +295,14 @@ class SerialEvaluator:
     def __init__(
         self,
         f: ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         report: Report | None = None,
     ) -> None:
         self._f = f
-        self._report = report
+        self._tally = Tally(report)
         self._args = args
         self._treedef = treedef
         sizes = [leaf.size for leaf in leaves]
@@ -273,18 +313,6 @@ class SerialEvaluator:
         self._real_views = [read_only(b) for b in self._real]
         self._complex_views: list[npt.NDArray[Any]] = []
         self._copying = False
-        self._count = 0
-        self._eps = 0.0
-
-    @property
-    def n_evaluations(self) -> int:
-        """How many times ``f`` has been called."""
-        return self._count
-
-    @property
-    def result_eps(self) -> float:
-        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
-        return self._eps
 
     def at_x(self) -> float:
         """``f(x)``."""
@@ -339,13 +367,13 @@ class SerialEvaluator:
             leaves = [b.copy() for b in buffers]
         else:
             leaves = self._complex_views if complex_input else self._real_views
-        self._count += 1
+        self._tally.started(1)
         try:
             if complex_input:
                 with ComplexInputGuard(complex_input):
-                    raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
+                    raw = self._f(tree.unflatten(self._treedef, leaves), *self._args)
             else:
-                raw = self._f(_tree.unflatten(self._treedef, leaves), *self._args)
+                raw = self._f(tree.unflatten(self._treedef, leaves), *self._args)
         except ValueError as exc:
             if self._copying or not _is_read_only_error(exc):
                 raise
@@ -356,7 +384,5 @@ class SerialEvaluator:
             value, eps = float(raw), _EPS64
         else:
             value, eps = scalar_value(raw, complex_input=complex_input)
-        self._eps = max(self._eps, eps)
-        if self._report is not None:
-            self._report(1)
+        self._tally.finished(1, eps)
         return value

@@ -6,18 +6,32 @@ a leading batch axis of length B on every leaf (a leaf of shape ``s`` arrives wi
 ``(B,)``. :class:`BatchedEvaluator` builds the B rows of a block from the unperturbed ``x``,
 one element moved in each row, calls ``f`` once for the block, and checks the shape and dtype
 of what comes back. Rows are evaluated in the order asked, with the same shifted values as
-:class:`gradcheck._evaluate.SerialEvaluator`, so the estimators see the same numbers (up to
+:class:`gradcheck.evaluators.SerialEvaluator`, so the estimators see the same numbers (up to
 the rounding of a batched f that sums in another order).
 
 Example
 -------
 >>> import numpy as np
->>> leaves, _, treedef = _tree.flatten({"w": np.array([1.0, 2.0])})
+>>> leaves, _, treedef = tree.flatten({"w": np.array([1.0, 2.0])})
 >>> ev = BatchedEvaluator(lambda p: np.sum(p["w"] ** 2, axis=1), leaves, treedef, ())
 >>> ev.along(np.array([0, 1]), np.array([1.0, -1.0]))
 array([8., 2.])
 >>> ev.n_evaluations, ev.n_calls
 (2, 1)
+
+A vectorized *vector-valued* ``f`` (:func:`evaluate`, :func:`first_values`): many points in
+one call, outputs with a leading batch axis.
+``f`` receives x with a leading batch axis of n rows on every leaf (row j is the point x moved
+by ``shift[j]`` along coordinate ``index[j]``; fresh arrays, never the caller's) and returns
+f(x)'s structure with the same leading axis on every leaf. Rows are grouped into blocks of at
+most ``max_batch_bytes`` of input (`rows_per_block`).
+
+>>> leaves, _, treedef = tree.flatten(np.array([1.0, 2.0]))
+>>> outputs, first, _ = first_values(lambda x: x**2, leaves, treedef, ())
+>>> evaluate(lambda x: x**2, leaves, treedef, (), outputs, np.array([0, 1]),
+...          np.array([1.0, -1.0]), False, 1024)
+array([[4., 4.],
+       [1., 1.]])
 """
 
 from __future__ import annotations
@@ -28,9 +42,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _evaluate, _tree
-
-__all__ = ["DEFAULT_MAX_BATCH_BYTES", "BatchedEvaluator", "rows_per_block"]
+from gradcheck import evaluators, tree
+from gradcheck.tree import OutputLayout
 
 DEFAULT_MAX_BATCH_BYTES = 256 * 2**10
 """The default bound on the bytes of one batch handed to ``f``: 256 KiB. Blocks that, with
@@ -41,7 +54,7 @@ memory. Raise it for an f with a high cost per call (a GPU kernel launch, say)."
 _EPS64 = float(np.finfo(np.float64).eps)
 
 
-def rows_per_block(leaves: Sequence[_tree.FloatArray], max_batch_bytes: int, *,
+def rows_per_block(leaves: Sequence[tree.FloatArray], max_batch_bytes: int, *,
                    complex_input: bool) -> int:
     """How many rows (points) fit in ``max_batch_bytes``; at least 1."""
     widen = 2 if complex_input else 1
@@ -49,7 +62,7 @@ def rows_per_block(leaves: Sequence[_tree.FloatArray], max_batch_bytes: int, *,
     return max(1, max_batch_bytes // max(row, 1))
 
 
-def _working_dtype(leaf: _tree.FloatArray, complex_input: bool) -> np.dtype[Any]:
+def _working_dtype(leaf: tree.FloatArray, complex_input: bool) -> np.dtype[Any]:
     """The dtype rows of ``leaf`` are built in: the leaf's, or its complex counterpart."""
     if not complex_input:
         return leaf.dtype
@@ -78,7 +91,7 @@ class _BlockBuilder:
     so whatever ``f`` wrote into a block is gone from the next.
     """
 
-    def __init__(self, leaves: Sequence[_tree.FloatArray], complex_input: bool) -> None:
+    def __init__(self, leaves: Sequence[tree.FloatArray], complex_input: bool) -> None:
         numbers: dict[np.dtype[Any], int] = {}
         widths: list[int] = []
         self._pieces = []
@@ -98,7 +111,7 @@ class _BlockBuilder:
         self._memory: list[npt.NDArray[Any]] = []
         self._capacity = 0
 
-    def build(self, index: _evaluate.IntArray, delta: npt.NDArray[Any] | None
+    def build(self, index: evaluators.IntArray, delta: npt.NDArray[Any] | None
               ) -> list[npt.NDArray[Any]]:
         """The leaves of the block of rows ``x + delta[j] e_index[j]`` (x itself: None)."""
         n = len(index)
@@ -128,7 +141,7 @@ class _BlockBuilder:
         return batch
 
 
-class BatchedEvaluator(_evaluate.BlockEvaluator):
+class BatchedEvaluator(evaluators.Counted, evaluators.BlockEvaluator):
     """Evaluates blocks of points with one call of a vectorized ``f`` per block.
 
     Every block is rebuilt in the evaluator's own buffers: per leaf, a C-ordered ``(B,
@@ -141,13 +154,13 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
 
     def __init__(
         self,
-        f: _evaluate.ScalarFunction,
-        leaves: Sequence[_tree.FloatArray],
-        treedef: _tree.TreeDef,
+        f: evaluators.ScalarFunction,
+        leaves: Sequence[tree.FloatArray],
+        treedef: tree.TreeDef,
         args: tuple[Any, ...],
         *,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        report: _evaluate.Report | None = None,
+        report: evaluators.Report | None = None,
     ) -> None:
         self._f = f
         self._args = args
@@ -155,25 +168,13 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         self._leaves = [np.array(leaf, order="C", copy=True) for leaf in leaves]
         self._max_batch_bytes = max_batch_bytes
         self._builders: dict[bool, _BlockBuilder] = {}
-        self._report = report
-        self._count = 0
+        self._tally = evaluators.Tally(report)
         self._calls = 0
-        self._eps = 0.0
-
-    @property
-    def n_evaluations(self) -> int:
-        """How many points ``f`` has been evaluated at (rows of all batches)."""
-        return self._count
 
     @property
     def n_calls(self) -> int:
         """How many times ``f`` has been called."""
         return self._calls
-
-    @property
-    def result_eps(self) -> float:
-        """Machine epsilon of the least precise value ``f`` returned so far (0 before any)."""
-        return self._eps
 
     def block_rows(self, imaginary: bool) -> int:
         """How many points one call of ``f`` takes (real or imaginary shifts)."""
@@ -185,7 +186,7 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         return float(self._block(none, np.zeros(1), complex_input=False, moved=False)[0].real)
 
     def _values(
-        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array, *, imaginary: bool
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array, *, imaginary: bool
     ) -> npt.NDArray[Any]:
         """The values at all points, one call of ``f`` per block of rows."""
         index, shift = np.asarray(index, dtype=np.intp), np.asarray(shift, dtype=np.float64)
@@ -199,7 +200,7 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         return out
 
     def _block(
-        self, index: _evaluate.IntArray, shift: _evaluate.Float64Array, *,
+        self, index: evaluators.IntArray, shift: evaluators.Float64Array, *,
         complex_input: bool, moved: bool = True,
     ) -> npt.NDArray[Any]:
         """One call of ``f`` on the rows ``x + shift[j] e_index[j]`` (or ``x`` itself)."""
@@ -208,34 +209,104 @@ class BatchedEvaluator(_evaluate.BlockEvaluator):
         if builder is None:
             builder = self._builders[complex_input] = _BlockBuilder(self._leaves, complex_input)
         batch = builder.build(index, (1j * shift if complex_input else shift) if moved else None)
-        self._count += n
+        self._tally.started(n)
         self._calls += 1
         try:
-            with _evaluate.ComplexInputGuard(complex_input):
-                raw = self._f(_tree.unflatten(self._treedef, batch), *self._args)
+            with evaluators.ComplexInputGuard(complex_input):
+                raw = self._f(tree.unflatten(self._treedef, batch), *self._args)
         except Exception as exc:
             _add_note(exc, f"(raised by f called with a batch of {_points(n)}: vectorized=True "
                       f"gives every leaf of x a leading batch axis of length {n})")
             raise
-        values = self._checked(raw, n, complex_input=complex_input)
-        if self._report is not None:
-            self._report(n)
+        values, eps = self._checked(raw, n, complex_input=complex_input)
+        self._tally.finished(n, eps)
         return values
 
-    def _checked(self, raw: object, n: int, *, complex_input: bool) -> npt.NDArray[Any]:
-        """The values ``f`` returned for a block of ``n`` rows, or TypeError saying why not."""
+    def _checked(
+        self, raw: object, n: int, *, complex_input: bool
+    ) -> tuple[npt.NDArray[Any], float]:
+        """The values ``f`` returned for a block of ``n`` rows and their epsilon, or TypeError."""
         kinds = "fciu" if complex_input else "fiu"
         if not (isinstance(raw, np.ndarray) and raw.shape == (n,) and raw.dtype.kind in kinds):
             raise TypeError(
-                f"`f` returned {_evaluate.describe_value(raw)} for a batch of {_points(n)}; with "
+                f"`f` returned {evaluators.describe_value(raw)} for a batch of {_points(n)}; with "
                 f"vectorized=True, f must return a real array of shape ({n},), one value per "
                 f"row, when every leaf of x has a leading batch axis of length {n}"
             )
         if complex_input and raw.dtype.kind != "c":
             raise TypeError(
-                f"`f` returned {_evaluate.describe_value(raw)} for complex x; "
-                + _evaluate.COMPLEX_STEP_HELP
+                f"`f` returned {evaluators.describe_value(raw)} for complex x; "
+                + evaluators.COMPLEX_STEP_HELP
             )
         eps = float(np.finfo(raw.dtype).eps) if raw.dtype.kind in "fc" else _EPS64
-        self._eps = max(self._eps, eps)
-        return raw.astype(np.complex128 if complex_input else np.float64)
+        return raw.astype(np.complex128 if complex_input else np.float64), eps
+
+
+Float64Array = npt.NDArray[np.float64]
+
+
+def _batch(leaves: Sequence[tree.FloatArray], index: npt.NDArray[np.intp],
+           shift: Float64Array, imaginary: bool) -> list[npt.NDArray[Any]]:
+    """The rows x + shift[j] e_index[j] (times i if ``imaginary``), one array per leaf."""
+    ends = np.cumsum([leaf.size for leaf in leaves])
+    out = []
+    for leaf_no, leaf in enumerate(leaves):
+        dtype = (np.result_type(leaf.dtype, np.complex64) if imaginary else leaf.dtype)
+        rows = np.repeat(np.asarray(leaf, dtype)[None], len(index), axis=0)
+        flat = rows.reshape(len(index), -1)
+        start = ends[leaf_no] - leaf.size
+        mine = np.flatnonzero((index >= start) & (index < ends[leaf_no]))
+        delta = shift[mine] * (1j if imaginary else 1.0)
+        flat[mine, index[mine] - start] += delta.astype(dtype)
+        out.append(rows)
+    return out
+
+
+def _read(out: object, outputs: OutputLayout, n: int, imaginary: bool) -> Any:
+    """A batch of values of f as (n, outputs), or TypeError/ValueError saying how it differs."""
+    leaves = tree.flatten_like(out, outputs.treedef, "f(x)", "f(x) at x")
+    parts = []
+    for leaf, path, shape in zip(leaves, outputs.layout.paths, outputs.layout.shapes,
+                                 strict=True):
+        array = np.asarray(leaf)
+        if array.shape != (n, *shape):
+            raise ValueError(f"`f(x){path}` has shape {array.shape} for a batch of {n} points; "
+                             f"a vectorized f must return shape {(n, *shape)}")
+        if array.dtype.kind not in ("fc" if imaginary else "f"):
+            raise TypeError(f"`f(x){path}` has dtype {array.dtype}; f must return float arrays")
+        parts.append(array.reshape(n, -1))
+    return np.concatenate(parts, axis=1).astype(np.complex128 if imaginary else np.float64)
+
+
+def first_values(
+    f: evaluators.ScalarFunction, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef,
+    args: tuple[Any, ...],
+) -> tuple[OutputLayout, Float64Array, Float64Array]:
+    """f's output structure and its two values at x, from one call on a batch of 2 rows."""
+    zero = np.zeros(2, np.intp)
+    out = f(tree.unflatten(treedef, _batch(leaves, zero, np.zeros(2), False)), *args)
+    raw, _, out_def = tree.flatten(out, "f(x)")
+    if any(np.ndim(leaf) == 0 or np.shape(leaf)[0] != 2 for leaf in raw):
+        raise ValueError("a vectorized f must return every leaf with a leading batch axis; "
+                         f"for a batch of 2 points it returned {evaluators.describe_value(out)}")
+    outputs = OutputLayout(
+        tree.unflatten(out_def, [np.asarray(leaf)[0] for leaf in raw]), "f(x)")
+    values = _read(out, outputs, 2, False)
+    return outputs, values[0], values[1]
+
+
+def evaluate(
+    f: evaluators.ScalarFunction, leaves: Sequence[tree.FloatArray], treedef: tree.TreeDef,
+    args: tuple[Any, ...], outputs: OutputLayout, index: npt.NDArray[np.intp],
+    shift: Float64Array, imaginary: bool, max_batch_bytes: int,
+) -> npt.NDArray[Any]:
+    """f at the moved points, (n, outputs), in blocks of at most ``max_batch_bytes``."""
+    rows = rows_per_block(leaves, max_batch_bytes, complex_input=imaginary)
+    parts = []
+    for start in range(0, len(index), rows):
+        part = slice(start, start + rows)
+        batch = _batch(leaves, index[part], shift[part], imaginary)
+        with evaluators.ComplexInputGuard(imaginary):
+            out = f(tree.unflatten(treedef, batch), *args)
+        parts.append(_read(out, outputs, len(index[part]), imaginary))
+    return np.concatenate(parts) if parts else np.zeros((0, outputs.layout.size))
