@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import (
+    _domain,
     _evaluate,
     _evaluation,
     _moved,
@@ -316,7 +317,7 @@ def run_check(
         reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = _problem.probe_noise(pb, function, f0, noise.eps, reach)
         noise = _problem.noise_for(pb, ev.result_eps, allowed, sigma)
-    est = numerical.estimate(ev, pb, noise, h, _problem.all_coordinates(pb), f0)
+    est, outside, why = _domain.estimate(ev, pb, noise, h, f0)
     if pb.method == "complex" and explicit is None and pb.layout.size:
         # the complex step refuses an f it cannot check (see gradcheck._premise)
         calls_, premise = _premise.check_complex_resolution(pb, function, f0, est, noise)
@@ -327,9 +328,11 @@ def run_check(
     else:
         eps_a = np.maximum(eps_a, noise.eps)
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
-                                 confirm_step=confirm, function=function, premise=premise)
+                                 confirm_step=confirm, function=function, premise=premise,
+                                 outside=outside, domain_why=why)
+        outside, why = verdict.outside or (outside, why)
         rule = "error model"
-    findings = _diagnosis(pb, analytic, verdict, hints)
+    findings = _diagnosis(pb, analytic, verdict, hints) + _domain.finding(pb, outside, why)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations
     return _result(
@@ -346,8 +349,10 @@ def _diagnosis(
     if not np.any(verdict.status == report.MISMATCH):
         return ()
     split = pb.layout.split
+    # an element outside f's domain has no estimate (NaN): it explains no mismatch
+    numeric = np.where(np.isnan(verdict.numeric), analytic, verdict.numeric)
     return diagnosis.diagnose(
-        pb.layout.paths, split(analytic), split(verdict.numeric), split(verdict.tolerance),
+        pb.layout.paths, split(analytic), split(numeric), split(verdict.tolerance),
         pb.leaves, hints=hints,
     )
 
