@@ -7,16 +7,17 @@ the very point it is evaluated at, and the probe's points can keep f's arithmeti
 the checker's steps do not. So an element that fails is first repeated: its central
 difference ``D(b, h) = (f(b + h e_k) - f(b - h e_k)) / 2h`` is evaluated at the bases ``b = x``
 and ``b = x ± r``, r a tiny, non-dyadic, seeded offset (``|r_i| ≤ JITTER · ε_i · max(1,
-|x_i|)``), at the step h and again at the steps ``h ± δ``, δ of the same order as r: f's
-rounding can depend on the bits of the step itself (on a layer norm's constant rows it did,
-and neither r nor the confirmation, whose levels are h times powers of two, moved it). In
-``D(x + r, h ± δ) + D(x - r, h ∓ δ) - 2 D(x, h)`` the smooth part of f cancels to
-``O((|r|² + δ²) f‴)``, nothing at this scale, while the rounding of f's arithmetic at those points
-(a mean that rounds the other way, a cancellation whose residue moves) changes entirely: for
-independent rounding of standard deviation σ per value of f, the combination has standard
-deviation ``√3 σ / h``, so ``σ_k = PROBE_SAFETY · h · |combination| / √3`` is the uncertainty
-of one value of f that the element's own evaluations show, the larger of the two
-combinations (one draw each, and a draw can land near 0). 10 calls of f per element.
+|x_i|)``), and again at ``b = x + s`` (s another such offset) and ``x + s ± r`` with the
+steps ``h ± δ``, δ of the same order: f's rounding can depend on the bits of the step itself
+(on a layer norm's constant rows it did, and neither r nor the confirmation, whose levels are
+h times powers of two, moved it). In ``D(b + r, h ± δ) + D(b - r, h ∓ δ) - 2 D(b, h)`` the
+smooth part of f cancels to ``O((|r|² + δ²) f‴)``, nothing at this scale, while the rounding
+of f's arithmetic at those points (a mean that rounds the other way, a cancellation whose
+residue moves) changes entirely: for independent rounding of standard deviation σ per value
+of f, the combination has standard deviation ``√3 σ / h``, so ``σ_k = PROBE_SAFETY · h ·
+|combination| / √3`` is the uncertainty of one value of f that the element's own evaluations
+show, the larger of the two combinations (one draw each, and a draw can land near 0). 12
+calls of f per element.
 
 Example
 -------
@@ -26,7 +27,7 @@ Example
 >>> pb = _problem.prepare(f, np.full(4, 1.5), (), "central")
 >>> sigma, calls = measure(pb, f, np.full(4, 9.08e-6), np.arange(4))
 >>> bool(sigma.max() > 1e-15), calls
-(True, 40)
+(True, 48)
 """
 
 from __future__ import annotations
@@ -66,20 +67,23 @@ def measure(
 
     ``h`` holds the elements' steps, shape (n,). A base where f is not finite is left out.
     """
-    offset = JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
-    offset *= np.random.default_rng(SEED).uniform(-1.0, 1.0, pb.layout.size)
+    scale = JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
+    rng = np.random.default_rng(SEED)
+    offset = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
+    centre = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
     nudge = STEP_NUDGE * pb.layout.eps()[index] * np.maximum(1.0, np.abs(pb.x_flat[index]))
-    at_x = _difference(pb, g, 0.0 * offset, h, index)
     sigma = np.zeros(len(index))
-    for delta in (0.0 * nudge, nudge):  # the steps' bits kept, then moved
-        plus, minus = (_difference(pb, g, sign * offset, h + sign * delta, index)
-                       for sign in (1.0, -1.0))
-        # D(x + r) + D(x - r) - 2 D(x): the smooth part cancels to O((|r|² + δ²) f‴), rounding
+    # around x with the step's bits kept, then around x + s with them moved
+    for base, delta in ((0.0 * centre, 0.0 * nudge), (centre, nudge)):
+        mid = _difference(pb, g, base, h, index)
+        plus = _difference(pb, g, base + offset, h + delta, index)
+        minus = _difference(pb, g, base - offset, h - delta, index)
+        # D(b + r) + D(b - r) - 2 D(b): the smooth part cancels to O((|r|² + δ²) f‴), rounding
         # stays; its standard deviation is √6 that of one difference, √2 σ / (2 h)
-        combined = np.abs(plus + minus - 2.0 * at_x)
+        combined = np.abs(plus + minus - 2.0 * mid)
         combined = np.where(np.isfinite(combined), combined, 0.0)
         sigma = np.maximum(sigma, _problem.PROBE_SAFETY * h * combined / np.sqrt(3.0))
-    return sigma, 10 * len(index)
+    return sigma, 12 * len(index)
 
 
 def _difference(

@@ -202,8 +202,9 @@ def check_gradient(
     max(1, |x|)``, v seeded random ±1 directions) around ``c = x`` and around two points as
     far from x as the check goes (14 calls): it sees the cancellation inside f that
     ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, first
-    has the noise of its own evaluations measured (its difference repeated at x ± r, r tiny:
-    6 calls, see :mod:`gradcheck._local_noise`), then is re-estimated alone by Richardson
+    has the noise of its own evaluations measured (its difference repeated at x ± r, r tiny,
+    and at x + s ± r with the step moved by a few hundred ulps: 12 calls, see
+    :mod:`gradcheck._local_noise`), then is re-estimated alone by Richardson
     extrapolation at the scale of the method's own step (6 more calls of f per element);
     where its one-sided gaps grow as its step shrinks (f noisier there than the probe found),
     that noise is taken from them. It passes if the analytic value agrees with that
@@ -214,7 +215,9 @@ def check_gradient(
     and the gradient's is *unresolved* too: the check does not pass, and the report says why
     and which method would resolve it; a pass states its ``resolution``, the largest
     tolerance, the smallest error it would have caught anywhere. A step that meets NaN,
-    inf or a domain error from f is shrunk before anything is reported.
+    inf or a domain error from f is shrunk before anything is reported; where f still fails
+    at the largest shrink, that element is not verifiable and the diagnosis names the point
+    and f's error (see :mod:`gradcheck._domain`).
     Elements where f is not smooth within the step (the confirmation's central differences
     do not converge at order 2, or its one-sided differences at order 1, e.g. at a kink of
     f or of f′) are reported as not verifiable and do not fail the check, unless the
@@ -226,7 +229,7 @@ def check_gradient(
     the numerical noise (a constant factor, a missing weight decay, a transposed leaf, ...;
     see :func:`gradcheck.diagnosis.diagnose`), and nothing when no pattern does.
     Cost: 2 calls, 14 for the noise probe, the method's cost (forward P, central 2P,
-    complex P, richardson 6P), and 12 per failing or suspicious element (complex step: 6
+    complex P, richardson 6P), and 18 per failing or suspicious element (complex step: 6
     for the confirmation and 12 more per failing element, which measure the noise of its
     values the same way).
 
