@@ -5,14 +5,19 @@ directions; where f is the small difference of large values (a layer norm of a r
 small spread or a constant row, an f that is 0 by cancellation) the rounding of f depends on
 the very point it is evaluated at, and the probe's points can keep f's arithmetic exact where
 the checker's steps do not. So an element that fails is first repeated: its central
-difference ``D(b) = (f(b + h e_k) - f(b - h e_k)) / 2h`` is evaluated at the bases ``b = x``
+difference ``D(b, h) = (f(b + h e_k) - f(b - h e_k)) / 2h`` is evaluated at the bases ``b = x``
 and ``b = x ± r``, r a tiny, non-dyadic, seeded offset (``|r_i| ≤ JITTER · ε_i · max(1,
-|x_i|)``). In ``D(x + r) + D(x - r) - 2 D(x)`` the smooth part of f cancels to
-``O(|r|² f‴)``, nothing at this scale, while the rounding of f's arithmetic at those points (a
-mean that rounds the other way, a cancellation whose residue moves) changes entirely: for
-independent rounding of standard deviation σ per value of f, the combination has standard
-deviation ``√3 σ / h``, so ``σ_k = PROBE_SAFETY · h · |combination| / √3`` is the uncertainty
-of one value of f that the element's own evaluations show. 6 calls of f per element.
+|x_i|)``), and again at ``b = x + s`` (s another such offset) and ``x + s ± r`` with the
+steps ``h ± δ``, δ of the same order: f's rounding can depend on the bits of the step itself
+(on a layer norm's constant rows it did, and neither r nor the confirmation, whose levels are
+h times powers of two, moved it). In ``D(b + r, h ± δ) + D(b - r, h ∓ δ) - 2 D(b, h)`` the
+smooth part of f cancels to ``O((|r|² + δ²) f‴)``, nothing at this scale, while the rounding
+of f's arithmetic at those points (a mean that rounds the other way, a cancellation whose
+residue moves) changes entirely: for independent rounding of standard deviation σ per value
+of f, the combination has standard deviation ``√3 σ / h``, so ``σ_k = PROBE_SAFETY · h ·
+|combination| / √3`` is the uncertainty of one value of f that the element's own evaluations
+show, the larger of the two combinations (one draw each, and a draw can land near 0). 12
+calls of f per element.
 
 Example
 -------
@@ -22,7 +27,7 @@ Example
 >>> pb = _problem.prepare(f, np.full(4, 1.5), (), "central")
 >>> sigma, calls = measure(pb, f, np.full(4, 9.08e-6), np.arange(4))
 >>> bool(sigma.max() > 1e-15), calls
-(True, 24)
+(True, 48)
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ IntArray = npt.NDArray[np.intp]
 
 #: The bases' offsets, in units of ``ε_i · max(1, |x_i|)``.
 JITTER = 1e3
+#: The repeats' steps are also moved by ± STEP_NUDGE · ε_k · max(1, |x_k|) (non-dyadic, some
+#: 700 units in the last place of x_k): rounding that depends on the bits of the step itself
+#: (a constant row's mean, where x + h e_k moves one value of four) changes with them, while
+#: the smooth part of f moves by ``δ² f‴ / 3``, nothing at this scale.
+STEP_NUDGE = 0.7 * JITTER
 #: Seed of the offsets: a check is reproducible.
 SEED = 20261202
 #: Measured noise counts where it exceeds the error model's own uncertainty u this many times.
@@ -57,15 +67,23 @@ def measure(
 
     ``h`` holds the elements' steps, shape (n,). A base where f is not finite is left out.
     """
-    offset = JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
-    offset *= np.random.default_rng(SEED).uniform(-1.0, 1.0, pb.layout.size)
-    diffs = [_difference(pb, g, sign * offset, h, index) for sign in (0.0, 1.0, -1.0)]
-    # D(x + r) + D(x - r) - 2 D(x): the smooth part cancels to O(|r|² f‴), rounding stays;
-    # its standard deviation is √6 that of one difference, which is √2 σ / (2 h)
-    combined = np.abs(diffs[1] + diffs[2] - 2.0 * diffs[0])
-    combined = np.where(np.isfinite(combined), combined, 0.0)
-    sigma = _problem.PROBE_SAFETY * h * combined / np.sqrt(3.0)
-    return sigma, 6 * len(index)
+    scale = JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
+    rng = np.random.default_rng(SEED)
+    offset = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
+    centre = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
+    nudge = STEP_NUDGE * pb.layout.eps()[index] * np.maximum(1.0, np.abs(pb.x_flat[index]))
+    sigma = np.zeros(len(index))
+    # around x with the step's bits kept, then around x + s with them moved
+    for base, delta in ((0.0 * centre, 0.0 * nudge), (centre, nudge)):
+        mid = _difference(pb, g, base, h, index)
+        plus = _difference(pb, g, base + offset, h + delta, index)
+        minus = _difference(pb, g, base - offset, h - delta, index)
+        # D(b + r) + D(b - r) - 2 D(b): the smooth part cancels to O((|r|² + δ²) f‴), rounding
+        # stays; its standard deviation is √6 that of one difference, √2 σ / (2 h)
+        combined = np.abs(plus + minus - 2.0 * mid)
+        combined = np.where(np.isfinite(combined), combined, 0.0)
+        sigma = np.maximum(sigma, _problem.PROBE_SAFETY * h * combined / np.sqrt(3.0))
+    return sigma, 12 * len(index)
 
 
 def _difference(

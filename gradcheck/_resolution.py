@@ -58,6 +58,10 @@ _WHY = {
             "logits far apart), so a gradient this small is below what they resolve; a less "
             "saturated point, or f computed in a form that keeps its slope (log-space), would "
             "resolve it",
+    "sharp": "the complex step resolves this element, far below f's scale, and disagrees with "
+             "the analytic value: there an analytic gradient that rounds at f's scale (1 - "
+             "tanh² giving 0) and a wrong one look alike; the analytic gradient computed in a "
+             "form that keeps its size (log-space, 1/cosh²) would resolve it",
     "step": "f changes faster than the step resolves (the step may straddle a singularity or "
             "the edge of f's domain); a smaller `step`, or method=\"complex\" where f is "
             "analytic, would resolve it",
@@ -68,11 +72,14 @@ def mark(
     status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
     tolerance: Float64Array, *, floor: Float64Array, method: str, spread: float,
     float32: bool = False, flat: npt.NDArray[np.bool_] | None = None,
+    sharp: Float64Array | None = None,
 ) -> tuple[npt.NDArray[np.int8], str]:
     """``status`` with unresolved passes marked UNRESOLVED, and the reason ("" if none).
 
     ``floor`` is the scale of f's derivatives per element (see the module notes; ignored
-    when ``spread`` > 0, and where ``flat``: f's values did not move at all over the step).
+    when ``spread`` > 0, where ``flat``: f's values did not move at all over the step, and
+    where ``|a - n|`` exceeds ``sharp``, the tolerance of an estimate that is accurate to its
+    own size: the complex step's, whose value of a saturated gradient is not rounding).
     """
     size = np.maximum(np.abs(analytic), np.abs(numeric))
     size = np.where(np.isfinite(size), size, 0.0)
@@ -82,6 +89,10 @@ def mark(
     # move by their rounding), so f's scale excuses nothing
     blind = np.zeros(status.shape, bool) if flat is None else flat
     blind = blind & (analytic != 0.0) & np.isfinite(analytic)
+    if sharp is not None:
+        # the estimate resolves the element on its own and disagrees: whether the analytic
+        # value is a rounding of f's scale (1 - tanh² giving 0) or a bug, f's scale cannot say
+        blind = blind | (np.abs(analytic - numeric) > sharp)
     if spread == 0.0:
         size = np.where(blind, size, np.maximum(size, floor))
     open_ = (status == PASS) & (tolerance > np.maximum(size, gradient))
@@ -92,7 +103,7 @@ def mark(
         if spread > 0.0:
             keys.append("spread")
         elif np.any(open_ & blind):
-            keys.append("flat")
+            keys.append("sharp" if method == "complex" else "flat")
         elif method == "complex":
             keys.append("complex")
         elif method == "forward" and float32:

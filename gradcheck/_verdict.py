@@ -91,7 +91,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _local_noise, _problem, _resolution, numerical
+from gradcheck import _domain, _local_noise, _problem, _resolution, numerical
 from gradcheck import evaluators as _evaluate
 from gradcheck._problem import Noise, Problem
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
@@ -118,6 +118,9 @@ class Verdict(NamedTuple):
     """Calls of f made outside the evaluator (the complex step's noise probe)."""
     reason: str = ""
     """Why elements are unresolved, and what would resolve them ("" when none is)."""
+    outside: tuple[npt.NDArray[np.bool_], str] | None = None
+    """The elements (P,) whose steps could not be kept in f's domain, and where f failed
+    (see :mod:`gradcheck._domain`); None where not looked for."""
 
 
 def model_tolerance(
@@ -139,9 +142,13 @@ def _analytic_rounding(
 def explicit(
     est: numerical.Estimate, analytic: Float64Array, rtol: float, atol: float
 ) -> Verdict:
-    """Pass iff ``|a - n| <= atol + rtol |n|``; no confirmation, no kink classification."""
+    """Pass iff ``|a - n| <= atol + rtol |n|``; no confirmation, no kink classification.
+
+    An estimate that is NaN (steps outside f's domain, see :mod:`gradcheck._domain`) is not
+    verifiable."""
     tolerance = atol + rtol * np.abs(est.value)
     status = np.where(np.abs(analytic - est.value) <= tolerance, PASS, MISMATCH)
+    status = np.where(np.isnan(est.value), UNVERIFIABLE, status)
     return Verdict(est.value.copy(), tolerance, status.astype(np.int8), 0)
 
 
@@ -157,6 +164,8 @@ def judge(
     confirm_step: Float64Array,
     function: _evaluate.ScalarFunction,
     premise: Float64Array | None = None,
+    outside: npt.NDArray[np.bool_] | None = None,
+    domain_why: str = "",
 ) -> Verdict:
     """The error-model verdict with confirmation of failing and suspicious elements.
 
@@ -164,26 +173,39 @@ def judge(
     ``premise`` (complex step only, shape (P,)) is the smallest error per element that the
     premise check would have seen (:func:`gradcheck._premise.check_complex_resolution`): a
     mismatch below it is unresolved, the complex step's value not vouched for there.
+    ``outside`` (P,) marks the elements whose steps could not be kept in f's domain (their
+    estimate is NaN, see :mod:`gradcheck._domain`): not verifiable, and looked at no further;
+    ``domain_why`` names where f failed.
     """
+    if outside is None:
+        outside = np.zeros(analytic.shape, bool)
     m = _problem.scale(pb, _problem.all_coordinates(pb))
     numeric = est.value.copy()
     tolerance = model_tolerance(est, analytic, eps_a, m)
-    fail = ~(np.abs(analytic - numeric) <= tolerance)
+    fail = ~(np.abs(analytic - numeric) <= tolerance) & ~outside
     calls = 0
     if pb.method == "complex" and fail.any():
         est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
         fail = ~(np.abs(analytic - numeric) <= tolerance)
-    coarse = _coarse(analytic, numeric, tolerance)
+    coarse = _coarse(analytic, numeric, tolerance) & ~outside
     if pb.method != "complex" and (fail | est.suspect | coarse).any():
         # all three go to the confirmation: their own noise first
         est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
         tolerance = model_tolerance(est, analytic, eps_a, m)
-        fail = ~(np.abs(analytic - numeric) <= tolerance)
+        fail = ~(np.abs(analytic - numeric) <= tolerance) & ~outside
     status = np.where(fail, MISMATCH, PASS).astype(np.int8)
+    status[outside] = UNVERIFIABLE
+    tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
     look = np.flatnonzero(fail | est.suspect | coarse)
+    why = domain_why
+    still = np.zeros(analytic.shape, bool)  # f's values did not move over the confirmation
     if look.size:
-        _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
-                 (numeric, tolerance, status))
+        gone, confirm_why, still[look] = _confirm(
+            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
+            (numeric, tolerance, status))
+        outside = outside.copy()
+        outside[look[gone]] = True
+        why = why or confirm_why
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
     resolution = noise.resolution(_problem.all_coordinates(pb)) / est.step
@@ -192,11 +214,12 @@ def judge(
     status, reason = _resolution.mark(
         status, analytic, numeric, tolerance, floor=floor, method=pb.method,
         spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
-        flat=_flat(pb, est, noise),
+        flat=_flat(pb, est, noise, still),
+        sharp=_sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None,
     )
     if premise is not None:
         status, reason = _resolution.unvouched(status, analytic, numeric, premise, reason)
-    return Verdict(numeric, tolerance, status, calls, reason)
+    return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
 
 
 def _confirm(
@@ -204,14 +227,18 @@ def _confirm(
     analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
     confirm_step: Float64Array, look: npt.NDArray[np.intp],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
-) -> None:
+) -> tuple[npt.NDArray[np.bool_], str, npt.NDArray[np.bool_]]:
     """Re-estimate the elements ``look`` by the confirmation; update ``out`` in place.
 
-    ``out`` is (numeric, tolerance, status), each of shape (P,).
+    ``out`` is (numeric, tolerance, status), each of shape (P,). Returns where (of ``look``)
+    the confirmation's steps left f's domain, and why (see :mod:`gradcheck._domain`), and
+    where f's values did not move at all over its levels (its value and both one-sided
+    quotients exactly 0).
     """
     numeric, tolerance, status = out
     fail = status == MISMATCH
-    conf = numerical.richardson(ev, pb, noise, confirm_step, look, f0)
+    conf, gone, why = _domain.within(
+        lambda index: numerical.richardson(ev, pb, noise, confirm_step, index, f0), look)
     a, n, t1, failed = analytic[look], numeric[look], tolerance[look], fail[look]
     rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
     bound = SAFETY * conf.error
@@ -259,8 +286,14 @@ def _confirm(
     status[look] = np.where(conf.nonsmooth, np.where(outside, MISMATCH, UNVERIFIABLE), smooth)
     swap = ~conf.nonsmooth & np.where(failed, first_off | first_agrees | (~stands & agrees),
                                       sharper)
+    # the confirmation's step (4h for forward and central differences) could not be kept
+    # in f's domain: nothing settles these elements
+    status[look[gone]] = UNVERIFIABLE
+    swap &= ~gone
     numeric[look[swap]] = conf.value[swap]
     tolerance[look[swap]] = tol_c[swap]
+    still = (conf.value == 0.0) & (conf.low == 0.0) & (conf.high == 0.0)
+    return gone, why, still
 
 
 def _coarse(
@@ -301,16 +334,38 @@ def _own_noise(
     return est._replace(error=error, f_max=f_max), noise, calls
 
 
-def _flat(pb: Problem, est: numerical.Estimate, noise: Noise) -> npt.NDArray[np.bool_]:
+def _sharp(
+    est: numerical.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array,
+    resolution: Float64Array,
+) -> Float64Array:
+    """The complex step's tolerance without f's scale ``F``: its error less the scaling
+    model's truncation ``h² F / (6 m³)`` (the step is so small that the true truncation is
+    far below ε |n|), and the analytic rounding relative to the element only, times the
+    condition ``m = max(1, |x_k|)`` of functions like exp; at least ``resolution``, the
+    spacing of subnormal numbers over the step (an imaginary part of 1e-313 keeps 10 digits)
+    (see :func:`gradcheck._resolution.mark`)."""
+    size = np.maximum(np.abs(analytic), np.abs(est.value))
+    size = np.where(np.isfinite(size), size, 0.0)
+    own = np.maximum(est.error - est.step**2 * est.f_max / (6.0 * m**3), resolution)
+    sharp: Float64Array = SAFETY * (own + ANALYTIC * eps_a * size * m)
+    return sharp
+
+
+def _flat(
+    pb: Problem, est: numerical.Estimate, noise: Noise, still: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
     """Where f's values did not move at all over the step: the first estimate is exactly 0,
     and so are both one-sided quotients (central, Richardson); forward differences see one
-    side only, so there the noise probe must also have found f's values all equal (an f 0 by
-    cancellation can be exactly 0 at x and at x + h, not at the probe's points). Never for
-    the complex step."""
-    if pb.method == "complex" or (pb.method == "forward" and np.any(noise.probed > 0.0)):
+    side only, so there the noise probe must also have found f's values all equal, or the
+    confirmation's levels (``still``) none moving (an f 0 by cancellation can be exactly 0
+    at x and at x + h, not at the probe's points nor at the confirmation's). Never for the
+    complex step."""
+    if pb.method == "complex":
         return np.zeros(est.value.shape, bool)
     flat: npt.NDArray[np.bool_] = est.value == 0.0
-    if pb.method != "forward":
+    if pb.method == "forward":
+        flat &= still | bool(np.all(noise.probed == 0.0))
+    else:
         flat &= (est.low == 0.0) & (est.high == 0.0)
     return flat
 

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import (
+    _domain,
     _moved,
     _premise,
     _problem,
@@ -201,8 +202,9 @@ def check_gradient(
     max(1, |x|)``, v seeded random ±1 directions) around ``c = x`` and around two points as
     far from x as the check goes (14 calls): it sees the cancellation inside f that
     ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, first
-    has the noise of its own evaluations measured (its difference repeated at x ± r, r tiny:
-    6 calls, see :mod:`gradcheck._local_noise`), then is re-estimated alone by Richardson
+    has the noise of its own evaluations measured (its difference repeated at x ± r, r tiny,
+    and at x + s ± r with the step moved by a few hundred ulps: 12 calls, see
+    :mod:`gradcheck._local_noise`), then is re-estimated alone by Richardson
     extrapolation at the scale of the method's own step (6 more calls of f per element);
     where its one-sided gaps grow as its step shrinks (f noisier there than the probe found),
     that noise is taken from them. It passes if the analytic value agrees with that
@@ -213,7 +215,9 @@ def check_gradient(
     and the gradient's is *unresolved* too: the check does not pass, and the report says why
     and which method would resolve it; a pass states its ``resolution``, the largest
     tolerance, the smallest error it would have caught anywhere. A step that meets NaN,
-    inf or a domain error from f is shrunk before anything is reported.
+    inf or a domain error from f is shrunk before anything is reported; where f still fails
+    at the largest shrink, that element is not verifiable and the diagnosis names the point
+    and f's error (see :mod:`gradcheck._domain`).
     Elements where f is not smooth within the step (the confirmation's central differences
     do not converge at order 2, or its one-sided differences at order 1, e.g. at a kink of
     f or of f′) are reported as not verifiable and do not fail the check, unless the
@@ -225,7 +229,7 @@ def check_gradient(
     the numerical noise (a constant factor, a missing weight decay, a transposed leaf, ...;
     see :func:`gradcheck.diagnosis.diagnose`), and nothing when no pattern does.
     Cost: 2 calls, 14 for the noise probe, the method's cost (forward P, central 2P,
-    complex P, richardson 6P), and 12 per failing or suspicious element (complex step: 6
+    complex P, richardson 6P), and 18 per failing or suspicious element (complex step: 6
     for the confirmation and 12 more per failing element, which measure the noise of its
     values the same way).
 
@@ -316,7 +320,7 @@ def run_check(
         reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = _problem.probe_noise(pb, function, f0, noise.eps, reach)
         noise = _problem.noise_for(pb, ev.result_eps, allowed, sigma)
-    est = numerical.estimate(ev, pb, noise, h, _problem.all_coordinates(pb), f0)
+    est, outside, why = _domain.estimate(ev, pb, noise, h, f0)
     if pb.method == "complex" and explicit is None and pb.layout.size:
         # the complex step refuses an f it cannot check (see gradcheck._premise)
         calls_, premise = _premise.check_complex_resolution(pb, function, f0, est, noise)
@@ -327,9 +331,11 @@ def run_check(
     else:
         eps_a = np.maximum(eps_a, noise.eps)
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
-                                 confirm_step=confirm, function=function, premise=premise)
+                                 confirm_step=confirm, function=function, premise=premise,
+                                 outside=outside, domain_why=why)
+        outside, why = verdict.outside or (outside, why)
         rule = "error model"
-    findings = _diagnosis(pb, analytic, verdict, hints)
+    findings = _diagnosis(pb, analytic, verdict, hints) + _domain.finding(pb, outside, why)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations
     return _result(
@@ -346,8 +352,10 @@ def _diagnosis(
     if not np.any(verdict.status == report.MISMATCH):
         return ()
     split = pb.layout.split
+    # an element outside f's domain has no estimate (NaN): it explains no mismatch
+    numeric = np.where(np.isnan(verdict.numeric), analytic, verdict.numeric)
     return diagnosis.diagnose(
-        pb.layout.paths, split(analytic), split(verdict.numeric), split(verdict.tolerance),
+        pb.layout.paths, split(analytic), split(numeric), split(verdict.tolerance),
         pb.leaves, hints=hints,
     )
 

@@ -128,24 +128,36 @@ class Estimate(NamedTuple):
     at its finest level h/4 (``c h²`` halves to a quarter); None for the other estimates."""
 
 
+class OutsideDomain(ValueError):
+    """f is not finite (or raises) on a side of the coordinates ``index`` even at the largest
+    shrink of their steps: f is not defined on a neighbourhood of x along them. The message
+    names the first such point, and f's own error where it raised (the ``__cause__``)."""
+
+    def __init__(self, message: str, index: IntArray) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 def _finite(
     values: npt.NDArray[Any], index: IntArray, pb: Problem, shift: Float64Array,
     seen: list[Exception] | None = None,
 ) -> None:
-    """ValueError naming the first coordinate whose shifted value of f is not finite.
+    """OutsideDomain naming the first coordinate whose shifted value of f is not finite.
 
-    Where f raised (``seen``), its first exception is raised again instead: f's own error.
+    Where f raised (``seen``), its first exception is the cause, and named in the message.
     """
     bad = ~np.isfinite(values)
-    if bad.any() and seen:
-        raise seen[0]
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"`f` returned {values[j]} at x moved by {shift[j]:.3g} along "
-            f"`{pb.layout.describe(int(index[j]))}`; f must be finite near x (pass a smaller "
-            "`step` if x is close to where f is undefined)"
-        )
+    if not bad.any():
+        return
+    j = int(np.flatnonzero(bad)[0])
+    where = f"at x moved by {shift[j]:.3g} along `{pb.layout.describe(int(index[j]))}`"
+    what = f"`f` returned {values[j]} {where}"
+    if seen:
+        what = f"`f` raised {type(seen[0]).__name__}: {seen[0]} ({where})"
+    raise OutsideDomain(
+        f"{what}; f must be finite near x (pass a smaller `step` if x is close to where f is "
+        "undefined)", np.unique(index[bad]),
+    ) from (seen[0] if seen else None)
 
 
 def _values(
@@ -382,6 +394,12 @@ def richardson(
         for j in (0, 1):
             nonsmooth |= _keeps_too_much(gaps[j], gaps[j + 1], 2.0 * q_noise[j],
                                          2.0 * q_noise[j + 1], 0.5)
+        # the second differences gap / h converge at order 2 too: a kink crossed by the
+        # coarser levels only can make the central values and gaps shrink as a smooth f's do
+        curv = [gap / half for gap, half in zip(gaps, halves, strict=True)]
+        c_noise = [2.0 * q / half for q, half in zip(q_noise, halves, strict=True)]
+        nonsmooth |= _keeps_too_much(curv[1] - curv[0], curv[2] - curv[1],
+                                     c_noise[0] + c_noise[1], c_noise[1] + c_noise[2], 0.25)
         low, high = _one_sided_range(fwd, bwd, q_noise)
         nonsmooth |= np.isinf(low)
         curvature = np.abs(fwd[2] - bwd[2]) / halves[2]

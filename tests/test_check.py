@@ -404,10 +404,10 @@ def test_evaluation_count_includes_the_two_calls_the_probe_and_the_confirmation(
         2 + probe + 2 * 5
     )
     grad[[1, 3]] += 1e-3
-    # each failing element: 6 calls repeating its difference off x (its own noise), then 6
-    # for the confirmation
+    # each failing element: 12 calls repeating its difference around x and x + s (its own
+    # noise), then 6 for the confirmation
     assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == (
-        2 + probe + 10 + 12 + 12
+        2 + probe + 10 + 2 * 12 + 12
     )
     assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad, rtol=1e-6).n_evaluations == 12
 
@@ -539,8 +539,9 @@ def test_another_evaluator_plugs_in_through_run_check() -> None:
     result = run_check(_sin_cost, params, _scaled(_sin_grad(params), 1.0001), options, Logging)
     assert result.n_mismatches == 33
     # both sides of the central differences in one request, the failing elements' own noise
-    # (their differences at x and x ± r), then the confirmation's three levels, both sides each
-    assert calls == [2 * 33] * 7
+    # (their differences at x, x ± r, x + s and x + s ± r), then the confirmation's three
+    # levels, both sides each
+    assert calls == [2 * 33] * 10
 
 
 def test_the_package_surface() -> None:

@@ -86,7 +86,8 @@ def _full(request: Any) -> None:
 #: unresolved (below what the premise check could see), never a false alarm; the complex step
 #: also leaves noisy constant rows "not verifiable". Saturated f (tanh at 100, softmax of
 #: logits 1000 apart) whose values do not move over the step: unresolved with the real
-#: methods, so that a sign flip there cannot pass.
+#: methods, so that a sign flip there cannot pass (with the complex step, whose values
+#: resolve them, a flip or a zero is unresolved, and the correct gradient passes).
 _ZERO = {"seen/centred_zero_const", "norm/centred_zero@constant_rows"}
 _ZERO_ALL = _ZERO | {"norm/centred_zero@spread0.03", "norm/centred_zero@spread1e-3"}
 _FLAT = {"elementwise/tanh@100", "softmax/softmax@1000", "conv/conv1d_tanh@100"}
@@ -107,6 +108,9 @@ def test_the_whole_corpus(method: str, request: Any) -> None:
     assert figures["false_alarms"] == 0, figures["false_alarms_cases"]
     assert set(figures["unresolved_correct_cases"]) <= KNOWN_UNRESOLVED.get(method, set())
     assert set(figures["unverifiable_smooth_cases"]) <= KNOWN_UNVERIFIABLE.get(method, set())
+    for kind in ("sign", "zero"):  # every one is at least 1e-6 of the gradient's max-norm
+        caught, planted = (int(v) for v in figures["caught"][kind].split("/"))
+        assert caught == planted, (kind, figures["caught"][kind])
     caught, planted = (int(v) for v in figures["caught_at_least"]["1e-06"].split("/"))
     assert caught >= (0.95 if method == "forward" else 1.0) * planted
     if method in ("richardson", "complex"):

@@ -10,6 +10,7 @@ import doctest
 import importlib
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -144,14 +145,22 @@ def test_a_domain_error_raised_by_f_shrinks_the_step() -> None:
     assert wrong.status[0].tolist() == [report.MISMATCH, report.PASS]
 
 
-def test_f_not_finite_on_any_neighbourhood_is_still_reported() -> None:
+def test_f_not_finite_on_any_neighbourhood_is_not_verifiable_with_the_point_named() -> None:
+    # before: a ValueError, and no report; now the element is not verifiable, the report says
+    # where f failed (the other elements are still judged), and numerical_gradient still raises
+    x = np.array([1.0, 2.0])
+    result = check_gradient(lambda v: float(np.sqrt(v[0]) if v[0] == 1.0 else np.nan) + v[1] ** 2,
+                            x, np.array([0.5, 4.0]))
+    assert result.status[0].tolist() == [report.UNVERIFIABLE, report.PASS]
+    assert result.diagnosis[0].name == "outside-domain"
+    assert re.search(r"`f` returned nan at x moved by .* along `x\[0\]`",
+                     result.diagnosis[0].message)
     with pytest.raises(ValueError, match=r"`f` returned nan at x moved by .* along `x\[0\]`"):
-        check_gradient(lambda v: float(np.sqrt(v[0]) if v[0] == 1.0 else np.nan),
-                       np.array([1.0]), np.array([0.5]))
+        numerical_gradient(lambda v: float(np.sqrt(v[0]) if v[0] == 1.0 else np.nan), x[:1])
 
 
 @pytest.mark.parametrize("module", ["gradcheck._premise", "gradcheck._local_noise",
-                                    "gradcheck._resolution"])
+                                    "gradcheck._resolution", "gradcheck._domain"])
 def test_doctests(module: str) -> None:
     outcome = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert outcome.failed == 0 and outcome.attempted > 0
