@@ -180,9 +180,9 @@ def judge(
         fail = ~(np.abs(analytic - numeric) <= tolerance)
     status = np.where(fail, MISMATCH, PASS).astype(np.int8)
     look = np.flatnonzero(fail | est.suspect | coarse)
-    if look.size:
-        _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
-                 (numeric, tolerance, status))
+    for lo in range(0, look.size, numerical.BLOCK):  # elementwise: blocks bound its memory
+        _confirm(ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step,
+                 look[lo : lo + numerical.BLOCK], (numeric, tolerance, status))
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
     resolution = noise.resolution(_problem.all_coordinates(pb)) / est.step
