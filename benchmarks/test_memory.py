@@ -7,11 +7,13 @@ the partial checks must stay within 3 copies of it (24 B), as ``gradcheck._moved
 The figures go to ``benchmark.extra_info`` (``bytes_per_coordinate``, ``copies_of_x``) for
 the report. P = 1e6 runs only with ``--benchmark-enable`` (seconds per check here).
 
-Measured on this 2-core machine (``pytest benchmarks/test_memory.py --benchmark-enable``),
-bytes per coordinate at P = 1e5 / 1e6: check_directional 18.0 / 16.2 (complex step 26.0 /
-24.2), taylor_test 18.0 / 16.2, check_sampled 16.1 / 16.0; check_gradient 209 / 209. After the
-first round's merges (commit 1ce0502, P = 1e5 only) check_gradient peaked at 688: the per-element
-estimates of three step levels, a dozen lists of three P-sized arrays, live at once.
+Measured on this 2-core machine (``pytest benchmarks/test_memory.py --benchmark-enable``), see
+README's memory table. The full check estimates in blocks of ``gradcheck.numerical.BLOCK``
+coordinates (its step levels' intermediates exist for one block at a time); what it still
+holds is the verdict's per-element state (the estimate's fields, the tolerances, the own-noise
+repeats), above its target of FULL_CHECK_BYTES: the test says so as an expected failure, and
+fails outright above FULL_NOW, the peak measured after the blocking, so that it cannot grow
+back unseen.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import gradcheck
-from benchmarks._targets import PARTIAL_BYTES, SLACK_BYTES
+from benchmarks._targets import FULL_CHECK_BYTES, PARTIAL_BYTES, SLACK_BYTES
 
 Float64Array = npt.NDArray[np.float64]
 SIZES = (100_000, 1_000_000)
@@ -34,6 +36,10 @@ PARTIAL_LIMIT = PARTIAL_BYTES
 """Bytes per coordinate the partial checks may use: 3 copies of a float64 x."""
 SLACK = SLACK_BYTES
 """Bytes allowed beyond that whatever P: chunk buffers of 64 KiB, the small arrays."""
+FULL_NOW = 400
+"""Bytes per coordinate the full check peaked at after its estimates went into blocks (about
+280 at P = 1e5), and 350 once issue 11's own-noise repeats doubled (two draws per element),
+rounded up: a ceiling against regressions."""
 _CHUNK = 1 << 13
 
 
@@ -123,5 +129,10 @@ def test_peak_memory(benchmark: BenchmarkFixture, check: str, size: int) -> None
         "copies_of_x": round(peak / x.nbytes, 2),
     })
     assert result.passed
-    if check != "check_gradient":  # (the full check: not bounded yet, see the docstring)
+    if check != "check_gradient":
         assert per_coordinate <= PARTIAL_LIMIT + SLACK / size
+        return
+    assert per_coordinate <= FULL_NOW + SLACK / size
+    if per_coordinate > FULL_CHECK_BYTES + SLACK / size:
+        pytest.xfail(f"the full check peaks at {per_coordinate:.0f} bytes per coordinate, "
+                     f"over its target of {FULL_CHECK_BYTES} (see the module docstring)")

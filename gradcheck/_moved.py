@@ -2,8 +2,9 @@
 
 The partial checks (:func:`gradcheck.check_directional`, :func:`gradcheck.taylor_test`) are
 meant for huge P, so they evaluate ``f(x + h v)`` holding, beyond x and the gradient, one
-point at a time and the flat float64 copy of x that every check makes: two copies of a float64
-x (three for the complex step, whose point is complex). The random unit direction v is never
+point at a time and the flat float64 x that every check makes (a read-only view of x when x is
+one contiguous float64 array, else a copy): one copy of such an x (two for the complex step,
+whose point is complex), one more for a pytree. The random unit direction v is never
 stored (:class:`Direction` draws it again, chunk by chunk, for each point), and the products
 over P (``aᵀd``, ``|a|ᵀ|d|``, ``‖z‖``) are taken over chunks of :data:`CHUNK` coordinates, so
 no other array of P elements is made.

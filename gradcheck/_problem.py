@@ -134,11 +134,21 @@ def prepare(
     if not raw:
         raise ValueError(f"`x` is {_short(x)}; it must hold at least one array")
     leaves = _tree.float_leaves(raw, paths, "x", strict=True)
-    x_flat = _tree.concat(leaves)
+    x_flat = _flat(leaves)
     if not np.isfinite(x_flat).all():
         _tree.check_finite(leaves, paths, "x", "finite")
     layout = _tree.Layout.of(leaves, paths, "x")
     return Problem(f, args, name, tuple(leaves), treedef, layout, x_flat, make_evaluator)
+
+
+def _flat(leaves: list[_tree.FloatArray]) -> Float64Array:
+    """x as one float64 (P,) vector: for a lone contiguous float64 leaf a read-only view of
+    it, not a copy (the partial checks hold a few copies of a huge x at most), else new."""
+    if len(leaves) == 1 and leaves[0].dtype == np.float64 and leaves[0].flags.c_contiguous:
+        view: Float64Array = leaves[0].reshape(-1).view()
+        view.flags.writeable = False
+        return view
+    return _tree.concat(leaves)
 
 
 def _short(value: object) -> str:

@@ -200,11 +200,13 @@ def judge(
     why = domain_why
     still = np.zeros(analytic.shape, bool)  # f's values did not move over the confirmation
     if look.size:
-        gone, confirm_why, still[look] = _confirm(
-            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, look,
-            (numeric, tolerance, status))
         outside = outside.copy()
-        outside[look[gone]] = True
+    for lo in range(0, look.size, numerical.BLOCK):  # elementwise: blocks bound its memory
+        block = look[lo : lo + numerical.BLOCK]
+        gone, confirm_why, still[block] = _confirm(
+            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block,
+            (numeric, tolerance, status))
+        outside[block[gone]] = True
         why = why or confirm_why
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)

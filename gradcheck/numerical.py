@@ -94,6 +94,11 @@ DOMAIN_TRIES = 6
 
 #: Multiplies steps of shape (P,) into the (2, P) steps of both sides.
 _BOTH_SIGNS = np.array([[1.0], [-1.0]])
+#: Coordinates estimated at once. Every estimate is elementwise, so blocks give the same
+#: values as one pass, while the per-element intermediates of the step levels (a few dozen
+#: arrays for Richardson) exist for one block only: about 4 MiB, not hundreds of bytes per
+#: coordinate of x. Each block is one request to the evaluator per level and side.
+BLOCK = 1 << 12
 
 
 class Estimate(NamedTuple):
@@ -212,9 +217,7 @@ def _sides(
     seen: list[Exception],
 ) -> Level:
     """Representable shifts ``h₊ > 0 > h₋`` for nominal steps ``h`` (n,) and f there."""
-    full = np.zeros((2, pb.layout.size))
-    full[:, index] = _BOTH_SIGNS * h
-    hp, hm = steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[:, index]
+    hp, hm = _shifts(pb, _BOTH_SIGNS * h, index)
     # One request for both sides: a batched or parallel evaluator fills fewer, larger blocks.
     values = _values(ev, np.concatenate([index, index]), np.concatenate([hp, hm]), seen)
     return hp, hm, values[: len(index)], values[len(index) :]
@@ -229,8 +232,13 @@ def _pair(
 
 
 def _nan(n: int) -> Float64Array:
-    """A (n,) array of NaN."""
-    return np.full(n, np.nan)
+    """(n,) NaN: a read-only view of one value, no memory of the size of n."""
+    return np.broadcast_to(np.float64(np.nan), (n,))
+
+
+def _none(n: int) -> BoolArray:
+    """(n,) False: a read-only view of one value, no memory of the size of n."""
+    return np.broadcast_to(np.False_, (n,))
 
 
 def _forward_points(
@@ -259,20 +267,73 @@ def _forward_at(
     seen: list[Exception],
 ) -> tuple[Float64Array, Float64Array]:
     """Representable shifts for the signed steps ``step`` (n,) and f there."""
-    full = np.zeros(pb.layout.size)
-    full[index] = step
-    hp = steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[index]
+    hp = _shifts(pb, step, index)
     return hp, _values(ev, index, hp, seen)
+
+
+def _shifts(pb: Problem, h: Float64Array, index: IntArray) -> Float64Array:
+    """:func:`gradcheck.steps.shifted_steps` of the steps ``h`` (..., n) at ``index`` alone.
+
+    Only the n coordinates are touched, not P; where a shift rounds to 0, shifted_steps
+    itself raises its ValueError naming the coordinate.
+    """
+    out = np.empty(h.shape)
+    for dtype, a, b in pb.layout.runs():
+        inside = (index >= a) & (index < b)
+        if inside.any():
+            xs = pb.x_flat[index[inside]].astype(dtype)
+            out[..., inside] = (xs + h[..., inside].astype(dtype)) - xs
+    if (out != 0).all():
+        return out
+    full = np.zeros((*h.shape[:-1], pb.layout.size))
+    full[..., index] = h
+    return steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[..., index]
 
 
 def _imaginary_points(
     ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
 ) -> tuple[Float64Array, Complex128Array]:
     """The imaginary steps ``h`` in the leaves' dtypes and ``f(x + i h e_k)``."""
-    hi = steps.imaginary_steps(pb.layout, h)[index]
+    hi = _imaginary_steps(pb, h, index)
     values = ev.along_imaginary(index, hi)
     _finite(values, index, pb, hi)
     return hi, values
+
+
+def _imaginary_steps(pb: Problem, h: Float64Array, index: IntArray) -> Float64Array:
+    """:func:`gradcheck.steps.imaginary_steps` at ``index`` alone (its ValueError where one
+    rounds to 0)."""
+    out = np.array(h[index], dtype=float)
+    for dtype, a, b in pb.layout.runs():
+        inside = (index >= a) & (index < b)
+        out[inside] = out[inside].astype(dtype)
+    if out.all():
+        return out
+    return steps.imaginary_steps(pb.layout, h)[index]
+
+
+def _in_blocks(one: Callable[[IntArray], Estimate], index: IntArray) -> Estimate:
+    """``one`` over consecutive blocks of BLOCK coordinates of ``index``, joined: the arrays
+    of one call over ``index`` (every estimate is elementwise), with the intermediates of
+    one block alive at a time."""
+    if len(index) <= BLOCK:
+        return one(index)
+    first = one(index[:BLOCK])
+    fields: dict[str, Any] = {}
+    constants: dict[str, Any] = {}
+    for name, part in first._asdict().items():
+        if isinstance(part, np.ndarray) and part.strides == (0,):  # a constant (_nan, _none)
+            constants[name] = np.broadcast_to(part[0], index.shape)
+        elif isinstance(part, np.ndarray):  # central's suspect is its nonsmooth: shared
+            same = [k for k in fields if getattr(first, k) is part]
+            fields[name] = fields[same[0]] if same else np.empty(len(index), part.dtype)
+    calls = first.n_evaluations
+    for lo in range(0, len(index), BLOCK):
+        part_ = first if lo == 0 else one(index[lo : lo + BLOCK])
+        calls += 0 if lo == 0 else part_.n_evaluations
+        for name, out in fields.items():
+            out[lo : lo + BLOCK] = getattr(part_, name)
+    return first._replace(**fields, **constants, n_evaluations=calls)
 
 
 def forward(
@@ -280,6 +341,14 @@ def forward(
     f0: float,
 ) -> Estimate:
     """Forward differences at ``index`` (n calls of f; ``f0 = f(x)`` is given)."""
+    return _in_blocks(lambda part: _forward(ev, pb, noise, h, part, f0), index)
+
+
+def _forward(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray,
+    f0: float,
+) -> Estimate:
+    """:func:`forward` at one block of coordinates."""
     hp, fp = _forward_points(ev, pb, h, index)
     f_max = np.maximum(abs(f0), np.abs(fp))
     m = _problem.scale(pb, index)
@@ -287,7 +356,7 @@ def forward(
     size = np.abs(hp)  # a step taken on the other side of f's domain edge is negative
     error = 2.0 * rounding / size + size * f_max / (2.0 * m**2)
     n = len(index)
-    none = np.zeros(n, bool)
+    none = _none(n)
     return Estimate((fp - f0) / hp, error, size, f_max, none, none, _nan(n), _nan(n),
                     2.0 * rounding / size, _nan(n), n)
 
@@ -297,6 +366,14 @@ def central(
     f0: float | None,
 ) -> Estimate:
     """Central differences at ``index`` (2n calls of f; ``f0`` sharpens the error model)."""
+    return _in_blocks(lambda part: _central(ev, pb, noise, h, part, f0), index)
+
+
+def _central(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray,
+    f0: float | None,
+) -> Estimate:
+    """:func:`central` at one block of coordinates."""
     hp, hm, fp, fm = _pair(ev, pb, h, index)
     half = (hp - hm) / 2.0
     f_max = np.maximum(np.abs(fp), np.abs(fm))
@@ -323,6 +400,13 @@ def complex_step(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray
 ) -> Estimate:
     """Complex-step derivatives at ``index`` (n calls of f with complex x)."""
+    return _in_blocks(lambda part: _complex_step(ev, pb, noise, h, part), index)
+
+
+def _complex_step(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray
+) -> Estimate:
+    """:func:`complex_step` at one block of coordinates."""
     hi, values = _imaginary_points(ev, pb, h, index)
     value = values.imag / hi
     f_max = np.abs(values.real)
@@ -331,7 +415,7 @@ def complex_step(
     error = (relative * np.abs(value) + hi**2 * f_max / (6.0 * m**3)
              + noise.resolution(index) / hi)
     n = len(index)
-    none = np.zeros(n, bool)
+    none = _none(n)
     return Estimate(value, error, hi, f_max, none, none, _nan(n), _nan(n), error, _nan(n), n)
 
 
@@ -369,7 +453,16 @@ def richardson(
     f0: float | None,
 ) -> Estimate:
     """Central differences at h, h/2, h/4 extrapolated twice to h → 0 (6n calls of f)."""
-    levels = _levels(ev, pb, h, index)
+    finer = np.empty(pb.layout.size)
+    return _in_blocks(lambda part: _richardson(ev, pb, noise, h, part, f0, finer), index)
+
+
+def _richardson(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray,
+    f0: float | None, finer: Float64Array,
+) -> Estimate:
+    """:func:`richardson` at one block of coordinates (``finer``: scratch, see _levels)."""
+    levels = _levels(ev, pb, h, index, finer)
     diffs, halves, t10, t11, t2 = _extrapolated(levels)
     u = [half**2 for half in halves]
     f_max = np.max([np.maximum(np.abs(fp), np.abs(fm)) for _, _, fp, fm in levels], axis=0)
@@ -412,16 +505,22 @@ Level = tuple[Float64Array, Float64Array, Float64Array, Float64Array]
 """``(h₊, h₋, f₊, f₋)`` of one level of central differences (see :func:`_pair`)."""
 
 
-def _levels(ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray) -> list[Level]:
+def _levels(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray,
+    finer: Float64Array,
+) -> list[Level]:
     """Richardson's three levels of central differences, at h, h/2 and h/4.
 
     A base step that leaves f's domain is shrunk first (see :func:`_pair_in_domain`), and
-    the finer levels halve the step used.
+    the finer levels halve the step used. ``finer`` (P,) is scratch for their steps, written
+    at ``index`` only: one array for every block, not one per block and level.
     """
     base, first = _pair_in_domain(ev, pb, h, index)
-    full = np.zeros(pb.layout.size)
-    full[index] = base
-    return [first] + [_pair(ev, pb, full / 2.0**j, index) for j in (1, 2)]
+    levels = [first]
+    for j in (1, 2):
+        finer[index] = base / 2.0**j
+        levels.append(_pair(ev, pb, finer, index))
+    return levels
 
 
 def _extrapolated(levels: list[Level]) -> tuple[
@@ -519,11 +618,24 @@ def derivative(
 ) -> Float64Array:
     """The derivative of ``pb.method`` at ``index`` alone, without the error model.
 
-    The values of :func:`estimate` (same points, same formulas) at less cost: what
-    :func:`numerical_gradient` returns. Forward differences evaluate f(x) first.
+    The values of :func:`estimate` (same points, same formulas, blocks of BLOCK
+    coordinates) at less cost: what :func:`numerical_gradient` returns. Forward differences
+    evaluate f(x) first.
     """
+    f0 = value_at_x(ev) if pb.method == "forward" else 0.0
+    finer = np.empty(pb.layout.size if pb.method == "richardson" else 0)
+    out = np.empty(len(index))
+    for lo in range(0, len(index), BLOCK):
+        out[lo : lo + BLOCK] = _derivative(ev, pb, h, index[lo : lo + BLOCK], f0, finer)
+    return out
+
+
+def _derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray, f0: float,
+    finer: Float64Array,
+) -> Float64Array:
+    """:func:`derivative` at one block of coordinates."""
     if pb.method == "forward":
-        f0 = value_at_x(ev)
         hp, fp = _forward_points(ev, pb, h, index)
         return (fp - f0) / hp
     if pb.method == "central":
@@ -532,7 +644,7 @@ def derivative(
     if pb.method == "complex":
         hi, values = _imaginary_points(ev, pb, h, index)
         return values.imag / hi
-    return _extrapolated(_levels(ev, pb, h, index))[-1]
+    return _extrapolated(_levels(ev, pb, h, index, finer))[-1]
 
 
 def value_at_x(ev: _evaluate.Evaluator) -> float:

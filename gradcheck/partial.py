@@ -149,8 +149,9 @@ def check_directional(
     ``SAFETY (ε F / h + h² / 6 max(F / m³, |f''_v| / m) + ANALYTIC ε_a (Σ|a_k v_k| + F / m))``
     (forward: ``2 ε F / h + h F / (2 m²)``; complex: ``ε |n| + h² F / (6 m³)``), with F the
     largest |f| seen and m = max(1, max |x_k|). Cost: 1 + 2n calls of f (central).
-    Memory beyond x and the gradient: two copies of a float64 x, its flat copy and one point
-    at a time (three for the complex step, whose point is complex; see :mod:`gradcheck._moved`).
+    Memory beyond x and the gradient: one point at a time and the flat float64 x, a view of x
+    when x is one contiguous float64 array: one copy of such an x (two for the complex step,
+    whose point is complex), one more for a pytree (see :mod:`gradcheck._moved`).
 
     *Probability of missing a bug.* Let e = a - ∇f be the error of the gradient. Along v the
     check sees vᵀe and misses it when |vᵀe| <= τ. For z ~ N(0, I_P), zᵀe ~ N(0, ‖e‖²) and
@@ -319,8 +320,8 @@ def check_sampled(
     sampled element gets exactly the step, estimate, tolerance and confirmation it gets in a
     full check. Cost: 2 + 2k calls of f (central), each on a fresh copy of x. A bug that
     corrupts a fraction q of the coordinates is missed with probability about (1 - q)^k.
-    Memory beyond x and the gradient: the flat float64 copy of x and the copy f is called on,
-    two copies of a float64 x.
+    Memory beyond x and the gradient: the copy f is called on and the flat float64 x (a view of
+    x when x is one contiguous float64 array, else a copy): one or two copies of a float64 x.
 
     Examples
     --------

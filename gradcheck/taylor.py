@@ -147,8 +147,9 @@ def taylor_test(
     above the floor (f linear along v, or quadratic with vᵀHv ≈ 0, and g exact to rounding),
     the remainder is pure rounding and the direction passes; the report says so. An error
     with |vᵀe| below the floor at every step cannot be seen. Cost: 1 + n·K calls of f.
-    Memory beyond x and the gradient: two copies of a float64 x, its flat copy and one point
-    at a time (see :mod:`gradcheck._moved`).
+    Memory beyond x and the gradient: one point at a time and the flat float64 x, a view of x
+    when x is one contiguous float64 array, else a copy: one or two copies of a float64 x
+    (see :mod:`gradcheck._moved`).
 
     Examples
     --------
