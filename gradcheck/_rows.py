@@ -347,8 +347,11 @@ def _central(
                                                         + 4.0 * rounding / half)
     error = rounding / half + half**2 / 6.0 * third
     unused = np.empty(0)
-    return numerical.Estimate((fp - fm) / (hp - hm), error, hp, f_max, nonsmooth, nonsmooth,
-                              unused, unused, unused, unused, 2 * p)
+    return numerical.Estimate(
+        value=(fp - fm) / (hp - hm), error=error, step=hp, f_max=f_max, nonsmooth=nonsmooth,
+        suspect=nonsmooth, low=unused, high=unused, quotient_noise=unused, curvature=unused,
+        n_evaluations=2 * p,
+    )
 
 
 def _block(
@@ -461,9 +464,9 @@ def _asymmetric(
         return status, (), (f"{what} is {note[len(what) + 1:]}",)
     status = status.copy()
     status[np.nonzero(over)] = report.MISMATCH
-    finding = Finding("asymmetric", f"{what} is not symmetric beyond its tolerance at "
-                      f"{int(over.sum())} elements", ("all",),
-                      MappingProxyType({"max_asymmetry": float(asym.max())}))
+    finding = Finding(name="asymmetric", message=f"{what} is not symmetric beyond its "
+                      f"tolerance at {int(over.sum())} elements", leaves=("all",),
+                      evidence=MappingProxyType({"max_asymmetry": float(asym.max())}))
     return status, (finding,), (f"{what} is not {note[len(what) + 1:]}",)
 
 

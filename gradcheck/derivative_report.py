@@ -169,8 +169,10 @@ def _blocks(
             c0, c1 = cols.offsets[j], cols.offsets[j + 1]
             s, ok = status[r0:r1, c0:c1], checked[r0:r1, c0:c1]
             out.append(BlockSummary(
-                f"{rname}{joiner}{cname}", rshape + cshape, int(np.sum(s == report.MISMATCH)),
-                int(np.sum(s == report.UNVERIFIABLE)), _max(rel[r0:r1, c0:c1][ok]),
+                name=f"{rname}{joiner}{cname}", shape=rshape + cshape,
+                n_mismatches=int(np.sum(s == report.MISMATCH)),
+                n_unverifiable=int(np.sum(s == report.UNVERIFIABLE)),
+                max_rel_error=_max(rel[r0:r1, c0:c1][ok]),
             ))
     return tuple(out)
 
@@ -197,8 +199,9 @@ def build_derivative_result(
     def element(k: int) -> DerivativeElement:
         r, c = divmod(k, width)
         a, n, e, rel, t = (float(arr[k]) for arr in arrays)
-        return DerivativeElement(f"{rows.describe(r)}{joiner}{cols.describe(c)}", r, c,
-                                 a, n, e, rel, t)
+        return DerivativeElement(name=f"{rows.describe(r)}{joiner}{cols.describe(c)}", row=r,
+                                 col=c, analytic=a, numeric=n, abs_error=e, rel_error=rel,
+                                 tolerance=t)
 
     bad = np.flatnonzero(flat == report.MISMATCH)
     bad = bad[np.argsort(-ratio[bad], kind="stable")][: report.N_LISTED]

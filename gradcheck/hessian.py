@@ -70,13 +70,14 @@ def _nested(pb: Any, f_size: float, f_eps: float, method: str) -> _Nested:
     scale = np.maximum(1.0, np.abs(pb.x_flat))
     h = steps.shifted_steps(pb.x_flat, pb.layout, steps.relative_step("richardson", eps) * scale)
     rounding = F_ROUNDING_ULPS * eps * max(f_size, 1e-300)
-    error = _rows.InnerError(_rows.OUTER_GAIN["richardson"] * rounding / h, method)
+    error = _rows.InnerError(bound=_rows.OUTER_GAIN["richardson"] * rounding / h, method=method)
 
     def as_tree(flat: Any) -> Any:
         return tree.unflatten(pb.treedef, [a.astype(np.float64) for a in pb.layout.split(flat)])
 
     outer = eps**OUTER_POWER
-    return _Nested(as_tree(h), as_tree(outer * scale), outer, error)
+    return _Nested(inner=as_tree(h), outer=as_tree(outer * scale), outer_relative=outer,
+                   error=error)
 
 
 def _scalar_f(f: Any, x: Any, options: CheckOptions) -> tuple[float, float]:

@@ -308,7 +308,8 @@ NAMED_FACTORS = (-1.0, 2.0, 0.5, -2.0, -0.5)
 
 def matrix_finding(name: str, message: str, subject: str, **evidence: float | str) -> Finding:
     """A Finding about ``subject`` of a derivative matrix."""
-    return Finding(name, message, (subject,), MappingProxyType(evidence))
+    return Finding(name=name, message=message, leaves=(subject,),
+                   evidence=MappingProxyType(evidence))
 
 
 def _within(residual: Float64Array, tol: Float64Array, checked: Mask) -> bool:

@@ -95,8 +95,9 @@ def options(
     if executor is not None:
         _parallel.check_executor(executor)
     return Options(
-        bool(vectorized), executor, _batch_bytes(max_batch_bytes, bool(vectorized)),
-        _progress_callback(progress),
+        vectorized=bool(vectorized), executor=executor,
+        max_batch_bytes=_batch_bytes(max_batch_bytes, bool(vectorized)),
+        progress=_progress_callback(progress),
     )
 
 
