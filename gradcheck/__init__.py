@@ -26,8 +26,14 @@ from gradcheck.check import assert_gradient, check_gradient
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 from gradcheck.diagnosis import Hints
 from gradcheck.hessian import assert_hessian, check_hessian
-from gradcheck.jacobian import assert_jacobian, check_jacobian
-from gradcheck.jvp import assert_jvp, check_jvp
+from gradcheck.jacobian import (
+    assert_jacobian,
+    assert_jvp,
+    assert_vjp,
+    check_jacobian,
+    check_jvp,
+    check_vjp,
+)
 from gradcheck.numerical import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
@@ -37,7 +43,6 @@ from gradcheck.partial import (
 )
 from gradcheck.report import GradientCheckResult, GradientMismatch
 from gradcheck.taylor import TaylorResult, taylor_test
-from gradcheck.vjp import assert_vjp, check_vjp
 
 __version__ = "0.1.0"
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +27,7 @@ from gradcheck._problem import Problem
 from gradcheck.diagnosis._hints import resolve_hints
 from gradcheck.evaluators import factory as _evaluation
 from gradcheck.evaluators import parallel as _parallel
+from gradcheck.options import CheckOptions, asserting, explicit_tolerance, number
 
 __all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
 
@@ -58,26 +56,6 @@ class _PairValue:
         if not self.seen:
             self.gradient, self.seen = copy.deepcopy(out[1]), True
         return out[0]
-
-
-def _number(name: str, value: object) -> float:
-    """``value`` as a finite float >= 0, or TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` is {value!r}; it must be a finite number >= 0")
-    number = float(value)
-    if not (math.isfinite(number) and number >= 0):
-        raise ValueError(f"`{name}` is {value!r}; it must be a finite number >= 0")
-    return number
-
-
-def _explicit_tolerance(rtol: object, atol: object) -> tuple[float, float] | None:
-    """(rtol, atol) when either is given (the other then 0), else None."""
-    if rtol is None and atol is None:
-        return None
-    return (
-        0.0 if rtol is None else _number("rtol", rtol),
-        0.0 if atol is None else _number("atol", atol),
-    )
 
 
 def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float64Array, Any]:
@@ -253,10 +231,12 @@ def check_gradient(
     >>> result.passed, result.worst.name
     (False, "x['w'][1]")
     """
-    options = CheckOptions(args, method, step, rtol, atol, nondet_tol, weight_decay, n_examples,
-                           hints)
-    evaluation = _evaluation.options(vectorized=vectorized, executor=executor,
-                                     max_batch_bytes=max_batch_bytes, progress=progress)
+    options = CheckOptions(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                           nondet_tol=nondet_tol, weight_decay=weight_decay,
+                           n_examples=n_examples, hints=hints, vectorized=vectorized,
+                           executor=executor, max_batch_bytes=max_batch_bytes,
+                           progress=progress)
+    evaluation = options.evaluation()
     if evaluation.vectorized and grad is None:
         raise ValueError(
             "`grad` is None (f returns (value, gradient)) but `vectorized` is True; a "
@@ -270,19 +250,19 @@ def check_gradient(
         plan.finish()
 
 
-@dataclass(frozen=True)
-class CheckOptions:
-    """The keyword options of :func:`check_gradient`, unvalidated."""
+assert_gradient = asserting(
+    check_gradient, report.GradientMismatch,
+    """Raise :class:`GradientMismatch` unless :func:`check_gradient` passes.
 
-    args: Any = ()
-    method: Any = "central"
-    step: Any = None
-    rtol: Any = None
-    atol: Any = None
-    nondet_tol: Any = None
-    weight_decay: Any = None
-    n_examples: Any = None
-    hints: Any = None
+    Takes the arguments of :func:`check_gradient`; the exception's message is the report and
+    its ``result`` attribute the :class:`GradientCheckResult`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> assert_gradient(lambda w: float(w @ w), np.array([1.0, -2.0]), lambda w: 2 * w)
+    """,
+)
 
 
 def run_check(
@@ -297,9 +277,9 @@ def run_check(
     pb = _problem.prepare(f, x, options.args, options.method, make_evaluator)
     hints = resolve_hints(options.hints, pb.layout.paths, weight_decay=options.weight_decay,
                           n_examples=options.n_examples)  # checked before f is first called
-    explicit = _explicit_tolerance(options.rtol, options.atol)
+    explicit = explicit_tolerance(options.rtol, options.atol)
     nondet_tol = options.nondet_tol
-    allowed = 0.0 if nondet_tol is None else _number("nondet_tol", nondet_tol)
+    allowed = 0.0 if nondet_tol is None else number("nondet_tol", nondet_tol)
     step = options.step
     if step is not None:
         steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=0.0)
@@ -374,42 +354,3 @@ def _nondeterministic(
         nondet_tol=allowed,
     )
 
-
-def assert_gradient(
-    f: _evaluate.ScalarFunction,
-    x: Any,
-    grad: Any = None,
-    *,
-    args: tuple[Any, ...] = (),
-    method: str = "central",
-    step: Any = None,
-    rtol: float | None = None,
-    atol: float | None = None,
-    nondet_tol: float | None = None,
-    weight_decay: float | None = None,
-    n_examples: int | None = None,
-    hints: diagnosis.Hints | Mapping[str, Any] | None = None,
-    vectorized: bool = False,
-    executor: _parallel.SupportsSubmit | None = None,
-    max_batch_bytes: int | None = None,
-    progress: Callable[[int, int], None] | bool | None = None,
-) -> None:
-    """Raise :class:`GradientMismatch` unless :func:`check_gradient` passes.
-
-    Takes the arguments of :func:`check_gradient`; the exception's message is the report and
-    its ``result`` attribute the :class:`GradientCheckResult`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> assert_gradient(lambda w: float(w @ w), np.array([1.0, -2.0]), lambda w: 2 * w)
-    """
-    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
-    result = check_gradient(
-        f, x, grad, args=args, method=method, step=step, rtol=rtol, atol=atol,
-        nondet_tol=nondet_tol, weight_decay=weight_decay, n_examples=n_examples, hints=hints,
-        vectorized=vectorized, executor=executor, max_batch_bytes=max_batch_bytes,
-        progress=progress,
-    )
-    if not result.passed:
-        raise report.GradientMismatch(result)

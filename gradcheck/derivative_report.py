@@ -29,40 +29,18 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import report
-from gradcheck.diagnosis import Finding, format_findings
+from gradcheck.diagnosis import Axis, Finding, format_findings
 from gradcheck.report import METHOD_NAMES
-from gradcheck.tree import element_name
 
 __all__ = [
     "Axis", "BlockSummary", "DerivativeCheckResult", "DerivativeElement",
-    "DerivativeMismatch", "build_derivative_result",
+    "DerivativeMismatch", "build_derivative_result", "slip_fields", "slip_probability",
 ]
 
 Float64Array = npt.NDArray[np.float64]
 StatusArray = npt.NDArray[np.int8]
 _KNOWN = (report.PASS, report.MISMATCH, report.UNVERIFIABLE, report.UNCHECKED)
 _KINDS = {"jacobian": "Jacobian", "vjp": "VJP", "jvp": "JVP", "hessian": "Hessian"}
-
-
-@dataclass(frozen=True)
-class Axis:
-    """Rows or columns of a derivative matrix: leaves named in full, with their shapes."""
-
-    names: tuple[str, ...]
-    """Each leaf's full name, e.g. ``"f(x)['h']"``, ``"x['W']"``, ``"t[0]"``."""
-    shapes: tuple[tuple[int, ...], ...]
-
-    @property
-    def offsets(self) -> tuple[int, ...]:
-        """Where each leaf starts in the flat axis, and the axis' size last."""
-        return (0, *np.cumsum([math.prod(s) for s in self.shapes], dtype=int).tolist())
-
-    def describe(self, k: int) -> str:
-        """The name of element ``k`` of the axis, e.g. ``x['W'][0, 3]``."""
-        offsets = self.offsets
-        leaf = int(np.searchsorted(offsets[1:], k, side="right"))
-        index = np.unravel_index(k - offsets[leaf], self.shapes[leaf])
-        return element_name(self.names[leaf], tuple(int(i) for i in index))
 
 
 @dataclass(frozen=True)
@@ -191,8 +169,10 @@ def _blocks(
             c0, c1 = cols.offsets[j], cols.offsets[j + 1]
             s, ok = status[r0:r1, c0:c1], checked[r0:r1, c0:c1]
             out.append(BlockSummary(
-                f"{rname}{joiner}{cname}", rshape + cshape, int(np.sum(s == report.MISMATCH)),
-                int(np.sum(s == report.UNVERIFIABLE)), _max(rel[r0:r1, c0:c1][ok]),
+                name=f"{rname}{joiner}{cname}", shape=rshape + cshape,
+                n_mismatches=int(np.sum(s == report.MISMATCH)),
+                n_unverifiable=int(np.sum(s == report.UNVERIFIABLE)),
+                max_rel_error=_max(rel[r0:r1, c0:c1][ok]),
             ))
     return tuple(out)
 
@@ -219,8 +199,9 @@ def build_derivative_result(
     def element(k: int) -> DerivativeElement:
         r, c = divmod(k, width)
         a, n, e, rel, t = (float(arr[k]) for arr in arrays)
-        return DerivativeElement(f"{rows.describe(r)}{joiner}{cols.describe(c)}", r, c,
-                                 a, n, e, rel, t)
+        return DerivativeElement(name=f"{rows.describe(r)}{joiner}{cols.describe(c)}", row=r,
+                                 col=c, analytic=a, numeric=n, abs_error=e, rel_error=rel,
+                                 tolerance=t)
 
     bad = np.flatnonzero(flat == report.MISMATCH)
     bad = bad[np.argsort(-ratio[bad], kind="stable")][: report.N_LISTED]
@@ -252,6 +233,24 @@ def build_derivative_result(
         analytic=frozen[0], numeric=frozen[1], tolerance=frozen[2], status=frozen[3],
         **extra,
     )
+
+
+def slip_probability(n_directions: int, factor: float = 10.0) -> float:
+    """The largest chance that ``n`` standard normal directions all miss an error.
+
+    An error of a linear map E seen along a standard normal direction d is normal with the
+    norm of E's row as its scale; it stays within the tolerance ``τ`` with probability
+    ``erf(τ / (σ √2))``, at most ``erf(1 / (factor √2))`` when ``σ >= factor τ``.
+    """
+    return float(math.erf(1.0 / (factor * math.sqrt(2.0))) ** n_directions)
+
+
+def slip_fields(what: str, name: str, n: int) -> dict[str, Any]:
+    """The ``slip_probability`` and its note, for ``n`` random directions named ``name``."""
+    p = slip_probability(n)
+    note = (f"A wrong {what} whose error is 10 tolerances (in the norm of a random direction) "
+            f"passes all {n} random {name} with probability <= {p:.1e}.")
+    return {"slip_probability": p, "notes": (note,)}
 
 
 def _render(r: DerivativeCheckResult) -> str:

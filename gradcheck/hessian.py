@@ -16,9 +16,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck import _rows, evaluators, jacobian, jvp, numerical, steps, tree
-from gradcheck._rows import Options
+from gradcheck import _rows, evaluators, jacobian, numerical, steps, tree
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
+from gradcheck.options import (
+    CheckOptions,
+    asserting,
+    check_callable,
+    direction_matrix,
+    directions,
+)
 
 __all__ = ["assert_hessian", "check_hessian"]
 
@@ -64,16 +70,17 @@ def _nested(pb: Any, f_size: float, f_eps: float, method: str) -> _Nested:
     scale = np.maximum(1.0, np.abs(pb.x_flat))
     h = steps.shifted_steps(pb.x_flat, pb.layout, steps.relative_step("richardson", eps) * scale)
     rounding = F_ROUNDING_ULPS * eps * max(f_size, 1e-300)
-    error = _rows.InnerError(_rows.OUTER_GAIN["richardson"] * rounding / h, method)
+    error = _rows.InnerError(bound=_rows.OUTER_GAIN["richardson"] * rounding / h, method=method)
 
     def as_tree(flat: Any) -> Any:
         return tree.unflatten(pb.treedef, [a.astype(np.float64) for a in pb.layout.split(flat)])
 
     outer = eps**OUTER_POWER
-    return _Nested(as_tree(h), as_tree(outer * scale), outer, error)
+    return _Nested(inner=as_tree(h), outer=as_tree(outer * scale), outer_relative=outer,
+                   error=error)
 
 
-def _scalar_f(f: Any, x: Any, options: Options) -> tuple[float, float]:
+def _scalar_f(f: Any, x: Any, options: CheckOptions) -> tuple[float, float]:
     """f(x) and the epsilon of its precision; TypeError unless it is a real scalar."""
     pb = _rows.Start.validate(f, x, options)
     value = f(pb.fresh_x(), *pb.args)
@@ -174,9 +181,9 @@ def check_hessian(
     if vectorized and grad is None:
         raise ValueError("`vectorized` is True but `grad` is None; the central-difference "
                          "gradient of f takes one point: pass a vectorized `grad`")
-    options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
-                      nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
-                      max_batch_bytes=max_batch_bytes)
+    options = CheckOptions(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                           nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                           max_batch_bytes=max_batch_bytes)
     if not isinstance(hvp, bool):
         raise TypeError(f"`hvp` is {hvp!r}; it must be True or False")
     if grad is not None and not callable(grad):
@@ -184,15 +191,16 @@ def check_hessian(
                         "grad(x, *args) returning the gradient of f, shaped like x")
     pb = _rows.Start.validate(f, x, options)  # everything checked before f is first called
     if hvp:
-        _rows.check_callable("hessian", hessian, "hessian(x, v, *args) returning H v (hvp=True)")
-        chosen, drawn = jvp.directions(tangents, n_tangents, seed, pb, "tangents", "n_tangents")
-        jvp.tangent_matrix(chosen, pb)  # their shapes, before f is first called
+        check_callable("hessian", hessian, "hessian(x, v, *args) returning H v (hvp=True)")
+        chosen, drawn = directions(tangents, n_tangents, seed, pb.layout, pb.treedef,
+                                   ("tangents", "n_tangents", "x"))
+        direction_matrix(chosen, "tangents", "x", pb.layout, pb.treedef)  # before f is called
     options.validate(pb)
     f_size, f_eps = _scalar_f(f, x, options)
     if grad is not None:
         if not hvp:
             return jacobian._jacobian(grad, x, hessian, options, kind="hessian", prefix="∇f(x)")
-        return jvp._jvp(grad, x, hessian, chosen, drawn, options, kind="hessian",
+        return jacobian._jvp(grad, x, hessian, chosen, drawn, options, kind="hessian",
                         prefix="∇f(x)")
     nested = _nested(pb, f_size, f_eps, method)
     g = _NumericalGradient(f, nested.inner, pb.layout.size)
@@ -203,22 +211,20 @@ def check_hessian(
     else:
         outer = options if step is not None else dataclasses.replace(
             options, step=nested.outer_relative)
-        result = jvp._jvp(g, x, hessian, chosen, drawn, outer, kind="hessian", prefix="∇f(x)",
+        result = jacobian._jvp(g, x, hessian, chosen, drawn, outer, kind="hessian", prefix="∇f(x)",
                           inner=nested.error)
     # n_evaluations counts calls of f: a whole gradient per call of g, and the one at x
     calls = result.n_evaluations * g.calls_per_gradient + 1
     return dataclasses.replace(result, n_evaluations=calls)
 
 
-def assert_hessian(f: Any, x: Any, hessian: Any, **options: Any) -> None:
+assert_hessian = asserting(
+    check_hessian, DerivativeMismatch,
     """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_hessian` passes.
 
     Examples
     --------
     >>> import numpy as np
     >>> assert_hessian(lambda x: float(x @ x), np.array([1.0, 2.0]), 2 * np.eye(2))
-    """
-    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
-    result = check_hessian(f, x, hessian, **options)
-    if not result.passed:
-        raise DerivativeMismatch(result)
+    """,
+)

@@ -1,7 +1,12 @@
-"""check_jacobian: the derivatives of a vector-valued function, element by element.
+"""The checks of a vector-valued f: check_jacobian, check_vjp, check_jvp and their assert_ forms.
 
-Example
--------
+Each compares a derivative matrix, one row per scalar function checked, on the rows engine
+(:mod:`gradcheck._rows`): a Jacobian element by element, a vector-Jacobian product as the
+gradient of ``⟨ct, f(x)⟩``, a Jacobian-vector product as the derivative of f along a tangent.
+:mod:`gradcheck.hessian` checks second derivatives through the same functions.
+
+Examples
+--------
 >>> import numpy as np
 >>> f = lambda x: {"h": np.tanh(x["W"] @ x["v"])}
 >>> x = {"W": np.array([[0.5, -1.0], [0.2, 0.3]]), "v": np.array([1.0, 2.0])}
@@ -10,6 +15,12 @@ Example
 ...     return {"h": {"W": np.einsum("i,ik,l->ikl", d, np.eye(2), x["v"]),
 ...                   "v": d[:, None] * x["W"]}}
 >>> check_jacobian(f, x, jac).passed
+True
+>>> A = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+>>> check_vjp(lambda x: np.tanh(A @ x), np.array([0.1, 0.2, 0.3]),
+...           lambda x, ct: A.T @ (ct * (1 - np.tanh(A @ x) ** 2))).passed
+True
+>>> check_jvp(np.tanh, np.array([0.5, -1.0]), lambda x, t: (1 - np.tanh(x) ** 2) * t).passed
 True
 """
 
@@ -21,12 +32,27 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _first_pass, _jacobian_diagnosis, _rows, steps, tree
-from gradcheck._rows import Options
-from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
-from gradcheck.evaluators import vector as _vector
+from gradcheck import _rows, report, steps, tree
+from gradcheck.derivative_report import (
+    Axis,
+    DerivativeCheckResult,
+    DerivativeMismatch,
+    slip_fields,
+)
+from gradcheck.diagnosis import SLACK, Finding, matrix_finding
+from gradcheck.evaluators import factory
+from gradcheck.options import (
+    CheckOptions,
+    asserting,
+    check_callable,
+    check_directions,
+    direction_matrix,
+    directions,
+    float_tree,
+)
 
-__all__ = ["assert_jacobian", "check_jacobian"]
+__all__ = ["assert_jacobian", "assert_jvp", "assert_vjp", "check_jacobian", "check_jvp",
+           "check_vjp"]
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -83,7 +109,7 @@ def _matrix(blocks: list[list[npt.NDArray[Any]]]) -> Float64Array:
 
 def _rows_analytic(
     blocks: list[list[npt.NDArray[Any]]], matrix: Float64Array
-) -> _first_pass.Analytic:
+) -> _rows.Analytic:
     """The rows of ``matrix`` and the epsilon of each element (its block's dtype)."""
     eps = np.stack([np.concatenate([np.full(b.shape[1], float(np.finfo(b.dtype).eps))
                                     for b in row]) for row in blocks])
@@ -91,7 +117,7 @@ def _rows_analytic(
     return lambda part: (matrix[part], eps[leaf[part]])
 
 
-def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "jacobian",
+def _jacobian(f: Any, x: Any, jacobian: Any, options: CheckOptions, *, kind: str = "jacobian",
               prefix: str = "f(x)", inner: _rows.InnerError | None = None,
               ) -> DerivativeCheckResult:
     """:func:`check_jacobian` with its options gathered; a Hessian's is also symmetric."""
@@ -101,7 +127,7 @@ def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "j
     rows, cols, analytic = start.output_axis(prefix), start.input_axis(), _matrix(blocks)
     if start.nondeterministic():
         return start.unchecked(kind, rows, cols, analytic)
-    components = [_vector.Component(start.source, index=i) for i in range(len(analytic))]
+    components = [factory.Component(start.source, index=i) for i in range(len(analytic))]
     numeric, tolerance, status = start.compare(
         list(zip(components, _row_trees(blocks, start), strict=True)),
         _rows_analytic(blocks, analytic),
@@ -112,7 +138,7 @@ def _jacobian(f: Any, x: Any, jacobian: Any, options: Options, *, kind: str = "j
         outer = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, options.step,
                                     eps_floor=0.0)
         tolerance, status, notes = inner.widen(outer, analytic, numeric, tolerance, status)
-    findings = _jacobian_diagnosis.diagnose_matrix(
+    findings = _rows.diagnose_matrix(
         rows, cols, analytic, numeric, tolerance, status
     )
     if kind == "hessian":
@@ -202,13 +228,321 @@ def check_jacobian(
     >>> check_jacobian(np.sin, x, np.diag(np.cos(x)).T * 1.001).worst.name
     'f(x)[0] wrt x[0]'
     """
-    options = Options(args=args, method=method, step=step, rtol=rtol, atol=atol,
-                      nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
-                      max_batch_bytes=max_batch_bytes)
+    options = CheckOptions(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                           nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                           max_batch_bytes=max_batch_bytes)
     return _jacobian(f, x, jacobian, options)
 
 
-def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:
+def _vjp_values(vjp: Any, weights: Float64Array, start: _rows.Start) -> list[Any]:
+    """``vjp(x, ct)`` for each cotangent, checked to be like x."""
+    pb, outs = start.pb, start.outputs
+    out = []
+    for w in weights:
+        ct = tree.unflatten(outs.treedef, outs.layout.split(w.copy()))
+        value = vjp(pb.fresh_x(), ct, *pb.args)
+        leaves = float_tree(value, pb.treedef, "vjp(x, ct)", "x", pb.layout.shapes,
+                            pb.layout.paths)
+        out.append(tree.unflatten(pb.treedef, leaves))
+    return out
+
+
+def _transposed(
+    f: Any, x: Any, start: _rows.Start, weights: Float64Array, analytic: Float64Array,
+    tolerance: Float64Array,
+) -> tuple[Finding, ...]:
+    """A finding when a square f's VJP returned ``J ct`` in place of ``Jᵀ ct``.
+
+    ``J ct`` is the JVP along ct, measured by central differences (2 calls per cotangent).
+    """
+    if weights.shape[1] != start.pb.layout.size:
+        return ()
+    tangents = [tree.unflatten(start.pb.treedef, start.pb.layout.split(w.copy()))
+                for w in weights if w.any()]
+    if len(tangents) != len(weights):
+        return ()
+    outs = start.outputs
+    zeros = tree.unflatten(outs.treedef, outs.layout.split(np.zeros(outs.layout.size)))
+    o = start.options
+    jvps = check_jvp(f, x, lambda _x, _t, *_a: zeros, tangents=tangents, args=o.args,
+                     executor=o.executor, vectorized=o.vectorized,
+                     max_batch_bytes=o.max_batch_bytes)
+    forward = jvps.numeric.T  # (cotangents, P): row j is J ct_j
+    within = np.abs(analytic - forward) <= SLACK * tolerance + jvps.tolerance.T
+    if not within.all():
+        return ()
+    return (matrix_finding(
+        "transposed", "the VJP returns J·ct (the JVP along the cotangent) where Jᵀ·ct belongs: "
+        "the Jacobian is transposed", "all"),)
+
+
+def _vjp(f: Any, x: Any, vjp: Any, cotangents: Any, n: Any, seed: Any,
+         options: CheckOptions) -> DerivativeCheckResult:
+    """:func:`check_vjp` with its options gathered."""
+    check_callable("vjp", vjp, "vjp(x, ct, *args) returning the gradient of ⟨ct, f(x)⟩")
+    # checked before f is first called; their shapes need f(x)
+    check_directions(cotangents, n, seed, "cotangents", "n_cotangents", "f(x)")
+    start = _rows.Start(f, x, options)
+    outs = start.outputs
+    cts, drawn = directions(cotangents, n, seed, outs.layout, outs.treedef,
+                            ("cotangents", "n_cotangents", "f(x)"))
+    weights = direction_matrix(cts, "cotangents", "f(x)", outs.layout, outs.treedef)
+    trees = _vjp_values(vjp, weights, start)
+    analytic = np.array([tree.concat(tree.flatten(t)[0]) for t in trees])
+    rows = Axis(tuple(f"⟨ct[{j}], f(x)⟩" for j in range(len(weights))), ((),) * len(weights))
+    cols = start.input_axis()
+    if start.nondeterministic():
+        return start.unchecked("vjp", rows, cols, analytic)
+    components = [factory.Component(start.source, weights=w) for w in weights]
+    numeric, tolerance, status = start.compare(list(zip(components, trees, strict=True)))
+    findings = _rows.diagnose_matrix(rows, cols, analytic, numeric, tolerance, status)
+    if np.any(status == report.MISMATCH) and not findings:
+        findings = _transposed(f, x, start, weights, analytic, tolerance)
+    extra: dict[str, Any] = {"diagnosis": findings}
+    if drawn:
+        extra.update(slip_fields("VJP", "cotangents", len(weights)))
+    return start.result("vjp", rows, cols, analytic, numeric, tolerance, status, **extra)
+
+
+def check_vjp(
+    f: Any,
+    x: Any,
+    vjp: Any,
+    *,
+    cotangents: list[Any] | None = None,
+    n_cotangents: int = 3,
+    seed: int | None = 0,
+    args: tuple[Any, ...] = (),
+    method: str = "central",
+    step: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    nondet_tol: float | None = None,
+    executor: Any = None,
+    vectorized: bool = False,
+    max_batch_bytes: int | None = None,
+) -> DerivativeCheckResult:
+    """Compare a vector-Jacobian product ``vjp(x, ct) = Jᵀ ct`` with a numerical gradient.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)`` returns a float array or pytree of float arrays (see
+        :func:`gradcheck.check_jacobian`).
+    x : ndarray or pytree of ndarrays
+        The point. Never changed.
+    vjp : callable
+        ``vjp(x, ct, *args)`` returns the cotangent of x: x's structure and shapes.
+    cotangents : list of pytrees, optional
+        The cotangents ``ct``, each with f(x)'s structure and shapes. Default: ``n_cotangents``
+        drawn from a standard normal by ``numpy.random.default_rng(seed)``.
+    n_cotangents : int, optional
+        How many cotangents to draw when none are given (default 3).
+    seed : int or None, optional
+        The seed of the drawn cotangents (default 0: a check is reproducible).
+    args, method, step, rtol, atol, nondet_tol, executor, vectorized, max_batch_bytes
+        As in :func:`gradcheck.check_jacobian`.
+
+    Returns
+    -------
+    DerivativeCheckResult
+        One row per cotangent (``⟨ct[0], f(x)⟩ wrt x['W'][0, 3]``), one column per coordinate
+        of x; with drawn cotangents, ``slip_probability`` bounds the chance that a wrong VJP
+        passed. ``diagnosis`` names a constant factor, a sign, a wrong column, and a VJP that
+        returns ``J ct`` (a transposed Jacobian) for a square f.
+
+    Raises
+    ------
+    TypeError
+        ``vjp`` returning another structure than x (naming ``vjp(x, ct)``), cotangents not
+        like f(x), and the errors of :func:`gradcheck.check_jacobian`.
+    ValueError
+        A returned leaf or cotangent leaf of the wrong shape, a cotangent not finite, and the
+        errors of :func:`gradcheck.check_jacobian`.
+
+    Notes
+    -----
+    ``vjp(x, ct)`` is the gradient of the scalar ``⟨ct, f(x)⟩``, checked by the verdict of
+    :func:`gradcheck.check_gradient`. The values of f at each point are shared by all
+    cotangents: the cost is that of one gradient check, ``2P + 16`` calls with central
+    differences, for any number of cotangents. A wrong VJP ``V ≠ Jᵀ`` is missed by a
+    standard normal cotangent only where ``(V - Jᵀ) ct`` happens to fall within the
+    tolerance: for an error row of norm ``r`` tolerances that has probability
+    ``erf(1 / (r √2))`` per cotangent (0.08 for r = 10), independently for each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = lambda x: x[:2] * x[1:]
+    >>> vjp = lambda x, ct: np.array([ct[0] * x[1], ct[0] * x[0] + ct[1] * x[2], ct[1] * x[1]])
+    >>> result = check_vjp(f, np.array([1.0, 2.0, 3.0]), vjp)
+    >>> result.passed, result.n_evaluations, round(result.slip_probability, 6)
+    (True, 22, 0.000505)
+    """
+    options = CheckOptions(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                           nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                           max_batch_bytes=max_batch_bytes)
+    return _vjp(f, x, vjp, cotangents, n_cotangents, seed, options)
+
+
+def _jvp_columns(jvp: Any, tangents: list[Any], start: _rows.Start, pb_x: Any) -> Float64Array:
+    """The analytic JVPs as columns of an (outputs, tangents) matrix."""
+    outs = start.outputs.layout
+    columns = []
+    for t in tangents:
+        t_copy = tree.unflatten(pb_x.treedef, [np.array(a, copy=True)
+                                                for a in tree.flatten(t)[0]])
+        value = jvp(pb_x.fresh_x(), t_copy, *pb_x.args)
+        leaves = float_tree(value, start.outputs.treedef, "jvp(x, t)", "f(x)",
+                            outs.shapes, outs.paths)
+        columns.append(tree.concat(leaves))
+    matrix: Float64Array = np.array(columns).T
+    return matrix
+
+
+def _base_steps(start: _rows.Start, dtype: Any) -> Float64Array:
+    """The checker's base step in each ``s_j`` (the user's ``step`` or the method's default)."""
+    pb = start.pb
+    h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, start.options.step,
+                            eps_floor=start.outputs.eps)
+    based: Float64Array = h.astype(dtype).astype(np.float64)
+    return based
+
+
+def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool, options: CheckOptions, *,
+         kind: str = "jvp", prefix: str = "f(x)", inner: _rows.InnerError | None = None,
+         ) -> DerivativeCheckResult:
+    """:func:`check_jvp` once its tangents are known."""
+    pb_x = _rows.Start.validate(f, x, options)
+    t = direction_matrix(tangents, "tangents", "x", pb_x.layout, pb_x.treedef)
+    # s moves x by s·c·t: c scales t so that the steps in s move x as far as the
+    # coordinate steps of the method would, whatever the size of t
+    c = 1.0 / np.max(np.abs(t) / np.maximum(1.0, np.abs(pb_x.x_flat)), axis=1)
+    dtype = np.float32 if np.float32 in pb_x.layout.dtypes else np.float64
+    along = _rows.Along(f, pb_x, len(t))
+    start = _rows.Start(along, np.zeros(len(t), dtype), options)
+    base = _base_steps(start, dtype)
+    moves = _rows.exact_moves(pb_x, (base * c)[:, None] * t)
+    along.set_moves(moves, base)
+    start.options = dataclasses.replace(options, step=base.astype(dtype))
+    # the tangents actually moved along (rounded by the exact moves, relatively ~1e-8)
+    exact = [tree.unflatten(pb_x.treedef, [a.astype(d) for a, d in zip(
+                 pb_x.layout.split(m / (b * cj)), pb_x.layout.dtypes, strict=True)])
+             for m, b, cj in zip(moves, base, c, strict=True)]
+    analytic = _jvp_columns(jvp, exact, start, pb_x) * c
+    rows, cols = start.output_axis(prefix), Axis(tuple(f"t[{j}]" for j in range(len(t))),
+                                                 ((),) * len(t))
+    if start.nondeterministic():
+        return start.unchecked(kind, rows, cols, analytic / c)
+    components = [factory.Component(start.source, index=i) for i in range(len(analytic))]
+    numeric, tolerance, status = start.compare(list(zip(components, analytic, strict=True)))
+    analytic, numeric, tolerance = analytic / c, numeric / c, tolerance / c
+    notes: tuple[str, ...] = ()
+    if inner is not None:  # column j moved x by base_j · c_j · t_j per unit of s
+        tolerance, status, notes = inner.widen(base * c, analytic, numeric, tolerance, status)
+    findings = _rows.diagnose_matrix(
+        rows, cols, analytic, numeric, tolerance, status, joiner=" along "
+    )
+    extra: dict[str, Any] = {"diagnosis": findings, "notes": notes}
+    if drawn:
+        slip = slip_fields(kind.upper() if kind == "jvp" else "Hessian-vector product",
+                           "tangents", len(t))
+        extra.update(slip, notes=slip["notes"] + notes)
+    if kind == "hessian":
+        moved = moves / (base * c)[:, None]  # the tangents as rounded, which analytic is of
+        status, more, notes = _rows.product_symmetry(moved, analytic, tolerance, status)
+        extra["diagnosis"] += more
+        extra["notes"] = extra.get("notes", ()) + notes
+    return start.result(kind, rows, cols, analytic, numeric, tolerance, status, **extra)
+
+
+def check_jvp(
+    f: Any,
+    x: Any,
+    jvp: Any,
+    *,
+    tangents: list[Any] | None = None,
+    n_tangents: int = 2,
+    seed: int | None = 0,
+    args: tuple[Any, ...] = (),
+    method: str = "central",
+    step: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    nondet_tol: float | None = None,
+    executor: Any = None,
+    vectorized: bool = False,
+    max_batch_bytes: int | None = None,
+) -> DerivativeCheckResult:
+    """Compare a Jacobian-vector product ``jvp(x, t) = J t`` with directional derivatives of f.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)`` returns a float array or pytree of float arrays (see
+        :func:`check_jacobian`).
+    x : ndarray or pytree of ndarrays
+        The point. Never changed.
+    jvp : callable
+        ``jvp(x, t, *args)`` returns the tangent of f(x) along ``t``: f(x)'s structure and shapes.
+    tangents : list of pytrees, optional
+        The tangents ``t``, each with x's structure and shapes, finite and not zero. Default:
+        ``n_tangents`` drawn from a standard normal by ``numpy.random.default_rng(seed)``.
+    n_tangents : int, optional
+        How many tangents to draw when none are given (default 2).
+    seed : int or None, optional
+        The seed of the drawn tangents (default 0: a check is reproducible).
+    args, method, step, rtol, atol, nondet_tol, executor, vectorized, max_batch_bytes
+        As in :func:`check_jacobian`; ``step`` is the step in ``s`` (below).
+
+    Returns
+    -------
+    DerivativeCheckResult
+        One row per output element of f, one column per tangent (``f(x)['h'][2] along t[0]``);
+        with drawn tangents, ``slip_probability`` bounds the chance that a wrong JVP passed.
+
+    Raises
+    ------
+    TypeError
+        ``jvp`` returning another structure than f(x) (naming ``jvp(x, t)``), tangents not
+        like x, and the errors of :func:`check_jacobian`.
+    ValueError
+        A tangent zero or not finite, a returned leaf of the wrong shape, and the errors of
+        :func:`check_jacobian`.
+
+    Notes
+    -----
+    The tangent ``t_j`` is the (outputs × 1) Jacobian of ``s ↦ f(x + s c_j t_j)`` at ``s = 0``,
+    checked by :func:`check_jacobian`'s verdict; ``c_j = 1 / max_k(|t_jk| / max(1, |x_k|))``
+    makes the method's steps in ``s`` move x as far as its steps along coordinates would, and
+    the values reported are divided by ``c_j`` again. The moves are made exact: each
+    coordinate of ``s c_j t_j`` at the base step is rounded to a multiple of 8 spacings of
+    ``x_k``, so that ``x + 2^k s c_j t_j`` (the checker's steps) is computed without rounding
+    even far from 0, and ``jvp`` is called with the tangent so rounded (relatively by at most
+    3e-10 in float64, 5e-5 in float32, measured over 20 random points and tangents). Cost
+    with central differences: 2 calls per tangent, plus 16 (two at x, the noise probe).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.3, -0.7, 1.1])
+    >>> check_jvp(np.sin, x, lambda x, t: np.cos(x) * t).n_evaluations
+    20
+    >>> check_jvp(np.sin, x, lambda x, t: np.sin(x) * t).passed
+    False
+    """
+    options = CheckOptions(args=args, method=method, step=step, rtol=rtol, atol=atol,
+                           nondet_tol=nondet_tol, executor=executor, vectorized=vectorized,
+                           max_batch_bytes=max_batch_bytes)
+    check_callable("jvp", jvp, "jvp(x, t, *args) returning the tangent of f(x) along t")
+    pb = _rows.Start.validate(f, x, options)
+    chosen, drawn = directions(tangents, n_tangents, seed, pb.layout, pb.treedef,
+                               ("tangents", "n_tangents", "x"))
+    return _jvp(f, x, jvp, chosen, drawn, options)
+
+
+assert_jacobian = asserting(
+    check_jacobian, DerivativeMismatch,
     """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_jacobian` passes.
 
     Takes the arguments of :func:`check_jacobian`; the message is the report and the
@@ -218,8 +552,27 @@ def assert_jacobian(f: Any, x: Any, jacobian: Any, **options: Any) -> None:
     --------
     >>> import numpy as np
     >>> assert_jacobian(np.exp, np.array([0.5, 1.0]), lambda x: np.diag(np.exp(x)))
-    """
-    __tracebackhide__ = True  # pytest: the report follows the caller's lines, not these
-    result = check_jacobian(f, x, jacobian, **options)
-    if not result.passed:
-        raise DerivativeMismatch(result)
+    """,
+)
+
+assert_vjp = asserting(
+    check_vjp, DerivativeMismatch,
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_vjp` passes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> assert_vjp(np.exp, np.array([0.5, 1.0]), lambda x, ct: np.exp(x) * ct)
+    """,
+)
+
+assert_jvp = asserting(
+    check_jvp, DerivativeMismatch,
+    """Raise :class:`gradcheck.DerivativeMismatch` unless :func:`check_jvp` passes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> assert_jvp(np.exp, np.array([0.5, 1.0]), lambda x, t: np.exp(x) * t)
+    """,
+)

@@ -27,14 +27,14 @@ def test_jvp_far_from_zero_still_fails_a_slightly_wrong_jvp() -> None:
 
 
 def test_jvp_moves_are_exact_and_the_tangents_barely_rounded() -> None:
-    from gradcheck import _problem, jvp
+    from gradcheck import _problem, _rows
 
     x = 1e3 + np.random.default_rng(1).normal(size=4)
     pb = _problem.prepare(lambda x: x, x, (), "central")
     wanted = np.outer([6e-6, 3e-6], x) * np.random.default_rng(2).normal(size=(2, 4))
-    moves = jvp.exact_moves(pb, wanted)
+    moves = _rows.exact_moves(pb, wanted)
     assert np.allclose(moves, wanted, rtol=1e-7, atol=0)
-    for k in range(-jvp.EXACT_LEVELS, 3):
+    for k in range(-_rows.EXACT_LEVELS, 3):
         for sign in (1.0, -1.0):
             step = sign * 2.0**k * moves
             np.testing.assert_array_equal((x + step) - x, step)
@@ -92,12 +92,12 @@ def test_sampled_check_keeps_the_message_of_an_error_of_f() -> None:
 
 
 def _diagnose(a: Any, n: Any, tol: Any) -> list[str]:
-    from gradcheck import _jacobian_diagnosis, report
-    from gradcheck.derivative_report import Axis
+    from gradcheck import _rows, report
+    from gradcheck.diagnosis import Axis
 
     rows, cols = Axis(("f(x)",), ((n.shape[0],),)), Axis(("x",), ((n.shape[1],),))
     status = np.where(np.abs(a - n) <= tol, report.PASS, report.MISMATCH).astype(np.int8)
-    return [f.name for f in _jacobian_diagnosis.diagnose_matrix(rows, cols, a, n, tol, status)]
+    return [f.name for f in _rows.diagnose_matrix(rows, cols, a, n, tol, status)]
 
 
 def test_one_clear_miss_among_loose_tolerances_is_an_element_not_a_factor() -> None:

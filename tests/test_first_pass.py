@@ -1,4 +1,4 @@
-"""The first pass (gradcheck._first_pass) gives the per-row results bit for bit.
+"""The first pass (gradcheck._rows.settle) gives the per-row results bit for bit.
 
 Every check runs twice, with the first pass and with every row through ``run_check``; the
 statuses, numeric values and tolerances must be the same bytes. A slice of the vector corpus
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck import _first_pass, check
+from gradcheck import _rows, check
 
 pytest.importorskip("autograd")
 
@@ -30,11 +30,11 @@ Check = Callable[[], gradcheck.DerivativeCheckResult]
 def differences(run: Check) -> list[str]:
     """What differs between the check with the first pass and with per-row checks only."""
     fast = run()
-    _first_pass.ENABLED = False
+    _rows.ENABLED = False
     try:
         slow = run()
     finally:
-        _first_pass.ENABLED = True
+        _rows.ENABLED = True
     out = [f"{field}: {getattr(fast, field)!r} != {getattr(slow, field)!r}"
            for field in ("passed", "n_evaluations", "n_mismatches", "n_unresolved",
                          "n_unverifiable", "diagnosis", "notes")
@@ -156,13 +156,13 @@ def test_float32_nondet_tol_and_unresolved_rows_match(dtype: Any) -> None:
 
 
 def test_a_first_pass_that_drifts_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = _first_pass._central
+    real = _rows._central
 
     def drifted(*a: Any) -> Any:
         est = real(*a)
         return est._replace(value=est.value * (1 + 1e-15))
 
-    monkeypatch.setattr(_first_pass, "_central", drifted)
+    monkeypatch.setattr(_rows, "_central", drifted)
     found = differences(lambda: gradcheck.check_jacobian(_tanh_layer, _layer_point(),
                                                          _tanh_jacobian))
     assert found and found[0].startswith("numeric differs")
@@ -176,11 +176,11 @@ def test_probe_geometry_is_the_scalar_checks() -> None:
          "b": rng.standard_normal((2, 3)), "c": np.array([1e30], np.float32)}
     pb = _problem.prepare(lambda v: v["b"], x, (), "central")
     for eps in (pb.layout.eps(), np.maximum(pb.layout.eps(), 1e-3)):
-        ours, theirs = _first_pass.probe_shifts(pb, eps), _problem.probe_shifts(pb, eps)
+        ours, theirs = _rows.probe_shifts(pb, eps), _problem.probe_shifts(pb, eps)
         assert [s.tobytes() for s in ours] == [s.tobytes() for s in theirs]
     for scale in (1e-7, 1e-3, 1e3, 1e20):
         shift = rng.standard_normal(pb.layout.size) * scale
-        assert (_first_pass._exact(pb, pb.x_flat, shift)
+        assert (_rows._exact(pb, pb.x_flat, shift)
                 == _problem._exact(pb, pb.x_flat, shift)).all()
     assert not _problem._exact(pb, pb.x_flat, np.full(pb.layout.size, 1e-3)).all()
 

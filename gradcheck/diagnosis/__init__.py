@@ -15,15 +15,22 @@ Modules, one job each: `_hints` (`Hints`, the caller's words, checked against th
 `_fit` (the leaves and the residual test, the shared context of named constants and
 candidates, `Finding` and `format_findings`), `_patterns` (constant factors, multiples of the
 parameter, localisation, structural mistakes, a factor on the data term only, and the
-least-squares fits) and this package's `diagnose`, which tries them all.
+least-squares fits) and this package's `diagnose`, which tries them all. The derivative
+checks' matrices (rows and columns named by an `Axis`) have their own patterns, tried by
+`diagnose_matrix` here: a constant factor or sign, a transposed matrix, zero blocks, one wrong
+element, row or column.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from numpy.typing import ArrayLike
 
 from gradcheck.diagnosis._fit import (
@@ -258,7 +265,172 @@ def diagnose_named(
     return () if findings is None else (*findings, *_localise(ctx))
 
 
-__all__ = ["SLACK", "Finding", "Hints", "diagnose", "format_findings"]
+@dataclass(frozen=True)
+class Axis:
+    """Rows or columns of a derivative matrix: leaves named in full, with their shapes."""
+
+    names: tuple[str, ...]
+    """Each leaf's full name, e.g. ``"f(x)['h']"``, ``"x['W']"``, ``"t[0]"``."""
+    shapes: tuple[tuple[int, ...], ...]
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """Where each leaf starts in the flat axis, and the axis' size last."""
+        return (0, *np.cumsum([math.prod(s) for s in self.shapes], dtype=int).tolist())
+
+    def describe(self, k: int) -> str:
+        """The name of element ``k`` of the axis, e.g. ``x['W'][0, 3]``."""
+        offsets = self.offsets
+        leaf = int(np.searchsorted(offsets[1:], k, side="right"))
+        index = np.unravel_index(k - offsets[leaf], self.shapes[leaf])
+        return element_name(self.names[leaf], tuple(int(i) for i in index))
+
+
+# The patterns of a derivative matrix (check_jacobian, check_vjp, check_jvp, check_hessian).
+# A pattern holds when, once removed, every checked element lies within SLACK tolerances of
+# the numerical value; it is looked for only when some element misses by more than that (a
+# *clear* miss). Tried in order: a constant factor (``a = c n``; ``c = -1`` is a sign error),
+# a transposed Jacobian (``a = nᵀ``), zero blocks, one wrong element, one wrong row (one
+# output), one wrong column (one input). A pattern of many elements needs several clear
+# misses to be named (MIN_SUPPORT; a whole short row or column will do): with loose
+# tolerances elsewhere, one or two misses fit almost any pattern, and a wrong hint is worse
+# than none. A single clear miss is named as the element.
+
+Float64Array = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+#: Clear misses needed before a pattern of many elements (factor, row, column) is named: one
+#: or two misses fit almost any pattern when the other elements' tolerances are loose.
+MIN_SUPPORT = 3
+#: Factors named when they explain the mismatch as well as the fitted one.
+NAMED_FACTORS = (-1.0, 2.0, 0.5, -2.0, -0.5)
+
+
+def matrix_finding(name: str, message: str, subject: str, **evidence: float | str) -> Finding:
+    """A Finding about ``subject`` of a derivative matrix."""
+    return Finding(name=name, message=message, leaves=(subject,),
+                   evidence=MappingProxyType(evidence))
+
+
+def _within(residual: Float64Array, tol: Float64Array, checked: Mask) -> bool:
+    """Whether every checked element's residual is within SLACK tolerances."""
+    return bool(np.all(np.abs(residual[checked]) <= SLACK * tol[checked]))
+
+
+def _factor(a: Float64Array, n: Float64Array, tol: Float64Array, checked: Mask) -> float | None:
+    """The constant c with ``a = c n`` within the noise (a named one when it fits), or None."""
+    w = 1.0 / np.maximum(tol[checked], 1e-300) ** 2
+    den = float(np.sum(w * n[checked] ** 2))
+    if den == 0.0:
+        return None
+    fitted = float(np.sum(w * a[checked] * n[checked])) / den
+    for c in (*NAMED_FACTORS, fitted):
+        if c != 0.0 and _within(a / c - n, tol / abs(c), checked):
+            return c
+    return None
+
+
+def _blocks(rows: Axis, cols: Axis) -> list[tuple[str, slice, slice]]:
+    """(name, row slice, column slice) of every block."""
+    return [
+        (f"{rn} wrt {cn}", slice(rows.offsets[i], rows.offsets[i + 1]),
+         slice(cols.offsets[j], cols.offsets[j + 1]))
+        for i, rn in enumerate(rows.names) for j, cn in enumerate(cols.names)
+    ]
+
+
+def _zero_blocks(
+    rows: Axis, cols: Axis, a: Float64Array, tol: Float64Array, clear: Mask
+) -> list[Finding]:
+    """Blocks with a clear miss whose analytic values are all zero, if they hold every miss."""
+    found, covered = [], np.zeros_like(clear)
+    for name, r, c in _blocks(rows, cols):
+        if clear[r, c].any() and np.all(np.abs(a[r, c]) <= tol[r, c]):
+            covered[r, c] = True
+            found.append(matrix_finding("zero-block", f"the block {name} is zero: its "
+                                        "derivative is missing", name))
+    return found if found and not np.any(clear & ~covered) else []
+
+
+def _supported(line: Mask) -> bool:
+    """Whether a row's or column's clear misses support calling the whole line wrong.
+
+    MIN_SUPPORT of them, or every element of a shorter line (at least two).
+    """
+    n = int(line.sum())
+    return n >= MIN_SUPPORT or (n >= 2 and n == line.size)
+
+
+def _within_leaves(axis: Axis, line: Mask) -> str:
+    """`` (in its x['v'] block)`` when the misses of a line lie in one leaf of a many-leaf axis."""
+    if len(axis.names) < 2:
+        return ""
+    leaves = {int(np.searchsorted(axis.offsets[1:], k, side="right"))
+              for k in np.flatnonzero(line)}
+    return f", in its {axis.names[leaves.pop()]} block" if len(leaves) == 1 else ""
+
+
+def _lines(
+    rows: Axis, cols: Axis, residual: Float64Array, tol: Float64Array, clear: Mask,
+    bad: Mask, joiner: str,
+) -> list[Finding]:
+    """One wrong element, one wrong row or one wrong column, when every miss lies there."""
+    r_hit, c_hit = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
+    if len(r_hit) == 1 and len(c_hit) == 1:
+        name = f"{rows.describe(int(r_hit[0]))}{joiner}{cols.describe(int(c_hit[0]))}"
+        return [matrix_finding("wrong-element", f"only {name} is wrong", name)]
+    if len(r_hit) == 1 and rows.offsets[-1] > 1 and _supported(clear[r_hit[0]]):
+        name = rows.describe(int(r_hit[0]))
+        where = _within_leaves(cols, bad[r_hit[0]])
+        return [matrix_finding("wrong-row", f"only the row of {name} is wrong{where} (one "
+                               f"output: {int(clear.sum())} clear misses, all in it)", name)]
+    if len(c_hit) == 1 and cols.offsets[-1] > 1 and _supported(clear[:, c_hit[0]]):
+        name = cols.describe(int(c_hit[0]))
+        where = _within_leaves(rows, bad[:, c_hit[0]])
+        return [matrix_finding("wrong-column", f"only the column of {name} is wrong{where} "
+                               f"(one input: {int(clear.sum())} clear misses, all in it)",
+                               name)]
+    return []
+
+
+def diagnose_matrix(
+    rows: Axis, cols: Axis, a: Float64Array, n: Float64Array, tol: Float64Array,
+    bad: Mask, checked: Mask, *, joiner: str = " wrt ",
+) -> tuple[Finding, ...]:
+    """The findings that explain the mismatches of a (rows, cols) derivative matrix.
+
+    ``bad`` marks the mismatching elements, ``checked`` those compared (passing or not).
+
+    Examples
+    --------
+    >>> n = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> rows, cols = Axis(("f(x)",), ((2,),)), Axis(("x",), ((2,),))
+    >>> bad = np.ones((2, 2), bool)
+    >>> [f.name for f in diagnose_matrix(rows, cols, n.T, n, np.full((2, 2), 1e-9), bad, bad)]
+    ['transposed']
+    """
+    with np.errstate(all="ignore"):
+        clear = bad & ~(np.abs(a - n) <= SLACK * tol)
+        if not clear.any():
+            return ()
+        n_clear = int(clear.sum())
+        c = _factor(a, n, tol, checked) if n_clear >= MIN_SUPPORT else None
+        if c is not None:
+            name = "sign" if c == -1.0 else "constant-factor"
+            what = "has the wrong sign" if c == -1.0 else f"is {c:.6g}× the numerical one"
+            return (matrix_finding(name, f"the whole derivative {what}", "all", factor=c),)
+        if (n_clear >= 2 and a.shape[0] == a.shape[1] and a.shape[0] > 1
+                and _within(a.T - n, tol, checked)):
+            return (matrix_finding("transposed", "the derivative is transposed: it holds J "
+                                   "where Jᵀ belongs (or the reverse)", "all"),)
+        lines = _lines(rows, cols, a - n, tol, clear, bad, joiner)
+        if n_clear == 1 and lines:  # one miss: the element, not a block it happens to fill
+            return tuple(lines)
+        zero = _zero_blocks(rows, cols, a, tol, clear)
+        return tuple(zero or lines)
+
+
+__all__ = ["SLACK", "Axis", "Finding", "Hints", "diagnose", "diagnose_matrix", "format_findings"]
 
 # The public names belong to this package: their reprs, pickles and doctests say so.
 Finding.__module__ = diagnose.__module__ = format_findings.__module__ = __name__
