@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _jacobian_diagnosis, _rows, _sampling, steps, tree
+from gradcheck import _jacobian_diagnosis, _rows, steps, tree
+from gradcheck import _moved as _sampling
 from gradcheck._rows import Options
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, DerivativeMismatch
 from gradcheck.evaluators import vector as _vector
