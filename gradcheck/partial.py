@@ -376,22 +376,22 @@ def check_sampled(
             leaves[i].reshape(-1)[local[i]] = values
         return raised_by_f.call(scalar, _tree.unflatten(pb.treedef, leaves), *extra)
 
-    raised_by_f = RaisedByF()
-    with callers_errors(pb.layout, used, local, raised_by_f):
+    raised_by_f = _RaisedByF()
+    with _callers_errors(pb.layout, used, local, raised_by_f):
         result = check.check_gradient(restricted, sub_x, sub_grad, args=pb.args, method=method,
                                       step=step)
-    result = in_callers_names(result, pb.layout, used, local, sub_x)
+    result = _in_callers_names(result, pb.layout, used, local, sub_x)
     names = tuple(pb.layout.describe(int(c)) for c in chosen)
     return SampledResult(result, chosen, names, pb.layout.size)
 
 
 # The sampled check in the caller's names: ``x['W'][3, 7]``, not ``x[0][31]``. `check_sampled`
 # checks f as a function of a list of 1-D arrays, one per leaf of x that holds sampled
-# coordinates; `in_callers_names` turns that check's result into the caller's leaves and
-# indices, `callers_errors` does the same for the messages of the errors it raises.
+# coordinates; `_in_callers_names` turns that check's result into the caller's leaves and
+# indices, `_callers_errors` does the same for the messages of the errors it raises.
 
 
-def in_callers_names(
+def _in_callers_names(
     result: report.GradientCheckResult,
     layout: _tree.Layout,
     used: Sequence[int],
@@ -438,7 +438,7 @@ _INTERNAL = re.compile(r"x\[(\d+)\]\[(\d+)\]")
 """An element of the sampled check as its messages write it: ``x[leaf][position]``."""
 
 
-class RaisedByF:
+class _RaisedByF:
     """The errors that the caller's f raised, so that their messages are never rewritten."""
 
     def __init__(self) -> None:
@@ -462,9 +462,9 @@ class RaisedByF:
 
 
 @contextlib.contextmanager
-def callers_errors(
+def _callers_errors(
     layout: _tree.Layout, used: Sequence[int], local: Mapping[int, npt.NDArray[np.intp]],
-    raised_by_f: RaisedByF | None = None,
+    raised_by_f: _RaisedByF | None = None,
 ) -> Iterator[None]:
     """Re-raise a TypeError/ValueError of the sampled check with its elements in x's names.
 
