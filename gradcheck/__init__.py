@@ -38,11 +38,12 @@ from gradcheck.numerical import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
     SampledResult,
+    TaylorResult,
     check_directional,
     check_sampled,
+    taylor_test,
 )
 from gradcheck.report import GradientCheckResult, GradientMismatch
-from gradcheck.taylor import TaylorResult, taylor_test
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,5 @@
-"""f at x moved along one direction, in memory bounded by a few copies of x.
+"""What the partial checks stand on: f at x moved along one direction, in memory bounded by a few
+copies of x; the gradient's leaves; the random draws and counts of the randomized checks.
 
 The partial checks (:func:`gradcheck.check_directional`, :func:`gradcheck.taylor_test`) are
 meant for huge P, so they evaluate ``f(x + h v)`` holding, beyond x and the gradient, one
@@ -7,7 +8,8 @@ one contiguous float64 array, else a copy): one copy of such an x (two for the c
 whose point is complex), one more for a pytree. The random unit direction v is never
 stored (:class:`Direction` draws it again, chunk by chunk, for each point), and the products
 over P (``aᵀd``, ``|a|ᵀ|d|``, ``‖z‖``) are taken over chunks of :data:`CHUNK` coordinates, so
-no other array of P elements is made.
+no other array of P elements is made. :func:`gradient_leaves` serves the full check too, and
+:func:`count` the directions of :func:`gradcheck.check_jvp` and :func:`gradcheck.check_vjp`.
 
 Example
 -------
@@ -35,7 +37,7 @@ from gradcheck import _problem
 from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
 
-__all__ = ["CHUNK", "Direction", "Mover", "gradient_leaves"]
+__all__ = ["CHUNK", "Direction", "Mover", "count", "generator", "gradient_leaves", "max_abs"]
 
 CHUNK = 1 << 13
 """Coordinates per chunk of a product over P (64 KiB of float64)."""
@@ -167,3 +169,31 @@ class Mover:
             raise ValueError(f"`f` returned {value} near x; f must be finite near x")
         self.eps = max(self.eps, eps)
         return value
+
+
+# The arguments of the randomized checks (jvp and vjp count their directions with `count` too).
+
+
+def generator(rng: object) -> np.random.Generator:
+    """A Generator from ``rng``: None (seed 0: reproducible by default), a seed or one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"`rng` is {rng!r}; it must be None, an int seed >= 0 or a Generator")
+    return np.random.default_rng(int(rng))
+
+
+def count(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
+    if value < 1:
+        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
+    return int(value)
+
+
+def max_abs(x: npt.NDArray[np.float64]) -> float:
+    """``max(1, max_k |x_k|)``, without a temporary of P elements."""
+    return max(1.0, float(np.max(x)), -float(np.min(x)))

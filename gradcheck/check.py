@@ -24,7 +24,7 @@ from gradcheck import (
 from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
 from gradcheck._problem import Problem
-from gradcheck.diagnosis._hints import resolve_hints
+from gradcheck.diagnosis._parts import resolve_hints
 from gradcheck.evaluators import factory as _evaluation
 from gradcheck.evaluators import parallel as _parallel
 from gradcheck.options import CheckOptions, asserting, explicit_tolerance, number

@@ -30,7 +30,7 @@ from typing import Any, ParamSpec, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, _sampling, steps, tree
+from gradcheck import _moved, _problem, steps, tree
 from gradcheck.evaluators import factory
 
 __all__ = ["CheckOptions", "asserting", "check_callable", "check_directions", "check_seed",
@@ -168,7 +168,7 @@ def check_directions(given: object, n: object, seed: object, name: str, count_na
                      ref: str) -> None:
     """Before f is first called: ``given`` a non-empty list, or ``n`` and ``seed`` valid."""
     if given is None:
-        _sampling.count(count_name, n)
+        _moved.count(count_name, n)
         check_seed(seed)
     elif not isinstance(given, (list, tuple)) or not given:
         raise TypeError(f"`{name}` is {type(given).__name__}; it must be a non-empty list of "
@@ -186,7 +186,7 @@ def directions(given: Any, n: Any, seed: Any, layout: tree.Layout, treedef: tree
     check_directions(given, n, seed, name, count_name, ref)
     if given is not None:
         return list(given), False
-    count = _sampling.count(count_name, n)
+    count = _moved.count(count_name, n)
     rng = np.random.default_rng(check_seed(seed))
     return [tree.unflatten(treedef, [rng.standard_normal(shape) for shape in layout.shapes])
             for _ in range(count)], True

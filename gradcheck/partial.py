@@ -1,9 +1,12 @@
-"""Cheap partial checks for huge P: random directional derivatives and random coordinates.
+"""The partial checks for huge P: random directions, random coordinates, the Taylor remainder.
 
 A full check costs 2P calls of f. :func:`check_directional` compares vᵀg with a finite
 difference of f along a few random unit directions v (2 calls of f each, plus one at x), and
 states the probability that a wrong gradient goes unnoticed; :func:`check_sampled` runs the
-full element-wise check (:func:`gradcheck.check_gradient`) on k coordinates drawn at random.
+full element-wise check (:func:`gradcheck.check_gradient`) on k coordinates drawn at random;
+:func:`taylor_test` fits the order of the Taylor remainder along random directions, with no
+step to choose. The points near x that they evaluate f at, the random draws and the gradient's
+leaves come from :mod:`gradcheck._moved`.
 
 Example
 -------
@@ -14,27 +17,46 @@ Example
 (True, True)
 >>> check_directional(f, x, lambda w: np.cos(w) * 1.001, rng=0).passed
 False
+>>> f = lambda w: float(np.sum(np.exp(w)))
+>>> x = np.array([0.1, -0.4, 0.3])
+>>> taylor_test(f, x, np.exp).passed, taylor_test(f, x, lambda w: 1.01 * np.exp(w)).passed
+(True, False)
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, _problem, _sampling, _verdict, check, report, steps
+from gradcheck import _moved, _problem, _verdict, check, report, steps
 from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
-from gradcheck._sampled_names import RaisedByF, callers_errors, in_callers_names
+from gradcheck.diagnosis import Hints, diagnose_named
 
-__all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]
+__all__ = [
+    "SLOPE_THRESHOLD",
+    "DirectionalResult",
+    "SampledResult",
+    "TaylorResult",
+    "check_directional",
+    "check_sampled",
+    "taylor_test",
+]
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 DISTRIBUTIONS = ("gaussian", "rademacher")
 _METHODS = ("central", "forward", "complex")
+
+
+# --- Directional: vᵀg against a finite difference of f along random unit directions -----------
 
 
 class DirectionalResult(NamedTuple):
@@ -176,7 +198,7 @@ def check_directional(
         raise ValueError(f"`method` is {method!r}; check_directional takes one of "
                          f"{', '.join(_METHODS)}")
     pb = _problem.prepare(f, x, args, method)
-    n = _sampling.count("n_directions", n_directions)
+    n = _moved.count("n_directions", n_directions)
     if step is not None and not (isinstance(step, (int, float)) and 0 < step < math.inf):
         raise ValueError(f"`step` is {step!r}; it must be a positive finite number or None")
     distribution = _check_distribution(distribution)
@@ -184,7 +206,7 @@ def check_directional(
     call = _moved.Mover(pb, pair or pb.f)
     f0 = call.at_x()
     call.analytic, eps_a = _moved.gradient_leaves(pb, grad, pair)
-    gen, m = _sampling.generator(rng), _sampling.max_abs(pb.x_flat)
+    gen, m = _moved.generator(rng), _moved.max_abs(pb.x_flat)
     eps = max(float(np.max(pb.layout.eps())), call.eps)
     h = steps.relative_step(method, eps) * m if step is None else float(step)
     rows = [_along(call, method, gen, distribution, h, f0, eps, m) for _ in range(n)]
@@ -216,6 +238,9 @@ def _along(
     second = abs(fp.real - 2 * f0 + fm.real) / h**2
     error = eps * f_max / h + h**2 / 6 * max(f_max / m**3, second / m)
     return (fp.real - fm.real) / (2 * h), (a_dp - a_dm) / (2 * h), error, f_max, abs_a_d / h
+
+
+# --- Sampled: the full element-wise check on k random coordinates ------------------------------
 
 
 class SampledResult(NamedTuple):
@@ -332,8 +357,8 @@ def check_sampled(
     (True, 3, 100)
     """
     pb = _problem.prepare(f, x, args, method)
-    count = min(_sampling.count("k", k), pb.layout.size)
-    chosen = np.sort(_sampling.generator(rng).choice(pb.layout.size, size=count, replace=False))
+    count = min(_moved.count("k", k), pb.layout.size)
+    chosen = np.sort(_moved.generator(rng).choice(pb.layout.size, size=count, replace=False))
     pair = check._PairValue(pb.f) if grad is None else None
     if pair is not None:
         pair(pb.fresh_x(), *pb.args)
@@ -351,10 +376,275 @@ def check_sampled(
             leaves[i].reshape(-1)[local[i]] = values
         return raised_by_f.call(scalar, _tree.unflatten(pb.treedef, leaves), *extra)
 
-    raised_by_f = RaisedByF()
-    with callers_errors(pb.layout, used, local, raised_by_f):
+    raised_by_f = _RaisedByF()
+    with _callers_errors(pb.layout, used, local, raised_by_f):
         result = check.check_gradient(restricted, sub_x, sub_grad, args=pb.args, method=method,
                                       step=step)
-    result = in_callers_names(result, pb.layout, used, local, sub_x)
+    result = _in_callers_names(result, pb.layout, used, local, sub_x)
     names = tuple(pb.layout.describe(int(c)) for c in chosen)
     return SampledResult(result, chosen, names, pb.layout.size)
+
+
+# The sampled check in the caller's names: ``x['W'][3, 7]``, not ``x[0][31]``. `check_sampled`
+# checks f as a function of a list of 1-D arrays, one per leaf of x that holds sampled
+# coordinates; `_in_callers_names` turns that check's result into the caller's leaves and
+# indices, `_callers_errors` does the same for the messages of the errors it raises.
+
+
+def _in_callers_names(
+    result: report.GradientCheckResult,
+    layout: _tree.Layout,
+    used: Sequence[int],
+    local: Mapping[int, npt.NDArray[np.intp]],
+    params: Sequence[npt.NDArray[np.floating]],
+) -> report.GradientCheckResult:
+    """``result`` of the sampled leaves ``used`` (``local[i]``: flat indices into leaf i of x,
+    ``params``: their values) with the caller's paths, leaf shapes and element indices.
+
+    Per-leaf ``size`` counts the sampled elements; the per-element arrays stay 1-D, in the
+    order of ``local[i]``.
+    """
+    paths = tuple(layout.paths[i] for i in used)
+    leaf_of = {path: j for j, path in enumerate(result.paths)}
+
+    def index(j: int, position: int) -> tuple[int, ...]:
+        flat = int(local[used[j]][position])
+        return tuple(int(k) for k in np.unravel_index(flat, layout.shapes[used[j]]))
+
+    def element(e: report.ElementError) -> report.ElementError:
+        j = leaf_of[e.path]
+        return dataclasses.replace(e, path=paths[j], index=index(j, e.index[0]))
+
+    leaves = tuple(
+        leaf._replace(
+            path=paths[j], shape=layout.shapes[used[j]],
+            worst_index=None if leaf.worst_index is None else index(j, leaf.worst_index[0]),
+        )
+        for j, leaf in enumerate(result.leaves)
+    )  # fmt: skip
+    findings = result.diagnosis and diagnose_named(
+        paths, result.analytic, result.numeric, result.tolerance, params, Hints(),
+        lambda j, at: _tree.element_name("x" + paths[j], index(j, at[0])),
+    )  # fmt: skip
+    return dataclasses.replace(
+        result, paths=paths, leaves=leaves, diagnosis=findings,
+        worst=None if result.worst is None else element(result.worst),
+        mismatches=tuple(element(e) for e in result.mismatches),
+        unverifiable=tuple(element(e) for e in result.unverifiable),
+    )  # fmt: skip
+
+
+_INTERNAL = re.compile(r"x\[(\d+)\]\[(\d+)\]")
+"""An element of the sampled check as its messages write it: ``x[leaf][position]``."""
+
+
+class _RaisedByF:
+    """The errors that the caller's f raised, so that their messages are never rewritten."""
+
+    def __init__(self) -> None:
+        self._seen: list[BaseException] = []
+
+    def call(self, f: Callable[..., Any], *args: Any) -> Any:
+        """``f(*args)``, remembering an error it raises."""
+        try:
+            return f(*args)
+        except BaseException as error:
+            self._seen.append(error)
+            raise
+
+    def caused(self, error: BaseException | None) -> bool:
+        """Whether ``error`` is (or was raised while handling) an error of f."""
+        while error is not None:
+            if any(error is seen for seen in self._seen):
+                return True
+            error = error.__cause__ or error.__context__
+        return False
+
+
+@contextlib.contextmanager
+def _callers_errors(
+    layout: _tree.Layout, used: Sequence[int], local: Mapping[int, npt.NDArray[np.intp]],
+    raised_by_f: _RaisedByF | None = None,
+) -> Iterator[None]:
+    """Re-raise a TypeError/ValueError of the sampled check with its elements in x's names.
+
+    Errors of the caller's f (those ``raised_by_f`` saw) keep their own messages.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        if raised_by_f is not None and raised_by_f.caused(error):
+            raise
+
+        def name(match: re.Match[str]) -> str:
+            j, position = int(match.group(1)), int(match.group(2))
+            if j >= len(used) or position >= len(local[used[j]]):
+                return match.group(0)
+            return layout.describe(layout.offsets[used[j]] + int(local[used[j]][position]))
+
+        text = _INTERNAL.sub(name, str(error))
+        if type(error) not in (TypeError, ValueError) or text == str(error):
+            raise
+        raise type(error)(text) from error
+
+
+# --- Taylor: the remainder must fall as h², not as h (no step to choose) ---------------------
+#
+# Along v, ``r(h) = |f(x + hv) - f(x) - h vᵀg|`` is ``O(h²)`` when g is the gradient (the first
+# Taylor term cancels) and ``≈ h |vᵀe|`` when g is off by e. Over a ladder of h the slope of
+# log r against log h is then about 2 or about 1; no single step has to be right.
+
+#: A fitted slope at least this is "about 2": the gradient passes along that direction.
+SLOPE_THRESHOLD = 1.8
+#: Remainders below this many ε·max|f| are rounding noise, not Taylor remainder.
+NOISE_FACTOR = 100.0
+#: The slope is fitted to the smallest steps above the noise, at most this many of them.
+N_FIT = 6
+
+
+class TaylorResult(NamedTuple):
+    """The outcome of :func:`taylor_test`."""
+
+    passed: bool
+    slopes: Float64Array
+    """Fitted slope of log r against log h per direction, shape (n,); NaN where fewer than 3
+    remainders rose above the noise (r is rounding only: such a direction passes)."""
+    steps: Float64Array
+    """The ladder of h, shape (K,), decreasing."""
+    remainders: Float64Array
+    """r(h) per direction and step, shape (n, K)."""
+    fitted: npt.NDArray[np.bool_]
+    """The points the slope was fitted to, shape (n, K)."""
+    noise_floor: float
+    """``NOISE_FACTOR · ε · max |f|``: remainders below it are rounding."""
+    n_evaluations: int
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        lines = [
+            f"Taylor test {verdict}: r(h) = |f(x+hv) - f(x) - h vᵀg| over {len(self.steps)} "
+            f"steps h = {self.steps[0]:.3g} .. {self.steps[-1]:.3g}, {len(self.slopes)} "
+            f"directions; slope >= {SLOPE_THRESHOLD} passes (2: g correct, 1: g wrong)"
+        ]
+        for j, slope in enumerate(self.slopes):
+            if np.isnan(slope):
+                text = (f"r below the rounding floor {self.noise_floor:.2e} at every step: "
+                        "f is linear along v to rounding and g matches it: pass")
+            else:
+                used = self.steps[self.fitted[j]]
+                mark = "ok" if slope >= SLOPE_THRESHOLD else "MISMATCH (r falls like h^slope)"
+                text = (f"slope {slope:.2f} fitted on h = {used[0]:.2e} .. {used[-1]:.2e}  "
+                        f"{mark}")
+            lines.append(f"  v{j}: {text}")
+        return "\n".join(lines)
+
+
+def _ladder(steps: object, scale: float) -> Float64Array:
+    """The default ladder 0.1·scale·2^-k down to 1e-6·scale, or ``steps`` checked."""
+    if steps is None:
+        k = np.arange(int(np.floor(np.log2(1e5))) + 1, dtype=np.float64)
+        default: Float64Array = 0.1 * scale * np.exp2(-k)
+        return default
+    ladder = np.asarray(steps, dtype=np.float64) if not isinstance(steps, str) else None
+    if (ladder is None or ladder.ndim != 1 or ladder.size < 3
+            or not np.all(np.isfinite(ladder)) or not np.all(ladder > 0)):
+        raise ValueError(f"`steps` is {steps!r}; it must be at least 3 positive finite numbers")
+    ordered: Float64Array = np.sort(ladder)[::-1].copy()
+    return ordered
+
+
+def _slope(ladder: Float64Array, r: Float64Array, floor: float) -> tuple[float, Any]:
+    """The slope fitted to the N_FIT smallest steps with r above ``floor``, and their mask."""
+    above = np.flatnonzero(r > floor)
+    mask = np.zeros(len(ladder), bool)
+    if above.size < 3:
+        return float("nan"), mask
+    mask[above[-N_FIT:]] = True
+    slope = np.polyfit(np.log(ladder[mask]), np.log(r[mask]), 1)[0]
+    return float(slope), mask
+
+
+def taylor_test(
+    f: _evaluate.ScalarFunction,
+    x: Any,
+    grad: Any = None,
+    *,
+    args: tuple[Any, ...] = (),
+    n_directions: int = 3,
+    rng: int | np.random.Generator | None = None,
+    steps: Any = None,
+) -> TaylorResult:
+    """Check a gradient by the order of the Taylor remainder, with no step to choose.
+
+    Parameters
+    ----------
+    f, x, grad, args
+        As :func:`gradcheck.check_gradient`.
+    n_directions : int
+        Random unit directions v (Gaussian, normalised), >= 1.
+    rng : None, int or numpy.random.Generator
+        The source of the directions; None is seed 0 (reproducible).
+    steps : sequence of float, optional
+        The ladder of h (>= 3 positive numbers); by default 0.1·s·2^-k for k = 0..16
+        (down to about 1e-6·s), s = max(1, max_k |x_k|).
+
+    Returns
+    -------
+    TaylorResult
+        ``passed``, the fitted slopes, the ladder, the remainders and the points fitted.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`gradcheck.check_gradient`; a bad ``n_directions``, ``rng`` or ``steps``.
+
+    Notes
+    -----
+    f(x + hv) = f(x) + h vᵀ∇f + h²/2 vᵀHv + O(h³), so with an analytic gradient a = ∇f + e,
+    ``r(h) = |h²/2 vᵀHv - h vᵀe + O(h³)|``: slope 2 in log-log when e = 0, slope 1 for h
+    below ``2|vᵀe| / |vᵀHv|`` otherwise. The point really evaluated is x + hv rounded to the
+    leaves' dtype; the linear term uses that displacement d (``aᵀd``), so the rounding of x
+    itself is not mistaken for an error. Remainders below ``100 ε max|f|`` are rounding and
+    are dropped; the slope is a least-squares fit of log r on log h over the (at most 6)
+    smallest steps left. Decision: every direction's slope >= 1.8 passes (about 2), a slope
+    below fails (about 1: the gradient is wrong along v). When fewer than 3 remainders rise
+    above the floor (f linear along v, or quadratic with vᵀHv ≈ 0, and g exact to rounding),
+    the remainder is pure rounding and the direction passes; the report says so. An error
+    with |vᵀe| below the floor at every step cannot be seen. Cost: 1 + n·K calls of f.
+    Memory beyond x and the gradient: one point at a time and the flat float64 x, a view of x
+    when x is one contiguous float64 array, else a copy: one or two copies of a float64 x
+    (see :mod:`gradcheck._moved`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = taylor_test(lambda w: float(w @ w), np.array([1.0, 2.0]), lambda w: 2 * w)
+    >>> result.passed, bool(np.all(np.abs(result.slopes - 2.0) < 0.05))
+    (True, True)
+    """
+    pb = _problem.prepare(f, x, args, "central")
+    n = _moved.count("n_directions", n_directions)
+    pair = check._PairValue(pb.f) if grad is None else None
+    call = _moved.Mover(pb, pair or pb.f)
+    f0 = call.at_x()
+    call.analytic, _ = _moved.gradient_leaves(pb, grad, pair)
+    ladder = _ladder(steps, _moved.max_abs(pb.x_flat))
+    gen = _moved.generator(rng)
+    remainders = np.empty((n, len(ladder)))
+    f_max = abs(f0)
+    for j in range(n):
+        v = _moved.Direction(gen, "gaussian", pb.layout.size)
+        for i, h in enumerate(ladder):
+            value, a_d, _ = call(v.point(pb, float(h)))
+            f_max = max(f_max, abs(value.real))
+            remainders[j, i] = abs(value.real - f0 - a_d)
+    eps = max(float(np.max(pb.layout.eps())), call.eps)
+    floor = NOISE_FACTOR * eps * f_max
+    fits = [_slope(ladder, r, floor) for r in remainders]
+    slopes = np.array([s for s, _ in fits])
+    passed = bool(np.all(np.isnan(slopes) | (slopes >= SLOPE_THRESHOLD)))
+    fitted = np.array([mask for _, mask in fits])
+    return TaylorResult(passed, slopes, ladder, remainders, fitted, floor, call.count)

@@ -47,6 +47,43 @@ def test_verify_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]
     assert runs[0] == runs[1]
 
 
+_NO_HYPOTHESIS = """
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "hypothesis":
+            raise ImportError("hypothesis is not installed")
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120)
+
+
+def test_the_strategies_share_the_case_tables_without_the_commands() -> None:
+    # gradcheck.strategies imports gradcheck.cli._cases, which runs gradcheck/cli/__init__.py:
+    # the commands (and backprop_ref with them) must stay unimported.
+    run = _python("import sys, gradcheck.strategies\n"
+                  "print(sorted(m for m in sys.modules if m.startswith('backprop_ref')\n"
+                  "             or m in ('gradcheck.cli._verify', 'gradcheck.cli._check_mlp')))")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_verify_runs_without_hypothesis() -> None:
+    run = _python(_NO_HYPOTHESIS + "from gradcheck.cli import main\n"
+                  "status = main(['verify', '--cases', '1', '--methods', 'complex', '--quiet',"
+                  " '--json'])\n"
+                  "assert not any(m.startswith('hypothesis') for m in sys.modules)\n"
+                  "sys.exit(status)")
+    assert run.returncode in (0, 1), run.stderr
+    assert json.loads(run.stdout)["methods"] == ["complex"]
+    blocked = _python(_NO_HYPOTHESIS + "import gradcheck.strategies")
+    assert "hypothesis is not installed" in blocked.stderr  # the blocker works
+
+
 def test_a_failing_case_exits_1_with_the_checker_report(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

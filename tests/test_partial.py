@@ -13,7 +13,7 @@ import pytest
 import gradcheck
 from backprop_ref import MLP
 from backprop_ref.bugs import plant
-from gradcheck import _sampled_names, partial
+from gradcheck import partial
 from gradcheck import tree as _tree
 
 
@@ -123,11 +123,11 @@ def test_sampled_check_errors_name_the_callers_element() -> None:
     renamed = r"^`f` returned nan along `x\['a'\]\[1, 2\]` and x\[0\]\[7\]$"
     with (
         pytest.raises(ValueError, match=renamed) as info,
-        _sampled_names.callers_errors(layout, used, local),
+        partial._callers_errors(layout, used, local),
     ):
         raise ValueError("`f` returned nan along `x[1][1]` and x[0][7]")  # x[0][7]: not sampled
     assert "x[1][1]" in str(info.value.__cause__)
-    with pytest.raises(TypeError, match=r"^`grad` is None$"), _sampled_names.callers_errors(
+    with pytest.raises(TypeError, match=r"^`grad` is None$"), partial._callers_errors(
         layout, used, local
     ):
         raise TypeError("`grad` is None")  # nothing to rename: the error itself

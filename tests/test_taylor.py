@@ -1,8 +1,9 @@
-"""taylor_test: slope 2 for a correct gradient, 1 for a wrong one, rounding handled."""
+"""taylor_test: slope 2 for a correct gradient, 1 for a wrong one, rounding handled.
+
+Its doctests run with gradcheck.partial's, in test_partial.py."""
 
 from __future__ import annotations
 
-import doctest
 from typing import Any
 
 import numpy as np
@@ -11,11 +12,6 @@ import pytest
 import gradcheck
 from backprop_ref import MLP
 from backprop_ref.bugs import plant
-from gradcheck import taylor
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(taylor, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def _problem() -> tuple[Any, Any, Any]:

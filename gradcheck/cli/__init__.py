@@ -20,12 +20,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import gradcheck
-from gradcheck.cli._check_mlp import BUG_NAMES, check_mlp
-from gradcheck.cli._verify import METHODS, Summary, verify
+from gradcheck.cli._cases import METHODS
 from gradcheck.progress import TextProgress
+
+# The commands import backprop_ref: they are imported when they run, so that
+# `gradcheck.strategies` can import the case tables of `_cases` without them.
+if TYPE_CHECKING:
+    from gradcheck.cli._verify import Summary
 
 __all__ = ["DEFAULT_CASES", "main"]
 
@@ -96,6 +100,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def _check_mlp_parser(commands: Any) -> None:
     """The ``check-mlp`` subcommand's arguments."""
+    from gradcheck.cli._check_mlp import BUG_NAMES
     run = commands.add_parser(
         "check-mlp", help="check the gradient of one random backprop_ref network, in full"
     )
@@ -180,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-mlp":
         return _run_check_mlp(args)
+    from gradcheck.cli._verify import verify
+
     progress = None if args.quiet else _Progress(sys.stderr)
     summary = verify(args.cases, seed=args.seed, methods=args.methods, progress=progress,
                      max_reported=N_REPORTED)
@@ -192,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_check_mlp(args: argparse.Namespace) -> int:
     """``gradcheck check-mlp``: print the report (or its JSON); 0 when it passed."""
+    from gradcheck.cli._check_mlp import check_mlp
+
     try:
         check = check_mlp(
             args.layers, batch=args.batch, method=args.method, seed=args.seed,

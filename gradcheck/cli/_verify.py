@@ -23,15 +23,21 @@ import numpy as np
 
 from backprop_ref import MLP, Layer, diagnosis_hints
 from backprop_ref.bugs import BUGS, plant
-from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
 from gradcheck.check import check_gradient
+from gradcheck.cli._cases import (
+    ACTIVATIONS,
+    DECAY_CONVENTIONS,
+    LOSS_OUTPUTS,
+    METHODS,
+    SCALES,
+    TARGET_RANGES,
+)
 from gradcheck.cli._memo import Memoized
 from gradcheck.report import PASS, GradientCheckResult
 
 __all__ = ["METHODS", "MIN_EFFECT", "NOISE_MARGIN", "Case", "PhaseProgress", "Summary",
            "bug_statuses", "random_case", "verify"]
 
-METHODS: tuple[str, ...] = ("forward", "central", "complex", "richardson")
 MIN_EFFECT: dict[str, float] = {"forward": 1e-5, "central": 1e-5, "richardson": 1e-5,
                                 "complex": 1e-8}
 """The smallest relative effect of a bug that counts, per method."""
@@ -65,7 +71,7 @@ def _targets(rng: np.random.Generator, m: int, n: int, loss: str, output: str) -
 def random_case(rng: np.random.Generator) -> Case:
     """A case drawn like `gradcheck.strategies.checkable_cases`, from ``rng``.
 
-    Written apart from the strategy, on the same tables (`gradcheck._cases`): the command line
+    Written apart from the strategy, on the same tables (`gradcheck.cli._cases`): the command line
     runs without Hypothesis (an optional extra), and a run's cases are those of its seed; drawn
     through Hypothesis they would be other cases, and verify's output for a seed would change.
     """

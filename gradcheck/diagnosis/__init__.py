@@ -11,9 +11,9 @@ m; never from a leaf's name or shape. A finding is made only where removing its 
 leaves every element within the checker's tolerance (up to `SLACK`); when any leaf that clearly
 fails is left unexplained, nothing is said at all. Numpy only, vectorised per leaf.
 
-Modules, one job each: `_hints` (`Hints`, the caller's words, checked against the leaves),
-`_fit` (the leaves and the residual test, the shared context of named constants and
-candidates, `Finding` and `format_findings`), `_patterns` (constant factors, multiples of the
+Modules, one job each: `_parts` (`Hints`, the caller's words, checked against the leaves; the
+leaves and the residual test, the shared context of named constants and candidates, `Finding`
+and `format_findings`), `_patterns` (constant factors, multiples of the
 parameter, localisation, structural mistakes, a factor on the data term only, and the
 least-squares fits) and this package's `diagnose`, which tries them all. The derivative
 checks' matrices (rows and columns named by an `Axis`) have their own patterns, tried by
@@ -33,10 +33,11 @@ import numpy as np
 import numpy.typing as npt
 from numpy.typing import ArrayLike
 
-from gradcheck.diagnosis._fit import (
+from gradcheck.diagnosis._parts import (
     SLACK,
     ElementNamer,
     Finding,
+    Hints,
     _Candidate,
     _check_paths,
     _Context,
@@ -44,8 +45,8 @@ from gradcheck.diagnosis._fit import (
     _Named,
     format_findings,
     name_of,
+    resolve_hints,
 )
-from gradcheck.diagnosis._hints import Hints, resolve_hints
 from gradcheck.diagnosis._patterns import (
     _data_factor,
     _factor_table,

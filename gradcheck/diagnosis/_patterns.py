@@ -1,4 +1,4 @@
-"""The patterns a diagnosis fits, one section each, all built on `_fit`.
+"""The patterns a diagnosis fits, one section each, all built on `_parts`.
 
 Constant factors a = c·n; multiples of the parameter a − n = c·x (the decay words from the
 caller); where a mismatch is confined; structural mistakes (zero, transposed, another leaf's
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradcheck.diagnosis._fit import (
+from gradcheck.diagnosis._parts import (
     Array,
     Finding,
     _Candidate,

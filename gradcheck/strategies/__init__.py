@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gradcheck._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
+from gradcheck.cli._cases import ACTIVATIONS, DECAY_CONVENTIONS, LOSS_OUTPUTS, SCALES, TARGET_RANGES
 from gradcheck.strategies._trees import (
     SHAPE_SCALES,
     cotangents,
