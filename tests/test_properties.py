@@ -21,6 +21,7 @@ quotients of f at a step of 1e-8, and these differ (f has a kink there).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from hypothesis import strategies as st
 
 from backprop_ref import MLP, Layer, vectorized
 from backprop_ref.bugs import plant
-from gradcheck import _problem, check_gradient
+from gradcheck import _problem, check_gradient, steps
 from gradcheck.cli._verify import METHODS, Case, bug_statuses
 from gradcheck.strategies import Case as DrawnCase
 from gradcheck.strategies import checkable_cases
@@ -116,6 +117,15 @@ agreed on a quotient 4e-5 off (a Hypothesis counterexample of the random profile
 repeats' offsets of 1e3 ulps left that rounding where it was)."""
 
 
+FLAT_DECAY = DrawnCase(
+    [1, 1], "identity", "relu", "squared", 7.739768295285974e-05, "ufldl",
+    [(np.full((1, 1), 3.90625e-05), np.zeros(1))], -np.ones((1, 1)), np.ones((1, 1)),
+)
+"""A dead relu output: ∂J/∂W = λ W = 3e-9 moves J = ½ by half an ulp over the forward step,
+so forward differences report it unresolved, not passed (a Hypothesis counterexample of the
+random profile; a failing check that the oracle accepts only below f's resolution)."""
+
+
 def _network(case: DrawnCase, method: str) -> tuple[MLP, list[Layer]]:
     """The case's MLP and params, noted for Hypothesis's report; sliver cases assumed away."""
     mlp = MLP(**case.keywords)
@@ -175,6 +185,7 @@ def _one_sided(f: Any, params: list[Layer], index: Any) -> tuple[Any, Any]:
 @example(TINY_BIAS, "forward")
 @example(OUTPUT_RELU_AT_KINK, "complex")
 @example(SATURATED_FORWARD, "forward")
+@example(FLAT_DECAY, "forward")
 def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> None:
     mlp, params = _network(case, method)
     # the complex step may refuse a relu exactly at its kink (f is not analytic there), with
@@ -190,8 +201,29 @@ def test_backprop_gradients_pass_the_checker(case: DrawnCase, method: str) -> No
                 raise
             event("complex: refused at a relu kink")
             continue
+        if not result.passed and _below_forward_resolution(result, mlp, params, case, method):
+            event("forward: unresolved, f moves by a few ulps over the step")
+            continue
         assert result.passed, str(result)
         event(f"{method}: {'some' if result.n_unverifiable else 'no'} unverifiable elements")
+
+
+def _below_forward_resolution(
+    result: Any, mlp: MLP, params: list[Layer], case: DrawnCase, method: str
+) -> bool:
+    """Whether the check failed only by unresolved elements that a correct gradient moves f
+    by fewer than 16 units in the last place of f(x) over the forward step: no forward
+    quotient resolves them to their own size (its tolerance is some 10 ulps over h)."""
+    if method != "forward" or result.mismatches or not result.unresolved:
+        return False
+    ulp = np.spacing(abs(mlp.cost(params, case.X, case.Y)))
+    for e in result.unresolved:
+        layer, field = re.fullmatch(r"\[(\d+)\]\.(W|b)", e.path).groups()  # type: ignore[union-attr]
+        x_k = getattr(params[int(layer)], field)[e.index]
+        step = steps.relative_step("forward", float(np.finfo(np.float64).eps)) * max(1.0, abs(x_k))
+        if abs(e.analytic) * step > 16.0 * ulp:
+            return False
+    return True
 
 
 @given(checkable_cases(), st.sampled_from(METHODS))
