@@ -19,6 +19,24 @@ of f, the combination has standard deviation ``√3 σ / h``, so ``σ_k = PROBE_
 show, the larger of the two combinations (one draw each, and a draw can land near 0). 12
 calls of f per element.
 
+Forward differences need more. Their step is the smallest (2^-26 · max(1, |x_k|)), and
+where f's rounding lives in an intermediate far coarser than ε |f| (a sigmoid output at
+z = 13.5: J = (1 - σ)² / 2 ≈ 9e-13 is rounded in 1 + e^(-z), at 2e-22, not 2e-28), offsets
+of 1e3 ulps move that intermediate by far less than its own ulp: every repeat rounds alike,
+σ comes out 0, and forward quotients 4e-5 off (central ones at half-widths within 10% of h:
+up to 3e-3) were confirmed by Richardson's levels at h, 2h, 4h, on the same binary lattice. So
+around each base the forward repeats also take ``D(b + s ρ, h + s β) + D(b - s ρ, h - s β)
+- 2 D(b, h)`` for s = 1, 2, with ρ_k, β_k seeded, non-dyadic, ``SPREAD / 2 ≤ |ρ_k|, |β_k| /
+h_k ≤ SPREAD``: a fraction of the step, they move f's intermediates by a fraction of what
+the step moves them (the last bias there: 5 to 18 ulps of 1 + e^(-z), the step 92). f's
+smooth part leaves ``s² (ρ² + β² / 3) f‴ ≤ 0.053 h² |f‴|`` there, which adds at most
+``2 · 3 / √3 · 0.053 h² |f‴| ≈ 0.18 h² |f‴|`` to the element's error, next to the
+``h |f″| / 2`` of forward truncation already in it: ``0.37 h |f‴ / f″|`` of it, below 1e-6
+at the default step wherever f″ varies on a scale above 0.006 · max(1, |x_k|). Central and
+Richardson differences do not take these repeats: their truncation, ``h² f‴ / 6`` and far
+less, is no larger than that leak, and near a pole (digamma at 0.002) the leak widened a
+wrong gradient's tolerance past it. 28 calls of f per element with forward differences.
+
 Example
 -------
 >>> import numpy as np
@@ -46,10 +64,15 @@ IntArray = npt.NDArray[np.intp]
 
 #: The bases' offsets, in units of ``ε_i · max(1, |x_i|)``.
 JITTER = 1e3
-#: The repeats' steps are also moved by ± STEP_NUDGE · ε_k · max(1, |x_k|) (non-dyadic, some
-#: 700 units in the last place of x_k): rounding that depends on the bits of the step itself
-#: (a constant row's mean, where x + h e_k moves one value of four) changes with them, while
-#: the smooth part of f moves by ``δ² f‴ / 3``, nothing at this scale.
+#: The forward repeats move the centre of element k's difference by up to ``s · SPREAD · h_k``
+#: and its half-width by up to ``s · SPREAD · h_k`` (s = 1, 2; non-dyadic, seeded): a fraction
+#: of the step, so they move f's intermediates by a fraction of what the step itself moves
+#: them, units in their last place wherever the difference quotient means anything.
+SPREAD = 0.1
+#: The repeats' steps around x + s are also moved by ± STEP_NUDGE · ε_k · max(1, |x_k|)
+#: (non-dyadic, some 700 units in the last place of x_k): rounding that depends on the bits
+#: of the step itself (a constant row's mean, where x + h e_k moves one value of four)
+#: changes with them, while the smooth part of f moves by ``δ² f‴ / 3``, nothing at this scale.
 STEP_NUDGE = 0.7 * JITTER
 #: Seed of the offsets: a check is reproducible.
 SEED = 20261202
@@ -73,28 +96,61 @@ def measure(
     centre = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
     nudge = STEP_NUDGE * pb.layout.eps()[index] * np.maximum(1.0, np.abs(pb.x_flat[index]))
     sigma = np.zeros(len(index))
+    calls = 12 * len(index)
     # around x with the step's bits kept, then around x + s with them moved
     for base, delta in ((0.0 * centre, 0.0 * nudge), (centre, nudge)):
-        mid = _difference(pb, g, base, h, index)
-        plus = _difference(pb, g, base + offset, h + delta, index)
-        minus = _difference(pb, g, base - offset, h - delta, index)
+        ev = _problem.evaluator_at(pb, g, base)
+        mid = _difference(pb, ev, base, index, 0.0 * h, h)
+        if pb.method == "forward":
+            rho, beta = (SPREAD * h * _signed(rng, len(index)) for _ in range(2))
+            sigma = np.maximum(sigma, _spread(pb, ev, base, index, h, mid, rho, beta))
+            calls += 8 * len(index)
+        ev_p, ev_m = (_problem.evaluator_at(pb, g, base + t * offset) for t in (1.0, -1.0))
+        plus = _difference(pb, ev_p, base + offset, index, 0.0 * h, h + delta)
+        minus = _difference(pb, ev_m, base - offset, index, 0.0 * h, h - delta)
         # D(b + r) + D(b - r) - 2 D(b): the smooth part cancels to O((|r|² + δ²) f‴), rounding
         # stays; its standard deviation is √6 that of one difference, √2 σ / (2 h)
-        combined = np.abs(plus + minus - 2.0 * mid)
-        combined = np.where(np.isfinite(combined), combined, 0.0)
+        combined = _finite(np.abs(plus + minus - 2.0 * mid))
         sigma = np.maximum(sigma, _problem.PROBE_SAFETY * h * combined / np.sqrt(3.0))
-    return sigma, 12 * len(index)
+    return sigma, calls
+
+
+def _spread(
+    pb: Problem, ev: Any, base: Float64Array, index: IntArray, h: Float64Array,
+    mid: Float64Array, rho: Float64Array, beta: Float64Array,
+) -> Float64Array:
+    """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2, around
+    ``x + base``, each pair against ``mid``, the difference at ``x + base`` (forward only)."""
+    d = {s: _difference(pb, ev, base, index, s * rho, h + s * beta)
+         for s in (1.0, -1.0, 2.0, -2.0)}
+    # C(s) = D(+s) + D(-s) - 2 D(0): the smooth part of f leaves (s² ρ² + s² β² / 3) f‴,
+    # rounding stays (see the module notes); either scale is one draw
+    near, far = (_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
+    sigma: Float64Array = _problem.PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
+    return sigma
+
+
+def _finite(values: Float64Array) -> Float64Array:
+    """``values`` with every NaN or inf set to 0 (a base where f is not finite is left out)."""
+    out: Float64Array = np.where(np.isfinite(values), values, 0.0)
+    return out
+
+
+def _signed(rng: np.random.Generator, n: int) -> Float64Array:
+    """n seeded non-dyadic factors, ``0.5 ≤ |t| ≤ 1``, of random sign."""
+    out: Float64Array = rng.uniform(0.5, 1.0, n) * rng.choice([-1.0, 1.0], n)
+    return out
 
 
 def _difference(
-    pb: Problem, g: Callable[..., Any], offset: Float64Array, h: Float64Array, index: IntArray
+    pb: Problem, ev: Any, base: Float64Array, index: IntArray, centre: Float64Array,
+    h: Float64Array,
 ) -> Float64Array:
-    """Central differences at ``index`` with steps ``h``, around the base ``x + offset``."""
-    base = _problem.evaluator_at(pb, g, offset)
+    """Central differences at ``index`` centred ``centre`` from ``x + base``, half-widths ``h``."""
     full = np.zeros((2, pb.layout.size))
-    full[:, index] = np.array([[1.0], [-1.0]]) * h
-    hp, hm = steps.shifted_steps(pb.x_flat + offset, pb.layout, full, only=index)[:, index]
-    values = _values(base, np.concatenate([index, index]), np.concatenate([hp, hm]))
+    full[:, index] = centre + np.array([[1.0], [-1.0]]) * h
+    hp, hm = steps.shifted_steps(pb.x_flat + base, pb.layout, full, only=index)[:, index]
+    values = _values(ev, np.concatenate([index, index]), np.concatenate([hp, hm]))
     result: Float64Array = (values[: len(index)] - values[len(index) :]) / (hp - hm)
     return result
 
