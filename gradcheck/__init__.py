@@ -28,7 +28,7 @@ from gradcheck.diagnosis import Hints
 from gradcheck.hessian import assert_hessian, check_hessian
 from gradcheck.jacobian import assert_jacobian, check_jacobian
 from gradcheck.jvp import assert_jvp, check_jvp
-from gradcheck.numerical import numerical_gradient
+from gradcheck.methods import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
     SampledResult,

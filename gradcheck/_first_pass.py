@@ -42,10 +42,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, _resolution, _verdict, check, numerical, steps
-from gradcheck._problem import Noise
+from gradcheck import check, steps
+from gradcheck import methods as numerical
+from gradcheck import steps as _problem
+from gradcheck import verdict as _resolution
+from gradcheck import verdict as _verdict
 from gradcheck.evaluators import vector as _vector
 from gradcheck.report import PASS
+from gradcheck.steps import Noise
 
 Float64Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _first_pass, _problem, check, report, steps, tree
+from gradcheck import _first_pass, check, report, steps, tree
+from gradcheck import steps as _problem
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
 from gradcheck.evaluators import factory

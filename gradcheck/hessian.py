@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck import _rows, evaluators, jacobian, jvp, numerical, steps, tree
+from gradcheck import _rows, evaluators, jacobian, jvp, steps, tree
+from gradcheck import methods as numerical
 from gradcheck._rows import Options
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 

@@ -24,9 +24,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, _problem, _sampling, _verdict, check, report, steps
+from gradcheck import _moved, _sampling, check, report, steps
 from gradcheck import evaluators as _evaluate
+from gradcheck import steps as _problem
 from gradcheck import tree as _tree
+from gradcheck import verdict as _verdict
 from gradcheck._sampled_names import RaisedByF, callers_errors, in_callers_names
 
 __all__ = ["DirectionalResult", "SampledResult", "check_directional", "check_sampled"]

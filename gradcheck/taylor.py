@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, _problem, _sampling, check
+from gradcheck import _moved, _sampling, check
 from gradcheck import evaluators as _evaluate
+from gradcheck import steps as _problem
 
 __all__ = ["SLOPE_THRESHOLD", "TaylorResult", "taylor_test"]
 

@@ -30,7 +30,8 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, evaluators, tree
+from gradcheck import evaluators, tree
+from gradcheck import steps as _problem
 from gradcheck.evaluators import batched, parallel
 from gradcheck.tree import OutputLayout
 

@@ -1,7 +1,9 @@
-"""Judging an analytic gradient against a numerical estimate, element by element.
+"""The verdict: the first pass, the confirmation, resolution and f's domain.
+
+Judging an analytic gradient against a numerical estimate, element by element.
 
 The tolerance of element k is built from the estimator's own error estimate (see
-:mod:`gradcheck.numerical`) and the rounding of the analytic value::
+:mod:`gradcheck.methods`) and the rounding of the analytic value::
 
     tol_k = SAFETY · (error_k + ANALYTIC · ε_a,k · (max(|a_k|, |n_k|) + F_k / m_k))
 
@@ -24,13 +26,13 @@ harness networks failed.
 
 The uncertainty ``u`` of one value of f in every error estimate is
 ``max(ε F, σ_f, ulp₀)`` (plus a declared spread), where ``σ_f`` is f's rounding noise measured
-by :func:`gradcheck._problem.probe_noise` (14 calls of f, around x and around points as far
+by :func:`gradcheck.steps.probe_noise` (14 calls of f, around x and around points as far
 from x as the check goes, where the noise of a cost near zero has grown with its residuals):
 ``ε |f|`` alone misses noise where f is the small difference of large intermediate values.
 
 A complex-step value that fails first has its own noise measured the same way (the
 complex-step derivatives at three probe directions around x, 12 calls of f per element, see
-:func:`gradcheck.numerical.complex_noise`) and is judged again with it: where f is the result
+:func:`gradcheck.methods.complex_noise`) and is judged again with it: where f is the result
 of cancellation its imaginary part inherits noise that the complex step's ``ε |n|`` misses,
 while a plain f keeps its ``ε``-sharp tolerance.
 
@@ -45,7 +47,7 @@ farther from x than the method did, so it cannot cross a kink the method did not
 bound and ``tol_c`` its tolerance:
 
 * f not smooth at the confirmation's scale (its levels fail the convergence-order test of
-  :mod:`gradcheck.numerical`): the element is *not verifiable at this step*, unless the analytic
+  :mod:`gradcheck.methods`): the element is *not verifiable at this step*, unless the analytic
   value lies outside the range ``[low, high]`` of the one-sided derivatives by more than the
   range's own width plus the noise (the first tolerance plus ``SAFETY`` times the quotients'
   rounding and the analytic rounding): then it is a mismatch. The width is there because
@@ -79,24 +81,84 @@ confirmation, every element it will look at has the noise of its own evaluations
 (:mod:`gradcheck._local_noise`): where that noise is well beyond the model's (BEYOND times
 u), it joins the element's error and f's noise for the confirmation. Last, a passing
 element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
-(:mod:`gradcheck._resolution`), and so is a complex-step mismatch smaller than the premise
-check could see (f 0 by cancellation through ``var``: see :mod:`gradcheck._premise`).
+(Resolution, below), and so is a complex-step mismatch smaller than the premise
+check could see (f 0 by cancellation through ``var``: see :mod:`gradcheck.methods`).
+
+Resolution
+----------
+Which passing elements the check could not resolve, and why.
+
+An element passes when ``|a - n| <= tol``. Where ``tol`` exceeds the element's own magnitude
+``max(|a|, |n|)`` and the gradient's (its max-norm, analytic or numerical), an error as large
+as the element itself would have passed: the element is *unresolved*, not passed. Where f's
+derivatives have a scale of their own, ``max(F, σ_f / ε) / m`` (``F`` the largest |f| seen,
+``σ_f`` f's measured rounding noise, which reveals the size of the values f cancels,
+``m = max(1, |x_k|)``), a tolerance below that scale still resolves the element: an f that
+is 0 by cancellation has a gradient near 0 (rounding, analytic and numerical) that a tolerance
+of 1e-10 does settle. A declared nondeterminism (``nondet_tol``) has no such excuse: a
+tolerance it widened past the gradient is unresolved.
+
+Nor has a *flat* f: where f's values did not move at all over the step (the estimate and,
+where known, both one-sided quotients exactly 0) and the analytic element is not 0, f is
+saturated at float resolution (tanh at 100, softmax of logits 1000 apart: gradients of 1e-32
+to 1e-193), and its scale says nothing about an element that small; the literal rule holds
+and the element is unresolved, so a sign flip there cannot pass. What tells the two apart
+is the values of f: an f that is 0 by cancellation moves by its rounding from point to
+point (its estimates are noise, not 0), an f that is 0 by structure has an analytic element
+of exactly 0 too (it passes). The complex step, whose estimate of a saturated gradient is
+accurate and nonzero, keeps f's scale in its tolerance (the analytic gradient's own rounding,
+``1 - tanh²`` giving 0 say): there a sign flip of an element far below ``ε F / m`` still
+passes.
+
+Example
+-------
+>>> import numpy as np
+>>> status = np.zeros(2, np.int8)
+>>> out, why = mark(status, np.array([4.0, 1.0]), np.array([4.1, 1.0]), np.array([0.5, 13.0]),
+...                 floor=np.zeros(2), method="central", spread=1e-5)
+>>> out.tolist(), why.startswith("`nondet_tol`")
+([0, 4], True)
+
+f's domain
+----------
+Elements whose steps cannot be kept inside f's domain: not verifiable, with the reason.
+
+A step that meets NaN, inf or an exception from f is shrunk first (DOMAIN_SHRINK at a time,
+DOMAIN_TRIES times: 4096 in all, see :mod:`gradcheck.methods`). Where f is still not finite
+on a side (``sqrt`` at exactly 0, an f that raises for x < 0 at x = 0), f is not defined on a
+neighbourhood of x along that coordinate, and no two-sided difference exists: the element is
+*not verifiable*, the others are estimated and judged as usual, and the report names the
+point where f failed and why. The complex step is left out: its points are not moved along
+the real axis, and an f that fails there is refused by it.
+
+Example
+-------
+>>> import numpy as np
+>>> from gradcheck import check_gradient, report
+>>> f = lambda x: float(np.sum(np.sqrt(x)))
+>>> with np.errstate(invalid="ignore"):
+...     result = check_gradient(f, np.array([0.0, 4.0]), np.array([0.0, 0.25]))
+>>> result.status[0].tolist() == [report.UNVERIFIABLE, report.PASS], result.diagnosis[0].name
+(True, 'outside-domain')
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _domain, _local_noise, _problem, _resolution, numerical
+from gradcheck import _local_noise, methods, steps
 from gradcheck import evaluators as _evaluate
-from gradcheck._problem import Noise, Problem
+from gradcheck.diagnosis import Finding
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
+from gradcheck.steps import Noise, Problem
 
 Float64Array = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 #: Multiplies every error estimate: how far past its own error estimate an estimator may land.
 SAFETY = 10.0
@@ -120,18 +182,18 @@ class Verdict(NamedTuple):
     """Why elements are unresolved, and what would resolve them ("" when none is)."""
     outside: tuple[npt.NDArray[np.bool_], str] | None = None
     """The elements (P,) whose steps could not be kept in f's domain, and where f failed
-    (see :mod:`gradcheck._domain`); None where not looked for."""
+    (see :mod:`gradcheck.verdict`); None where not looked for."""
 
 
 def model_tolerance(
-    est: numerical.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array
+    est: methods.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array
 ) -> Float64Array:
     """``SAFETY · (error + ANALYTIC · ε_a · (max(|a|, |n|) + F / m))`` per element."""
     return SAFETY * (est.error + _analytic_rounding(est, analytic, eps_a, m))
 
 
 def _analytic_rounding(
-    est: numerical.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array
+    est: methods.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array
 ) -> Float64Array:
     """``ANALYTIC · ε_a · (max(|a|, |n|) + F / m)``: the analytic gradient's own rounding."""
     size = np.maximum(np.abs(analytic), np.abs(est.value))
@@ -140,11 +202,11 @@ def _analytic_rounding(
 
 
 def explicit(
-    est: numerical.Estimate, analytic: Float64Array, rtol: float, atol: float
+    est: methods.Estimate, analytic: Float64Array, rtol: float, atol: float
 ) -> Verdict:
     """Pass iff ``|a - n| <= atol + rtol |n|``; no confirmation, no kink classification.
 
-    An estimate that is NaN (steps outside f's domain, see :mod:`gradcheck._domain`) is not
+    An estimate that is NaN (steps outside f's domain, see :mod:`gradcheck.verdict`) is not
     verifiable."""
     tolerance = atol + rtol * np.abs(est.value)
     status = np.where(np.abs(analytic - est.value) <= tolerance, PASS, MISMATCH)
@@ -156,7 +218,7 @@ def judge(
     ev: _evaluate.Evaluator,
     pb: Problem,
     noise: Noise,
-    est: numerical.Estimate,
+    est: methods.Estimate,
     analytic: Float64Array,
     eps_a: Float64Array,
     *,
@@ -171,15 +233,15 @@ def judge(
 
     ``function`` is f as ``ev`` evaluates it, for the complex step's noise probe.
     ``premise`` (complex step only, shape (P,)) is the smallest error per element that the
-    premise check would have seen (:func:`gradcheck._premise.check_complex_resolution`): a
+    premise check would have seen (:func:`gradcheck.methods.check_complex_resolution`): a
     mismatch below it is unresolved, the complex step's value not vouched for there.
     ``outside`` (P,) marks the elements whose steps could not be kept in f's domain (their
-    estimate is NaN, see :mod:`gradcheck._domain`): not verifiable, and looked at no further;
+    estimate is NaN, see :mod:`gradcheck.verdict`): not verifiable, and looked at no further;
     ``domain_why`` names where f failed.
     """
     if outside is None:
         outside = np.zeros(analytic.shape, bool)
-    m = _problem.scale(pb, _problem.all_coordinates(pb))
+    m = steps.scale(pb, steps.all_coordinates(pb))
     numeric = est.value.copy()
     tolerance = model_tolerance(est, analytic, eps_a, m)
     fail = ~(np.abs(analytic - numeric) <= tolerance) & ~outside
@@ -201,8 +263,8 @@ def judge(
     still = np.zeros(analytic.shape, bool)  # f's values did not move over the confirmation
     if look.size:
         outside = outside.copy()
-    for lo in range(0, look.size, numerical.BLOCK):  # elementwise: blocks bound its memory
-        block = look[lo : lo + numerical.BLOCK]
+    for lo in range(0, look.size, methods.BLOCK):  # elementwise: blocks bound its memory
+        block = look[lo : lo + methods.BLOCK]
         gone, confirm_why, still[block] = _confirm(
             ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block,
             (numeric, tolerance, status))
@@ -210,22 +272,22 @@ def judge(
         why = why or confirm_why
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
-    resolution = noise.resolution(_problem.all_coordinates(pb)) / est.step
+    resolution = noise.resolution(steps.all_coordinates(pb)) / est.step
     floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
                        10.0 * SAFETY * resolution)
-    status, reason = _resolution.mark(
+    status, reason = mark(
         status, analytic, numeric, tolerance, floor=floor, method=pb.method,
         spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
         flat=_flat(pb, est, noise, still),
         sharp=_sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None,
     )
     if premise is not None:
-        status, reason = _resolution.unvouched(status, analytic, numeric, premise, reason)
+        status, reason = unvouched(status, analytic, numeric, premise, reason)
     return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
 
 
 def _confirm(
-    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: numerical.Estimate,
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
     analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
     confirm_step: Float64Array, look: npt.NDArray[np.intp],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
@@ -233,14 +295,14 @@ def _confirm(
     """Re-estimate the elements ``look`` by the confirmation; update ``out`` in place.
 
     ``out`` is (numeric, tolerance, status), each of shape (P,). Returns where (of ``look``)
-    the confirmation's steps left f's domain, and why (see :mod:`gradcheck._domain`), and
+    the confirmation's steps left f's domain, and why (see :mod:`gradcheck.verdict`), and
     where f's values did not move at all over its levels (its value and both one-sided
     quotients exactly 0).
     """
     numeric, tolerance, status = out
     fail = status == MISMATCH
-    conf, gone, why = _domain.within(
-        lambda index: numerical.richardson(ev, pb, noise, confirm_step, index, f0), look)
+    conf, gone, why = within(
+        lambda index: methods.richardson(ev, pb, noise, confirm_step, index, f0), look)
     a, n, t1, failed = analytic[look], numeric[look], tolerance[look], fail[look]
     rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
     bound = SAFETY * conf.error
@@ -309,9 +371,9 @@ def _coarse(
 
 
 def _own_noise(
-    pb: Problem, noise: Noise, est: numerical.Estimate, fail: npt.NDArray[np.bool_],
+    pb: Problem, noise: Noise, est: methods.Estimate, fail: npt.NDArray[np.bool_],
     function: _evaluate.ScalarFunction,
-) -> tuple[numerical.Estimate, Noise, int]:
+) -> tuple[methods.Estimate, Noise, int]:
     """The estimate with the noise of the failing elements' own evaluations in its error.
 
     See :mod:`gradcheck._local_noise`: ``σ_k`` adds ``GAIN · σ_k / h_k`` to the error, and
@@ -337,7 +399,7 @@ def _own_noise(
 
 
 def _sharp(
-    est: numerical.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array,
+    est: methods.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array,
     resolution: Float64Array,
 ) -> Float64Array:
     """The complex step's tolerance without f's scale ``F``: its error less the scaling
@@ -345,7 +407,7 @@ def _sharp(
     far below ε |n|), and the analytic rounding relative to the element only, times the
     condition ``m = max(1, |x_k|)`` of functions like exp; at least ``resolution``, the
     spacing of subnormal numbers over the step (an imaginary part of 1e-313 keeps 10 digits)
-    (see :func:`gradcheck._resolution.mark`)."""
+    (see :func:`gradcheck.verdict.mark`)."""
     size = np.maximum(np.abs(analytic), np.abs(est.value))
     size = np.where(np.isfinite(size), size, 0.0)
     own = np.maximum(est.error - est.step**2 * est.f_max / (6.0 * m**3), resolution)
@@ -354,7 +416,7 @@ def _sharp(
 
 
 def _flat(
-    pb: Problem, est: numerical.Estimate, noise: Noise, still: npt.NDArray[np.bool_]
+    pb: Problem, est: methods.Estimate, noise: Noise, still: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.bool_]:
     """Where f's values did not move at all over the step: the first estimate is exactly 0,
     and so are both one-sided quotients (central, Richardson); forward differences see one
@@ -373,14 +435,174 @@ def _flat(
 
 
 def _complex_noise(
-    pb: Problem, noise: Noise, est: numerical.Estimate, analytic: Float64Array,
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
     eps_a: Float64Array, m: Float64Array, fail: npt.NDArray[np.bool_],
     function: _evaluate.ScalarFunction,
-) -> tuple[numerical.Estimate, Float64Array, int]:
+) -> tuple[methods.Estimate, Float64Array, int]:
     """The complex-step estimate with the measured noise of its failing values in its error."""
     look = np.flatnonzero(fail)
-    sigma, calls = numerical.complex_noise(pb, function, noise, est.step, look, est.value[look])
+    sigma, calls = methods.complex_noise(pb, function, noise, est.step, look, est.value[look])
     error = est.error.copy()
     error[look] = np.maximum(error[look], sigma)
     est = est._replace(error=error)
     return est, model_tolerance(est, analytic, eps_a, m), calls
+
+
+_WHY = {
+    "spread": "`nondet_tol` widened the tolerance past the gradient; a deterministic f (or a "
+              "smaller `nondet_tol`) would resolve it",
+    "complex": "the complex step's values are noisy here (f cancels large values, or its "
+               "complex part is inaccurate); method=\"richardson\" or \"central\" would resolve it",
+    "forward32": "forward differences in float32 resolve little; method=\"central\" or float64 "
+                 "x would resolve it",
+    "settle": "the confirmation by Richardson extrapolation could not tell the analytic value "
+              "from the first estimate; method=\"richardson\" (or \"complex\" where f is "
+              "analytic) would resolve it",
+    "premise": "the complex step's premise (f analytic, its complex part accurate) could not "
+               "be verified at this level (f cancels to about 0, through var, say); "
+               "method=\"richardson\" or \"central\" would resolve it",
+    "flat": "f's values do not move over the step (f saturated: tanh far out, softmax of "
+            "logits far apart), so a gradient this small is below what they resolve; a less "
+            "saturated point, or f computed in a form that keeps its slope (log-space), would "
+            "resolve it",
+    "sharp": "the complex step resolves this element, far below f's scale, and disagrees with "
+             "the analytic value: there an analytic gradient that rounds at f's scale (1 - "
+             "tanh² giving 0) and a wrong one look alike; the analytic gradient computed in a "
+             "form that keeps its size (log-space, 1/cosh²) would resolve it",
+    "step": "f changes faster than the step resolves (the step may straddle a singularity or "
+            "the edge of f's domain); a smaller `step`, or method=\"complex\" where f is "
+            "analytic, would resolve it",
+}
+
+
+def mark(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    tolerance: Float64Array, *, floor: Float64Array, method: str, spread: float,
+    float32: bool = False, flat: npt.NDArray[np.bool_] | None = None,
+    sharp: Float64Array | None = None,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """``status`` with unresolved passes marked UNRESOLVED, and the reason ("" if none).
+
+    ``floor`` is the scale of f's derivatives per element (see the module notes; ignored
+    when ``spread`` > 0, where ``flat``: f's values did not move at all over the step, and
+    where ``|a - n|`` exceeds ``sharp``, the tolerance of an estimate that is accurate to its
+    own size: the complex step's, whose value of a saturated gradient is not rounding).
+    """
+    size = np.maximum(np.abs(analytic), np.abs(numeric))
+    size = np.where(np.isfinite(size), size, 0.0)
+    gradient = float(size.max(initial=0.0))
+    # f's values did not move over the step while the analytic element is not 0: f is flat
+    # at float resolution there (saturated), not 0 by structure or cancellation (whose values
+    # move by their rounding), so f's scale excuses nothing
+    blind = np.zeros(status.shape, bool) if flat is None else flat
+    blind = blind & (analytic != 0.0) & np.isfinite(analytic)
+    if sharp is not None:
+        # the estimate resolves the element on its own and disagrees: whether the analytic
+        # value is a rounding of f's scale (1 - tanh² giving 0) or a bug, f's scale cannot say
+        blind = blind | (np.abs(analytic - numeric) > sharp)
+    if spread == 0.0:
+        size = np.where(blind, size, np.maximum(size, floor))
+    open_ = (status == PASS) & (tolerance > np.maximum(size, gradient))
+    keys = ["settle"] if np.any(status == UNRESOLVED) else []
+    out = status.copy()
+    if open_.any():
+        out[open_] = UNRESOLVED
+        if spread > 0.0:
+            keys.append("spread")
+        elif np.any(open_ & blind):
+            keys.append("sharp" if method == "complex" else "flat")
+        elif method == "complex":
+            keys.append("complex")
+        elif method == "forward" and float32:
+            keys.append("forward32")
+        else:
+            keys.append("step")
+    return out, "; ".join(_WHY[key] for key in keys)
+
+
+def unvouched(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    premise: Float64Array, reason: str,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """Complex-step mismatches below the premise check's resolution ``premise`` made
+    UNRESOLVED, with the reason added to ``reason``: real differences could not vouch for the
+    complex value there, so the mismatch may be the complex step's, not the gradient's."""
+    below = (status == MISMATCH) & (np.abs(analytic - numeric) <= premise)
+    if not below.any():
+        return status, reason
+    out = status.copy()
+    out[below] = UNRESOLVED
+    return out, "; ".join(part for part in (reason, _WHY["premise"]) if part)
+
+
+def domain_estimate(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, f0: float,
+) -> tuple[methods.Estimate, BoolArray, str]:
+    """The estimate at every coordinate, NaN where f is not finite at the largest shrink.
+
+    Returns ``(estimate, outside, why)``: ``outside`` (P,) marks those coordinates and
+    ``why`` names the first point where f failed ("" where none did).
+    """
+    def method(index: npt.NDArray[np.intp]) -> methods.Estimate:
+        return methods.estimate(ev, pb, noise, h, index, f0)
+
+    if pb.method == "complex":
+        return method(np.arange(pb.layout.size)), np.zeros(pb.layout.size, bool), ""
+    return within(method, np.arange(pb.layout.size))
+
+
+def within(
+    estimator: Callable[[npt.NDArray[np.intp]], methods.Estimate],
+    index: npt.NDArray[np.intp],
+) -> tuple[methods.Estimate, BoolArray, str]:
+    """``estimator`` at the coordinates ``index`` (n,), left out where it leaves f's domain.
+
+    Returns ``(estimate, outside, why)``, the estimate's arrays of shape (n,), NaN where
+    ``outside`` (n,), and ``why`` naming the first point where f failed.
+    """
+    outside = np.zeros(index.size, bool)
+    why = ""
+    while True:
+        try:
+            est = estimator(index[~outside])
+        except methods.OutsideDomain as exc:
+            fresh = np.isin(index, exc.index) & ~outside
+            if not fresh.any():
+                raise
+            outside |= fresh
+            why = why or str(exc).split("; f must be finite")[0]
+            continue
+        return _spread(est, np.flatnonzero(~outside), index.size), outside, why
+
+
+def _spread(est: methods.Estimate, index: npt.NDArray[np.intp], size: int) -> methods.Estimate:
+    """``est`` of the coordinates ``index`` as (size,) arrays: NaN (False) elsewhere."""
+    if index.size == size:
+        return est
+
+    def full(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        out = np.zeros(size, bool) if a.dtype == bool else np.full(size, np.nan)
+        out[index] = a
+        return out
+
+    fields: dict[str, Any] = {name: full(value) for name, value in est._asdict().items()
+              if isinstance(value, np.ndarray)}
+    return est._replace(**fields)
+
+
+def domain_finding(pb: Problem, outside: BoolArray, why: str) -> tuple[Finding, ...]:
+    """The diagnosis line that says which elements left f's domain, where and why."""
+    if not outside.any():
+        return ()
+    names = [pb.layout.describe(int(k)) for k in np.flatnonzero(outside)]
+    listed = ", ".join(f"`{n}`" for n in names[:5]) + (
+        f" and {len(names) - 5} more" if len(names) > 5 else "")
+    message = (
+        f"{listed} not verifiable: f is not finite on a side of x even at the step shrunk "
+        f"{int(methods.DOMAIN_SHRINK ** methods.DOMAIN_TRIES)} times ({why}); f is not "
+        "defined on a neighbourhood of x there, so no two-sided difference exists"
+    )
+    leaves = tuple(dict.fromkeys(
+        pb.layout.paths[int(np.searchsorted(pb.layout.offsets, k, side="right")) - 1]
+        for k in np.flatnonzero(outside)))
+    return (Finding("outside-domain", message, leaves, {"elements": len(names)}),)
