@@ -312,9 +312,10 @@ def run_check(
         sigma, probe_calls = steps.probe_noise(pb, function, f0, noise.eps, reach)
         noise = steps.noise_for(pb, ev.result_eps, allowed, sigma)
     est, outside, why = _verdict.domain_estimate(ev, pb, noise, h, f0)
-    if pb.method == "complex" and explicit is None and pb.layout.size:
-        # the complex step refuses an f it cannot check (see gradcheck.methods)
-        calls_, premise = methods.check_complex_resolution(pb, function, f0, est, noise)
+    check_premise = steps.METHODS[pb.method].premise
+    if check_premise is not None and explicit is None and pb.layout.size:
+        # a method refuses an f it cannot check (the complex step: see gradcheck.methods)
+        calls_, premise = check_premise(pb, function, f0, est, noise)
         probe_calls += calls_
     if explicit is not None:
         verdict = _verdict.explicit(est, analytic, *explicit)

@@ -641,17 +641,8 @@ def estimate(
     f0: float | None,
 ) -> Estimate:
     """The estimate of ``pb.method`` at ``index``; forward differences need ``f0``."""
-    if pb.method == "forward":
-        if f0 is None:
-            f0 = value_at_x(ev)
-            estimate_ = forward(ev, pb, noise, h, index, f0)
-            return estimate_._replace(n_evaluations=estimate_.n_evaluations + 1)
-        return forward(ev, pb, noise, h, index, f0)
-    if pb.method == "central":
-        return central(ev, pb, noise, h, index, f0)
-    if pb.method == "complex":
-        return complex_step(ev, pb, noise, h, index)
-    return richardson(ev, pb, noise, h, index, f0)
+    estimate_: Estimate = steps.METHODS[pb.method].estimate(ev, pb, noise, h, index, f0)
+    return estimate_
 
 
 def derivative(
@@ -663,29 +654,76 @@ def derivative(
     coordinates) at less cost: what :func:`numerical_gradient` returns. Forward differences
     evaluate f(x) first.
     """
-    f0 = value_at_x(ev) if pb.method == "forward" else 0.0
-    finer = np.empty(pb.layout.size if pb.method == "richardson" else 0)
-    out = np.empty(len(index))
-    for lo in range(0, len(index), BLOCK):
-        out[lo : lo + BLOCK] = _derivative(ev, pb, h, index[lo : lo + BLOCK], f0, finer)
+    out: Float64Array = steps.METHODS[pb.method].derivative(ev, pb, h, index)
     return out
 
 
-def _derivative(
-    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray, f0: float,
-    finer: Float64Array,
+def _by_blocks(
+    index: IntArray, block: Callable[[IntArray], Float64Array]
 ) -> Float64Array:
-    """:func:`derivative` at one block of coordinates."""
-    if pb.method == "forward":
-        hp, fp = _forward_points(ev, pb, h, index)
+    """``block`` at each block of BLOCK coordinates of ``index``, concatenated."""
+    out = np.empty(len(index))
+    for lo in range(0, len(index), BLOCK):
+        out[lo : lo + BLOCK] = block(index[lo : lo + BLOCK])
+    return out
+
+
+def _forward_estimate(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray,
+    f0: float | None,
+) -> Estimate:
+    """:func:`forward`, evaluating f(x) first (and counting it) where ``f0`` is not known."""
+    if f0 is not None:
+        return forward(ev, pb, noise, h, index, f0)
+    f0 = value_at_x(ev)
+    estimate_ = forward(ev, pb, noise, h, index, f0)
+    return estimate_._replace(n_evaluations=estimate_.n_evaluations + 1)
+
+
+def _forward_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """Forward differences alone, f(x) evaluated first."""
+    f0 = value_at_x(ev)
+
+    def block(part: IntArray) -> Float64Array:
+        hp, fp = _forward_points(ev, pb, h, part)
         return (fp - f0) / hp
-    if pb.method == "central":
-        hp, hm, fp, fm = _pair(ev, pb, h, index)
+
+    return _by_blocks(index, block)
+
+
+def _central_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """Central differences alone."""
+
+    def block(part: IntArray) -> Float64Array:
+        hp, hm, fp, fm = _pair(ev, pb, h, part)
         return (fp - fm) / (hp - hm)
-    if pb.method == "complex":
-        hi, values = _imaginary_points(ev, pb, h, index)
-        return values.imag / hi
-    return _extrapolated(_levels(ev, pb, h, index, finer))[-1]
+
+    return _by_blocks(index, block)
+
+
+def _complex_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """The complex step alone."""
+
+    def block(part: IntArray) -> Float64Array:
+        hi, values = _imaginary_points(ev, pb, h, part)
+        out: Float64Array = values.imag / hi
+        return out
+
+    return _by_blocks(index, block)
+
+
+def _richardson_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """Richardson's extrapolation alone (``finer``: scratch for its finer steps, see _levels)."""
+    finer = np.empty(pb.layout.size)
+    return _by_blocks(index, lambda part: _extrapolated(_levels(ev, pb, h, part, finer))[-1])
 
 
 def value_at_x(ev: _evaluate.Evaluator) -> float:
@@ -926,3 +964,31 @@ def _compare(
     bound = SAFETY * (abs(gaps[1] - gaps[0]) + 3.0 * u + own)
     real = (4.0 * reals[1] - reals[0]) / 3.0
     return real, real - gap, bound
+
+
+_EPS64 = float(np.finfo(np.float64).eps)
+
+# The registry (see gradcheck.steps.Method, whose module notes derive the relative steps):
+# a new method is one entry here.
+_ENTRIES = (
+    steps.Method(
+        "forward", calls=1, relative_step=lambda eps: float(eps**0.5),
+        estimate=_forward_estimate, derivative=_forward_derivative,
+    ),
+    steps.Method(
+        "central", calls=2, relative_step=lambda eps: float(eps ** (1.0 / 3.0)),
+        estimate=central, derivative=_central_derivative,
+    ),
+    steps.Method(
+        # h² ≪ ε makes any step exact; float32's keeps h far above its smallest normal number
+        "complex", calls=1, relative_step=lambda eps: 1e-20 if eps <= _EPS64 else 1e-10,
+        estimate=lambda ev, pb, noise, h, index, f0: complex_step(ev, pb, noise, h, index),
+        derivative=_complex_derivative, premise=check_complex_resolution,
+    ),
+    steps.Method(
+        "richardson", calls=6, relative_step=lambda eps: float(eps ** (1.0 / 7.0)),
+        estimate=richardson, derivative=_richardson_derivative,
+    ),
+)
+for _method in _ENTRIES:
+    steps.register(_method)

@@ -82,19 +82,53 @@ from gradcheck import tree as _tree
 
 __all__ = [
     "METHODS",
+    "Method",
     "check_method",
     "confirmation_steps",
     "default_steps",
     "imaginary_steps",
+    "register",
     "relative_step",
     "resolve_steps",
     "shifted_steps",
 ]
 
-METHODS = ("forward", "central", "complex", "richardson")
 _EPS64 = float(np.finfo(np.float64).eps)
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of estimating a derivative: all that the checker needs to know of it.
+
+    The entries are made in :mod:`gradcheck.methods`, beside their estimators; the registry
+    lives here because the step rules and the evaluators' progress totals, which sit below the
+    estimators in the import order, read it too.
+    """
+
+    name: str
+    calls: int
+    """Evaluations of f per coordinate of its estimate."""
+    relative_step: Callable[[float], float]
+    """The relative step for machine epsilon ``eps`` (see the module notes)."""
+    estimate: Callable[..., Any]
+    """``(ev, pb, noise, h, index, f0) -> Estimate``: the derivative and its error model."""
+    derivative: Callable[..., Any]
+    """``(ev, pb, h, index) -> (len(index),)``: the same derivative without the error model."""
+    premise: Callable[..., Any] | None = None
+    """``(pb, g, f0, est, noise) -> (calls, resolution)``: a check that f suits the method."""
+
+
+METHODS: dict[str, Method] = {}
+"""The registry, by name, in the order error messages list them."""
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to :data:`METHODS` (a new method is one call of this)."""
+    METHODS[method.name] = method
+    relative_step.cache_clear()
+    return method
 
 
 def check_method(method: object) -> str:
@@ -107,13 +141,7 @@ def check_method(method: object) -> str:
 @functools.lru_cache(maxsize=64)
 def relative_step(method: str, eps: float) -> float:
     """The relative step of ``method`` for machine epsilon ``eps`` (see the module notes)."""
-    if method == "forward":
-        return float(eps**0.5)
-    if method == "central":
-        return float(eps ** (1.0 / 3.0))
-    if method == "richardson":
-        return float(eps ** (1.0 / 7.0))
-    return 1e-20 if eps <= _EPS64 else 1e-10
+    return METHODS[method].relative_step(eps)
 
 
 def _leaf_eps(leaves: Sequence[_tree.FloatArray], eps_floor: float) -> list[float]:

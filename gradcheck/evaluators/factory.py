@@ -44,12 +44,10 @@ from gradcheck.evaluators import batched as _batched
 from gradcheck.evaluators import parallel as _parallel
 from gradcheck.progress import Progress, TextProgress
 
-__all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Options", "Plan", "options"]
+__all__ = ["CONFIRMATION_CALLS", "Options", "Plan", "options"]
 
-CALLS_PER_COORDINATE = {"forward": 1, "central": 2, "complex": 1, "richardson": 6}
-"""Evaluations of f per coordinate of each method's estimate (see gradcheck.numerical)."""
 CONFIRMATION_CALLS = 6
-"""Evaluations of f per element the checker looks at again (Richardson; gradcheck._verdict)."""
+"""Evaluations of f per element the checker looks at again (Richardson; gradcheck.verdict)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ class Plan:
         if tracker is None:
             return self._evaluator(g, leaves, treedef, args, None)
         if tracker.total == 0:
-            per = CALLS_PER_COORDINATE[steps.check_method(self._method)]
+            per = steps.METHODS[steps.check_method(self._method)].calls
             tracker.total = self._calls_at_x + per * sum(int(leaf.size) for leaf in leaves)
         inner = self._evaluator(g, leaves, treedef, args, tracker.advance)
         own = not isinstance(inner, _REPORTING)
