@@ -398,8 +398,11 @@ def _forward(
     error = 2.0 * rounding / size + size * f_max / (2.0 * m**2)
     n = len(index)
     none = _none(n)
-    return Estimate((fp - f0) / hp, error, size, f_max, none, none, _nan(n), _nan(n),
-                    2.0 * rounding / size, _nan(n), n)
+    return Estimate(
+        value=(fp - f0) / hp, error=error, step=size, f_max=f_max, nonsmooth=none, suspect=none,
+        low=_nan(n), high=_nan(n), quotient_noise=2.0 * rounding / size, curvature=_nan(n),
+        n_evaluations=n,
+    )
 
 
 def central(
@@ -433,8 +436,11 @@ def _central(
         nonsmooth = disagreement > KINK_FACTOR * (half * f_max / m**2 + 4.0 * rounding / half)
         low, high = np.minimum(fwd, bwd), np.maximum(fwd, bwd)
     error = rounding / half + half**2 / 6.0 * third
-    return Estimate((fp - fm) / (hp - hm), error, hp, f_max, nonsmooth, nonsmooth, low, high,
-                    2.0 * rounding / half, curvature, 2 * n)
+    return Estimate(
+        value=(fp - fm) / (hp - hm), error=error, step=hp, f_max=f_max, nonsmooth=nonsmooth,
+        suspect=nonsmooth, low=low, high=high, quotient_noise=2.0 * rounding / half,
+        curvature=curvature, n_evaluations=2 * n,
+    )
 
 
 def complex_step(
@@ -457,7 +463,10 @@ def _complex_step(
              + noise.resolution(index) / hi)
     n = len(index)
     none = _none(n)
-    return Estimate(value, error, hi, f_max, none, none, _nan(n), _nan(n), error, _nan(n), n)
+    return Estimate(
+        value=value, error=error, step=hi, f_max=f_max, nonsmooth=none, suspect=none,
+        low=_nan(n), high=_nan(n), quotient_noise=error, curvature=_nan(n), n_evaluations=n,
+    )
 
 
 def complex_noise(
@@ -538,8 +547,12 @@ def _richardson(
         nonsmooth |= np.isinf(low)
         curvature = np.abs(fwd[2] - bwd[2]) / halves[2]
     suspect = nonsmooth | (truncation > KINK_FACTOR * noisy)
-    return Estimate(t2, noisy + truncation, levels[0][0], f_max, nonsmooth, suspect, low, high,
-                    2.0 * d_noise[2], curvature, 6 * n, np.abs(diffs[1] - diffs[2]) / 3.0)
+    return Estimate(
+        value=t2, error=noisy + truncation, step=levels[0][0], f_max=f_max, nonsmooth=nonsmooth,
+        suspect=suspect, low=low, high=high, quotient_noise=2.0 * d_noise[2],
+        curvature=curvature, n_evaluations=6 * n,
+        fine_truncation=np.abs(diffs[1] - diffs[2]) / 3.0,
+    )
 
 
 Level = tuple[Float64Array, Float64Array, Float64Array, Float64Array]

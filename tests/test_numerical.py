@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -329,3 +330,34 @@ def test_noise_probe_leaves_the_caller_arrays_alone() -> None:
     before = x.copy()
     _probe(lambda v: float(np.sum(v * v)), x)
     np.testing.assert_array_equal(x, before)
+
+
+def test_a_method_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Backward differences as one entry: forward's, its derivative taken at -h.
+    def backward(ev: Any, pb: Any, h: Any, index: Any) -> Any:
+        return methods._forward_derivative(ev, pb, -h, index)
+
+    entry = dataclasses.replace(steps.METHODS["forward"], name="backward", derivative=backward)
+    monkeypatch.setitem(steps.METHODS, "backward", entry)
+    x = np.array([2.0, 3.0, 5.0])
+    cube = lambda v: float(np.sum(v**3))  # noqa: E731
+    exact = 3.0 * x**2
+    # a step large enough that truncation (h f'' / 2 = 3 h x) outweighs rounding
+    below = numerical_gradient(cube, x, method="backward", step=1e-3)
+    above = numerical_gradient(cube, x, method="forward", step=1e-3)
+    np.testing.assert_allclose(below, exact - 3e-3 * x, rtol=1e-6)
+    np.testing.assert_allclose(above, exact + 3e-3 * x, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"one of forward, central, complex, richardson, backward"):
+        numerical_gradient(cube, x, method="sideways")
+
+
+def test_status_codes_keep_their_values_and_int8_arrays() -> None:
+    from gradcheck import report
+
+    assert [int(s) for s in report.Status] == [0, 1, 2, 3, 4]
+    codes = (report.PASS, report.MISMATCH, report.UNVERIFIABLE, report.UNCHECKED,
+             report.UNRESOLVED)
+    assert tuple(report.Status) == codes
+    # the module constants are plain ints: np.where keeps the status arrays int8
+    status = np.zeros(2, np.int8)
+    assert np.where([True, False], report.MISMATCH, status).dtype == np.int8
