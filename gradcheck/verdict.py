@@ -243,33 +243,87 @@ def judge(
         outside = np.zeros(analytic.shape, bool)
     m = steps.scale(pb, steps.all_coordinates(pb))
     numeric = est.value.copy()
+    est, noise, tolerance, look, calls = _first_pass(
+        pb, noise, est, analytic, eps_a, m, outside, function)
+    status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
+    status[outside] = UNVERIFIABLE
+    tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
+    outside, why, still = _confirm_all(
+        ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step,
+        np.flatnonzero(look.fail | est.suspect | look.coarse), (numeric, tolerance, status),
+        outside, domain_why)
+    status, reason = _resolve(pb, noise, est, analytic, eps_a, m, still,
+                              (numeric, tolerance, status), premise)
+    return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
+
+
+class _Look(NamedTuple):
+    """Which elements the first pass sends to the confirmation, besides the suspect ones."""
+
+    fail: BoolArray
+    """Outside the model tolerance."""
+    coarse: BoolArray
+    """Inside a tolerance too coarse to resolve them (see :func:`_coarse`)."""
+
+
+def _first_pass(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, m: Float64Array, outside: BoolArray,
+    function: _evaluate.ScalarFunction,
+) -> tuple[methods.Estimate, Noise, Float64Array, _Look, int]:
+    """The model tolerance, taken again where f's own noise is measured.
+
+    The complex step measures the noise of its failing values; the other methods that of the
+    own evaluations of every element the confirmation will look at. Returns the estimate and
+    noise with it, the tolerance, the elements to look at, and the calls of f made.
+    """
     tolerance = model_tolerance(est, analytic, eps_a, m)
-    fail = ~(np.abs(analytic - numeric) <= tolerance) & ~outside
+    fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
     calls = 0
     if pb.method == "complex" and fail.any():
         est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
-        fail = ~(np.abs(analytic - numeric) <= tolerance)
-    coarse = _coarse(analytic, numeric, tolerance) & ~outside
+        fail = ~(np.abs(analytic - est.value) <= tolerance)
+    coarse = _coarse(analytic, est.value, tolerance) & ~outside
     if pb.method != "complex" and (fail | est.suspect | coarse).any():
         # all three go to the confirmation: their own noise first
         est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
         tolerance = model_tolerance(est, analytic, eps_a, m)
-        fail = ~(np.abs(analytic - numeric) <= tolerance) & ~outside
-    status = np.where(fail, MISMATCH, PASS).astype(np.int8)
-    status[outside] = UNVERIFIABLE
-    tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
-    look = np.flatnonzero(fail | est.suspect | coarse)
-    why = domain_why
-    still = np.zeros(analytic.shape, bool)  # f's values did not move over the confirmation
+        fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
+    return est, noise, tolerance, _Look(fail, coarse), calls
+
+
+def _confirm_all(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
+    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]], outside: BoolArray,
+    why: str,
+) -> tuple[BoolArray, str, BoolArray]:
+    """:func:`_confirm` of the elements ``look``, by blocks of BLOCK elements (they bound its
+    memory); ``out`` (numeric, tolerance, status) is updated in place. Returns ``outside``
+    with the elements whose confirmation left f's domain, why f failed, and where f's values
+    did not move over the confirmation."""
+    still = np.zeros(analytic.shape, bool)
     if look.size:
         outside = outside.copy()
-    for lo in range(0, look.size, methods.BLOCK):  # elementwise: blocks bound its memory
+    for lo in range(0, look.size, methods.BLOCK):
         block = look[lo : lo + methods.BLOCK]
         gone, confirm_why, still[block] = _confirm(
-            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block,
-            (numeric, tolerance, status))
+            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block, out)
         outside[block[gone]] = True
         why = why or confirm_why
+    return outside, why, still
+
+
+def _resolve(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, m: Float64Array, still: BoolArray,
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
+    premise: Float64Array | None,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """The status with passes the check could not resolve marked unresolved (see
+    :func:`mark` and :func:`unvouched`), and why."""
+    numeric, tolerance, status = out
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
     resolution = noise.resolution(steps.all_coordinates(pb)) / est.step
@@ -283,7 +337,7 @@ def judge(
     )
     if premise is not None:
         status, reason = unvouched(status, analytic, numeric, premise, reason)
-    return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
+    return status, reason
 
 
 def _confirm(
@@ -300,56 +354,17 @@ def _confirm(
     quotients exactly 0).
     """
     numeric, tolerance, status = out
-    fail = status == MISMATCH
     conf, gone, why = within(
         lambda index: methods.richardson(ev, pb, noise, confirm_step, index, f0), look)
-    a, n, t1, failed = analytic[look], numeric[look], tolerance[look], fail[look]
+    a, n, t1 = analytic[look], numeric[look], tolerance[look]
     rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
-    bound = SAFETY * conf.error
-    tol_c = bound + SAFETY * rounding_a
-    first_off = np.abs(n - conf.value) > bound
-    agrees = np.abs(a - conf.value) <= tol_c
-    t1_data = t1  # forward: its truncation h |f''| / 2 measured, not assumed ~ h F / (2 m²)
-    if pb.method == "forward":
-        t1_data = t1 + SAFETY * est.step[look] * conf.curvature / 2.0
-    elif pb.method == "central" and conf.fine_truncation is not None:
-        # the confirmation's finest level is central's own step: its levels measure the
-        # truncation c h² that the scaling model, with length scale max(1, |x_k|), can miss
-        # (a layer norm at 100 + N(0, 1) varies on the scale of the spread, 1)
-        t1_data = t1 + SAFETY * conf.fine_truncation
-    first_agrees = np.abs(a - n) <= t1_data
-    sharper = tol_c < tolerance[look]
-    loose = bound >= np.abs(a - n)  # the confirmation cannot tell a from n
-    # undecided: the complex step's verdict stands, sharper than any real difference, and so
-    # does Richardson's where its own levels converged as a smooth f's (not suspect): its
-    # error estimate is then measured, not assumed, and the confirmation's smaller step only
-    # adds rounding
-    stands = ~loose | (pb.method == "complex") | (
-        (pb.method == "richardson") & ~est.suspect[look]
-    )
-    # f is smooth here (the confirmation converged). A standing first estimate keeps its
-    # mismatch unless the analytic value agrees with both, or the confirmation shows the
-    # first estimate was off; where it could not tell (loose) but agrees with the analytic
-    # value against the first estimate, neither is trusted: unresolved. Where the first
-    # estimate does not stand, an analytic value that agrees with the confirmation passes at
-    # the confirmation's tolerance (the resolution rule then judges that tolerance), one
-    # that does not is unresolved; never "not verifiable" on a smooth f.
-    passed_first = agrees & first_agrees
-    cleared = agrees & first_off & ~loose
-    standing = np.where(passed_first | cleared, PASS,
-                        np.where(loose & agrees & first_off, UNRESOLVED, MISMATCH))
-    smooth = np.where(
-        failed,
-        np.where(stands, standing, np.where(agrees, PASS, UNRESOLVED)),
-        np.where(sharper & ~agrees, MISMATCH, PASS),
-    )
-    # a cluster of kinks within the step can put x on a piece whose slope lies outside the
-    # one-sided range by about the range's width: only farther out is a mismatch
-    allow = t1 + SAFETY * (conf.quotient_noise + rounding_a) + (conf.high - conf.low)
-    outside = (a < conf.low - allow) | (a > conf.high + allow)
-    status[look] = np.where(conf.nonsmooth, np.where(outside, MISMATCH, UNVERIFIABLE), smooth)
-    swap = ~conf.nonsmooth & np.where(failed, first_off | first_agrees | (~stands & agrees),
-                                      sharper)
+    tol_c = SAFETY * conf.error + SAFETY * rounding_a
+    cmp = _compare(pb, est, conf, look, a, n, t1, tol_c)
+    failed = status[look] == MISMATCH
+    status[look] = np.where(conf.nonsmooth, _kinked(conf, a, t1, rounding_a),
+                            _smooth(failed, cmp))
+    swap = ~conf.nonsmooth & np.where(
+        failed, cmp.first_off | cmp.first_agrees | (~cmp.stands & cmp.agrees), cmp.sharper)
     # the confirmation's step (4h for forward and central differences) could not be kept
     # in f's domain: nothing settles these elements
     status[look[gone]] = UNVERIFIABLE
@@ -358,6 +373,87 @@ def _confirm(
     tolerance[look[swap]] = tol_c[swap]
     still = (conf.value == 0.0) & (conf.low == 0.0) & (conf.high == 0.0)
     return gone, why, still
+
+
+class _Comparison(NamedTuple):
+    """The analytic value ``a``, the first estimate ``n`` and the confirmation ``n_c``
+    compared, per element looked at."""
+
+    agrees: BoolArray
+    """``|a - n_c| <= tol_c``."""
+    first_agrees: BoolArray
+    """``|a - n|`` within the first tolerance, its truncation now measured."""
+    first_off: BoolArray
+    """The confirmation shows the first estimate was off: ``|n - n_c| > e_c``."""
+    loose: BoolArray
+    """The confirmation cannot tell a from n: ``e_c >= |a - n|``."""
+    stands: BoolArray
+    """The first estimate keeps its verdict where the confirmation is undecided."""
+    sharper: BoolArray
+    """The confirmation's tolerance is below the first one."""
+
+
+def _compare(
+    pb: Problem, est: methods.Estimate, conf: methods.Estimate, look: npt.NDArray[np.intp],
+    a: Float64Array, n: Float64Array, t1: Float64Array, tol_c: Float64Array,
+) -> _Comparison:
+    """``a``, ``n`` and the confirmation ``conf`` compared (see :class:`_Comparison`)."""
+    bound = SAFETY * conf.error
+    t1_data = t1  # forward: its truncation h |f''| / 2 measured, not assumed ~ h F / (2 m²)
+    if pb.method == "forward":
+        t1_data = t1 + SAFETY * est.step[look] * conf.curvature / 2.0
+    elif pb.method == "central" and conf.fine_truncation is not None:
+        # the confirmation's finest level is central's own step: its levels measure the
+        # truncation c h² that the scaling model, with length scale max(1, |x_k|), can miss
+        # (a layer norm at 100 + N(0, 1) varies on the scale of the spread, 1)
+        t1_data = t1 + SAFETY * conf.fine_truncation
+    loose = bound >= np.abs(a - n)
+    # undecided: the complex step's verdict stands, sharper than any real difference, and so
+    # does Richardson's where its own levels converged as a smooth f's (not suspect): its
+    # error estimate is then measured, not assumed, and the confirmation's smaller step only
+    # adds rounding
+    stands = ~loose | (pb.method == "complex") | (
+        (pb.method == "richardson") & ~est.suspect[look]
+    )
+    return _Comparison(
+        agrees=np.abs(a - conf.value) <= tol_c, first_agrees=np.abs(a - n) <= t1_data,
+        first_off=np.abs(n - conf.value) > bound, loose=loose, stands=stands,
+        sharper=tol_c < t1,
+    )
+
+
+def _smooth(failed: BoolArray, cmp: _Comparison) -> npt.NDArray[np.int_]:
+    """The status where f is smooth at the confirmation's scale (it converged).
+
+    A standing first estimate keeps its mismatch unless the analytic value agrees with both,
+    or the confirmation shows the first estimate was off; where it could not tell (loose) but
+    agrees with the analytic value against the first estimate, neither is trusted:
+    unresolved. Where the first estimate does not stand, an analytic value that agrees with
+    the confirmation passes at the confirmation's tolerance (the resolution rule then judges
+    that tolerance), one that does not is unresolved; never "not verifiable" on a smooth f.
+    A first pass stands unless a sharper confirmation disagrees.
+    """
+    passed_first = cmp.agrees & cmp.first_agrees
+    cleared = cmp.agrees & cmp.first_off & ~cmp.loose
+    standing = np.where(passed_first | cleared, PASS,
+                        np.where(cmp.loose & cmp.agrees & cmp.first_off, UNRESOLVED, MISMATCH))
+    undecided = np.where(cmp.agrees, PASS, UNRESOLVED)
+    return np.where(failed, np.where(cmp.stands, standing, undecided),
+                    np.where(cmp.sharper & ~cmp.agrees, MISMATCH, PASS))
+
+
+def _kinked(
+    conf: methods.Estimate, a: Float64Array, t1: Float64Array, rounding_a: Float64Array
+) -> npt.NDArray[np.int_]:
+    """The status where f is not smooth at the confirmation's scale: not verifiable, unless
+    the analytic value lies outside the one-sided range by more than the range's width.
+
+    A cluster of kinks within the step can put x on a piece whose slope lies outside the
+    one-sided range by about the range's width: only farther out is a mismatch.
+    """
+    allow = t1 + SAFETY * (conf.quotient_noise + rounding_a) + (conf.high - conf.low)
+    outside = (a < conf.low - allow) | (a > conf.high + allow)
+    return np.where(outside, MISMATCH, UNVERIFIABLE)
 
 
 def _coarse(
