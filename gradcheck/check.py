@@ -311,7 +311,9 @@ def run_check(
         reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = steps.probe_noise(pb, function, f0, noise.eps, reach)
         noise = steps.noise_for(pb, ev.result_eps, allowed, sigma)
+        del reach  # (P,) arrays the verdict does not read: freed before its peak
     est, outside, why = _verdict.domain_estimate(ev, pb, noise, h, f0)
+    del h  # the estimate keeps the representable steps
     check_premise = steps.METHODS[pb.method].premise
     if check_premise is not None and explicit is None and pb.layout.size:
         # a method refuses an f it cannot check (the complex step: see gradcheck.methods)

@@ -242,9 +242,9 @@ def judge(
     if outside is None:
         outside = np.zeros(analytic.shape, bool)
     m = steps.scale(pb, steps.all_coordinates(pb))
-    numeric = est.value.copy()
     est, noise, tolerance, look, calls = _first_pass(
         pb, noise, est, analytic, eps_a, m, outside, function)
+    numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
     status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
     status[outside] = UNVERIFIABLE
     tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
@@ -285,7 +285,9 @@ def _first_pass(
         fail = ~(np.abs(analytic - est.value) <= tolerance)
     coarse = _coarse(analytic, est.value, tolerance) & ~outside
     if pb.method != "complex" and (fail | est.suspect | coarse).any():
-        # all three go to the confirmation: their own noise first
+        # all three go to the confirmation: their own noise first (the tolerance is taken
+        # again with it, so the first one is not held while the noise is measured)
+        del tolerance
         est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
         tolerance = model_tolerance(est, analytic, eps_a, m)
         fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
