@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 import time
@@ -310,7 +311,7 @@ def run_check(
     if explicit is None:  # f's noise, measured out to the farthest point the check uses
         reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = steps.probe_noise(pb, function, f0, noise.eps, reach)
-        noise = steps.noise_for(pb, ev.result_eps, allowed, sigma)
+        noise = dataclasses.replace(noise, probed=float(sigma))  # its ε computed once
         del reach  # (P,) arrays the verdict does not read: freed before its peak
     est, outside, why = _verdict.domain_estimate(ev, pb, noise, h, f0)
     del h  # the estimate keeps the representable steps
