@@ -1,9 +1,9 @@
-"""The numerical methods, and the complex step's check of its own premise.
+"""The numerical methods: forward, central, complex-step and Richardson estimators.
 
-Numerical gradients: forward, central, complex-step and Richardson estimators.
-
-Each estimator works on a set of coordinates through an evaluator (see
-:mod:`gradcheck._evaluate`) and returns an :class:`Estimate`: the derivative, an estimate of
+Each method is one :class:`gradcheck.steps.Method` entry at the end of this module (its
+estimator, derivative-only form, calls per coordinate, relative step and premise check),
+registered in ``gradcheck.steps.METHODS``. Each estimator works on a set of coordinates
+through an evaluator (see :mod:`gradcheck.evaluators`) and returns an :class:`Estimate`: the derivative, an estimate of
 its absolute error, the steps, and what the checker needs to judge it. The error estimates
 use, per coordinate k: the step ``h``, the largest ``F = max |f|`` over the values used,
 ``u = max(ε F, σ_f) + s`` the uncertainty of one value of f (``ε`` the epsilon of the
