@@ -3,14 +3,14 @@
 Each method is one :class:`gradcheck.steps.Method` entry at the end of this module (its
 estimator, derivative-only form, calls per coordinate, relative step and premise check),
 registered in ``gradcheck.steps.METHODS``. Each estimator works on a set of coordinates
-through an evaluator (see :mod:`gradcheck.evaluators`) and returns an :class:`Estimate`: the derivative, an estimate of
-its absolute error, the steps, and what the checker needs to judge it. The error estimates
-use, per coordinate k: the step ``h``, the largest ``F = max |f|`` over the values used,
-``u = max(ε F, σ_f) + s`` the uncertainty of one value of f (``ε`` the epsilon of the
-coordinate's and f's dtype, ``σ_f`` the noise of f measured near x by
-:func:`gradcheck.steps.probe_noise` when the checker asks for it, ``s`` the known
-nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative of f is not measured, the
-scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
+through an evaluator (see :mod:`gradcheck.evaluators`) and returns an :class:`Estimate`:
+the derivative, an estimate of its absolute error, the steps, and what the checker needs
+to judge it. The error estimates use, per coordinate k: the step ``h``, the largest
+``F = max |f|`` over the values used, ``u = max(ε F, σ_f) + s`` the uncertainty of one
+value of f (``ε`` the epsilon of the coordinate's and f's dtype, ``σ_f`` the noise of f
+measured near x by :func:`gradcheck.steps.probe_noise` when the checker asks for it, ``s``
+the known nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative of f is not
+measured, the scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
 
 ==========  ==================================  ==========================================
 method      estimate                            error estimate
