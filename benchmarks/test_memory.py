@@ -8,7 +8,7 @@ The figures go to ``benchmark.extra_info`` (``bytes_per_coordinate``, ``copies_o
 the report. P = 1e6 runs only with ``--benchmark-enable`` (seconds per check here).
 
 Measured on this 2-core machine (``pytest benchmarks/test_memory.py --benchmark-enable``), see
-README's memory table. The full check estimates in blocks of ``gradcheck.numerical.BLOCK``
+README's memory table. The full check estimates in blocks of ``gradcheck.methods.BLOCK``
 coordinates (its step levels' intermediates exist for one block at a time); what it still
 holds is the verdict's per-element state (the estimate's fields, the tolerances, the own-noise
 repeats), above its target of FULL_CHECK_BYTES: the test says so as an expected failure, and

@@ -34,7 +34,7 @@ from gradcheck.jacobian import (
     check_jvp,
     check_vjp,
 )
-from gradcheck.numerical import numerical_gradient
+from gradcheck.methods import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
     SampledResult,

@@ -40,7 +40,7 @@ wrong gradient's tolerance past it. 28 calls of f per element with forward diffe
 Example
 -------
 >>> import numpy as np
->>> from gradcheck import _problem
+>>> from gradcheck import steps as _problem
 >>> f = lambda x: float(np.sum((x - x.mean()) / np.sqrt(x.var() + 1e-5)))  # 0 by cancellation
 >>> pb = _problem.prepare(f, np.full(4, 1.5), (), "central")
 >>> sigma, calls = measure(pb, f, np.full(4, 9.08e-6), np.arange(4))
@@ -56,8 +56,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, steps
-from gradcheck._problem import Problem
+from gradcheck import steps
+from gradcheck import steps as _problem
+from gradcheck.steps import Problem
 
 Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem
 from gradcheck import evaluators as _evaluate
+from gradcheck import steps as _problem
 from gradcheck import tree as _tree
 
 __all__ = ["CHUNK", "Direction", "Mover", "count", "generator", "gradient_leaves", "max_abs"]

@@ -15,8 +15,8 @@ suspect (central differences' kink test) or coarse, so no confirmation runs and 
 resolution rule can still mark an element. :func:`settle` computes that first step for all
 rows together, as (rows, P) arrays from the values of f already cached by the
 :class:`gradcheck.evaluators.factory.VectorSource` (the same points, the same formulas, the same
-order of floating-point operations as :func:`gradcheck._problem.probe_noise`,
-:func:`gradcheck.numerical.central` and :func:`gradcheck._verdict.judge`), and settles the rows
+order of floating-point operations as :func:`gradcheck.steps.probe_noise`,
+:func:`gradcheck.methods.central` and :func:`gradcheck.verdict.judge`), and settles the rows
 where it is final. Every other row (a failing, suspect or coarse element) goes through
 ``run_check`` as before, so the result is the per-row result, bit for bit
 (``tests/test_first_pass.py`` runs both paths on the vector corpus and on planted bugs).
@@ -30,7 +30,7 @@ first pass's own calls too, up to 2P + 14 more than the per-row checks make.
 
 Example
 -------
->>> pb = _problem.prepare(np.sin, np.array([0.3, -0.7]), (), "central")
+>>> pb = steps.prepare(np.sin, np.array([0.3, -0.7]), (), "central")
 >>> source = factory.VectorSource(pb)
 >>> jac = np.diag(np.cos(pb.x_flat)) * [[1.0], [1.001]]   # the second row 0.1 % off
 >>> rows = [(factory.Component(source, i), jac[i]) for i in range(2)]
@@ -52,23 +52,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import (
-    _problem,
-    _resolution,
-    _verdict,
-    check,
-    diagnosis,
-    numerical,
-    report,
-    steps,
-    tree,
-)
-from gradcheck._problem import Noise
+from gradcheck import check, diagnosis, methods, report, steps, tree, verdict
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
 from gradcheck.evaluators import factory
 from gradcheck.options import CheckOptions
 from gradcheck.report import PASS
+from gradcheck.steps import Noise
 from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
@@ -81,7 +71,7 @@ class Start:
         self.clock = time.perf_counter()
         self.options = options
         self.x = x
-        self.pb = _problem.prepare(f, x, options.args, options.method)
+        self.pb = steps.prepare(f, x, options.args, options.method)
         options.validate(self.pb)
         self.allowed = options.allowed_spread()
         evaluation = options.evaluation()
@@ -91,9 +81,9 @@ class Start:
         """Why the rows' unresolved elements are unresolved, each reason once, in order."""
 
     @staticmethod
-    def validate(f: object, x: object, options: CheckOptions) -> _problem.Problem:
+    def validate(f: object, x: object, options: CheckOptions) -> steps.Problem:
         """f, x, args and method checked, x flattened (no call of f)."""
-        return _problem.prepare(f, x, options.args, options.method)
+        return steps.prepare(f, x, options.args, options.method)
 
     @property
     def outputs(self) -> OutputLayout:
@@ -171,7 +161,7 @@ ENABLED = True
 BLOCK_ELEMENTS = 1 << 22
 
 
-def applies(pb: _problem.Problem, options: CheckOptions) -> bool:
+def applies(pb: steps.Problem, options: CheckOptions) -> bool:
     """Whether the first pass can decide rows: central differences, error-model tolerance."""
     return (ENABLED and pb.method == "central" and options.rtol is None
             and options.atol is None and pb.layout.size > 0)
@@ -188,8 +178,8 @@ def picker(components: Sequence[factory.Component]) -> Picker:
     return lambda values: np.stack([c.pick(values) for c in components], axis=-1)
 
 
-def _leaves(pb: _problem.Problem, shift: Float64Array) -> list[npt.NDArray[Any]]:
-    """The point ``x + shift`` as leaves in x's dtypes (as :func:`_problem.evaluator_at`)."""
+def _leaves(pb: steps.Problem, shift: Float64Array) -> list[npt.NDArray[Any]]:
+    """The point ``x + shift`` as leaves in x's dtypes (as :func:`steps.evaluator_at`)."""
     flat = pb.x_flat + shift
     return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
 
@@ -198,7 +188,7 @@ def _value_at(source: factory.VectorSource, pick: Picker, shift: Float64Array) -
     """Every component at ``x + shift``; NaN where f raises a domain error there."""
     try:
         values = source.value_at(_leaves(source.problem, shift))
-    except _problem.DOMAIN_ERRORS:
+    except steps.DOMAIN_ERRORS:
         values = np.full(source.outputs.layout.size, np.nan)
     return np.asarray(pick(values), np.float64)
 
@@ -208,7 +198,7 @@ Analytic = Callable[[slice], tuple[Float64Array, Float64Array]]
 :func:`gradcheck.check._analytic` reads them, both (rows, P)."""
 
 
-def per_row(pb: _problem.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
+def per_row(pb: steps.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
     """The rows' analytic values and epsilons read from their trees, one row at a time."""
     def of(part: slice) -> tuple[Float64Array, Float64Array]:
         pairs = [check._analytic(pb, tree, None) for _, tree in rows[part]]
@@ -222,9 +212,9 @@ def per_row(pb: _problem.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
 _J = np.array([[-2.0], [-1.0], [1.0], [2.0]])
 
 
-def _exact(pb: _problem.Problem, base: Float64Array, shift: Float64Array) -> BoolArray:
+def _exact(pb: steps.Problem, base: Float64Array, shift: Float64Array) -> BoolArray:
     """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2: the test of
-    ``_problem._exact``, the four points rounded together."""
+    ``steps._exact``, the four points rounded together."""
     moved = base + _J * shift
     back = np.empty_like(moved)
     for dtype, a, b in pb.layout.runs():
@@ -233,9 +223,9 @@ def _exact(pb: _problem.Problem, base: Float64Array, shift: Float64Array) -> Boo
     return exact
 
 
-def probe_shifts(pb: _problem.Problem, eps: Float64Array) -> list[Float64Array]:
-    """:func:`gradcheck._problem.probe_shifts` with the faster :func:`_exact`."""
-    delta = 2.0 ** np.ceil(np.log2(_problem.PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
+def probe_shifts(pb: steps.Problem, eps: Float64Array) -> list[Float64Array]:
+    """:func:`gradcheck.steps.probe_shifts` with the faster :func:`_exact`."""
+    delta = 2.0 ** np.ceil(np.log2(steps.PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
     shifts = []
     for signs in _signs(pb.layout.size):
         shift = delta * signs
@@ -246,8 +236,8 @@ def probe_shifts(pb: _problem.Problem, eps: Float64Array) -> list[Float64Array]:
 @functools.lru_cache(maxsize=8)
 def _signs(size: int) -> tuple[Float64Array, ...]:
     """The probe's seeded ±1 directions for ``size`` coordinates (read-only, drawn once)."""
-    rng = np.random.default_rng(_problem.PROBE_SEED)
-    out = tuple(rng.choice([-1.0, 1.0], size=size) for _ in range(_problem.PROBE_DIRECTIONS))
+    rng = np.random.default_rng(steps.PROBE_SEED)
+    out = tuple(rng.choice([-1.0, 1.0], size=size) for _ in range(steps.PROBE_DIRECTIONS))
     for signs in out:
         signs.flags.writeable = False
     return out
@@ -257,18 +247,18 @@ def probe(
     source: factory.VectorSource, pick: Picker, f0: Float64Array, eps: Float64Array,
     reach: Float64Array,
 ) -> Float64Array:
-    """``σ_f`` of every component: :func:`gradcheck._problem.probe_noise`, all rows at once."""
+    """``σ_f`` of every component: :func:`gradcheck.steps.probe_noise`, all rows at once."""
     pb = source.problem
     worst = np.zeros(len(f0))
     for d, shift in enumerate(probe_shifts(pb, eps)):
-        base = _problem.rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        base = steps.rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
         center = f0 if d == 0 else _value_at(source, pick, base - pb.x_flat)
         values = [_value_at(source, pick, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
-        d4 = _problem.fourth_difference(values, center)
+        d4 = steps.fourth_difference(values, center)
         finite = np.isfinite(d4)
         worst[finite] = np.maximum(worst[finite], np.abs(d4[finite]))
-    out: Float64Array = _problem.PROBE_SAFETY * worst / math.sqrt(70.0)
+    out: Float64Array = steps.PROBE_SAFETY * worst / math.sqrt(70.0)
     return out
 
 
@@ -278,16 +268,16 @@ class _Shared:
     def __init__(self, source: factory.VectorSource, step: Any, allowed: float) -> None:
         pb = self.pb = source.problem
         eps_f = source.outputs.eps
-        self.noise: Noise = _problem.noise_for(pb, eps_f, allowed)
+        self.noise: Noise = steps.noise_for(pb, eps_f, allowed)
         h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step,
                                 eps_floor=eps_f)
         confirm = steps.confirmation_steps(pb.method, h, pb.leaves, eps_floor=eps_f)
         self.reach = np.maximum(confirm, h)
-        self.index = index = _problem.all_coordinates(pb)
+        self.index = index = steps.all_coordinates(pb)
         full = np.zeros((2, pb.layout.size))
         full[:, index] = np.array([[1.0], [-1.0]]) * h[index]  # as numerical._sides
         self.hp, self.hm = steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[:, index]
-        self.m = _problem.scale(pb, index)
+        self.m = steps.scale(pb, index)
         self.float32 = bool(np.any(self.noise.eps > 1e-10))
 
 
@@ -315,7 +305,7 @@ def settle(
     try:
         values = source.along(np.concatenate([index, index]),
                               np.concatenate([shared.hp, shared.hm]))
-    except _problem.DOMAIN_ERRORS:  # run_check shrinks the steps there, row by row
+    except steps.DOMAIN_ERRORS:  # run_check shrinks the steps there, row by row
         return settled
     block = max(1, BLOCK_ELEMENTS // (3 * len(index)))
     rows_analytic = analytic or per_row(source.problem, rows)
@@ -330,8 +320,8 @@ def settle(
 
 def _central(
     shared: _Shared, picked: Float64Array, f0: Float64Array, sigma: Float64Array
-) -> numerical.Estimate:
-    """:func:`gradcheck.numerical.central` of every row of a block, arrays (rows, P)."""
+) -> methods.Estimate:
+    """:func:`gradcheck.methods.central` of every row of a block, arrays (rows, P)."""
     hp, hm, m, noise, index = shared.hp, shared.hm, shared.m, shared.noise, shared.index
     p = len(index)
     fp, fm, f0 = picked[:p].T, picked[p:].T, f0[:, None]
@@ -343,11 +333,11 @@ def _central(
     fwd, bwd = (fp - f0) / hp, (f0 - fm) / -hm
     disagreement = np.abs(fwd - bwd)
     third = np.maximum(third, disagreement / half / m)
-    nonsmooth = disagreement > numerical.KINK_FACTOR * (half * f_max / m**2
+    nonsmooth = disagreement > methods.KINK_FACTOR * (half * f_max / m**2
                                                         + 4.0 * rounding / half)
     error = rounding / half + half**2 / 6.0 * third
     unused = np.empty(0)
-    return numerical.Estimate(
+    return methods.Estimate(
         value=(fp - fm) / (hp - hm), error=error, step=hp, f_max=f_max, nonsmooth=nonsmooth,
         suspect=nonsmooth, low=unused, high=unused, quotient_noise=unused, curvature=unused,
         n_evaluations=2 * p,
@@ -359,31 +349,31 @@ def _block(
     rows_analytic: Analytic, part: slice,
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
 ) -> BoolArray:
-    """The first pass of :func:`gradcheck._verdict.judge` on the rows ``part``."""
+    """The first pass of :func:`gradcheck.verdict.judge` on the rows ``part``."""
     pb, noise, m = shared.pb, shared.noise, shared.m
     analytic, eps_a = rows_analytic(part)
     eps_a = np.maximum(eps_a, noise.eps)
     est = _central(shared, picked, f0, sigma)
     numeric = est.value
-    tolerance = _verdict.model_tolerance(est, analytic, eps_a, m)
+    tolerance = verdict.model_tolerance(est, analytic, eps_a, m)
     fail = ~(np.abs(analytic - numeric) <= tolerance)
     size = np.maximum(np.abs(analytic), np.abs(numeric))
     size = np.where(np.isfinite(size), size, 0.0)
     gradient = size.max(axis=1, initial=0.0, keepdims=True)
-    coarse = tolerance > _verdict.COARSE * np.maximum(size, gradient)  # as _verdict._coarse
+    coarse = tolerance > verdict.COARSE * np.maximum(size, gradient)  # as verdict._coarse
     settled: BoolArray = ~(fail | est.suspect | coarse).any(axis=1)
     resolution = noise.resolution(shared.index) / est.step
     floor = np.maximum(np.maximum(est.f_max, sigma[:, None] / noise.eps) / m,
-                       10.0 * _verdict.SAFETY * resolution)
+                       10.0 * verdict.SAFETY * resolution)
     out[0][settled], out[1][settled], out[2][settled] = numeric[settled], tolerance[settled], PASS
-    # _resolution.mark leaves a row of passes whose tolerances are all within their sizes as
+    # verdict.mark leaves a row of passes whose tolerances are all within their sizes as
     # it is: only the rows that may have an unresolved element are marked
     if noise.spread == 0.0:
         size = np.maximum(size, floor)
     may_open = (tolerance > np.maximum(size, gradient)).any(axis=1)
     passing = np.full(len(shared.index), PASS, np.int8)
     for i in np.flatnonzero(settled & may_open):
-        out[2][i] = _resolution.mark(
+        out[2][i] = verdict.mark(
             passing, analytic[i], numeric[i], tolerance[i], floor=floor[i], method=pb.method,
             spread=noise.spread, float32=shared.float32,
         )[0]

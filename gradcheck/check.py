@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -10,24 +11,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import (
-    _domain,
-    _moved,
-    _premise,
-    _problem,
-    _verdict,
-    diagnosis,
-    numerical,
-    report,
-    steps,
-)
+from gradcheck import _moved, diagnosis, methods, report, steps
 from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
-from gradcheck._problem import Problem
+from gradcheck import verdict as _verdict
 from gradcheck.diagnosis._parts import resolve_hints
 from gradcheck.evaluators import factory as _evaluation
 from gradcheck.evaluators import parallel as _parallel
 from gradcheck.options import CheckOptions, asserting, explicit_tolerance, number
+from gradcheck.steps import Problem
 
 __all__ = ["CheckOptions", "assert_gradient", "check_gradient", "run_check"]
 
@@ -173,7 +165,7 @@ def check_gradient(
     Element k passes when ``|a_k - n_k| <= tol_k`` with, by default,
     ``tol_k = 10 (e_k + 10 ε_a (max(|a_k|, |n_k|) + F_k / m_k))``: ``e_k`` the estimator's own
     error estimate (rounding ``~ u / h`` plus truncation from the method's order, see
-    :mod:`gradcheck.numerical`), ``ε_a`` the epsilon of the analytic gradient (or of x and
+    :mod:`gradcheck.methods`), ``ε_a`` the epsilon of the analytic gradient (or of x and
     f when coarser), ``F_k`` the largest ``|f|`` seen and ``m_k = max(1, |x_k|)``. The
     uncertainty of one value of f is ``u = max(ε F, σ_f)``, with ``σ_f`` f's rounding noise
     measured from fourth differences of f at ``c ± δ v``, ``c ± 2 δ v`` (``δ ≈ 1e3 ε
@@ -189,13 +181,13 @@ def check_gradient(
     confirmation and either the first estimate, its truncation measured (forward
     differences: f″ from the confirmation), accepts it too, or the confirmation shows the
     first estimate was off; an element the confirmation cannot settle is unresolved (see
-    :mod:`gradcheck._verdict`). A passing element whose tolerance exceeds its own magnitude
+    :mod:`gradcheck.verdict`). A passing element whose tolerance exceeds its own magnitude
     and the gradient's is *unresolved* too: the check does not pass, and the report says why
     and which method would resolve it; a pass states its ``resolution``, the largest
     tolerance, the smallest error it would have caught anywhere. A step that meets NaN,
     inf or a domain error from f is shrunk before anything is reported; where f still fails
     at the largest shrink, that element is not verifiable and the diagnosis names the point
-    and f's error (see :mod:`gradcheck._domain`).
+    and f's error (see :mod:`gradcheck.verdict`).
     Elements where f is not smooth within the step (the confirmation's central differences
     do not converge at order 2, or its one-sided differences at order 1, e.g. at a kink of
     f or of f′) are reported as not verifiable and do not fail the check, unless the
@@ -242,7 +234,7 @@ def check_gradient(
             "`grad` is None (f returns (value, gradient)) but `vectorized` is True; a "
             "vectorized f returns one value per row, so pass the gradient or a callable `grad`"
         )
-    probe = _problem.PROBE_CALLS if rtol is None and atol is None else 0
+    probe = steps.PROBE_CALLS if rtol is None and atol is None else 0
     plan = _evaluation.Plan(f, evaluation, method, calls_at_x=2 + probe)
     try:
         return run_check(f, x, grad, options, plan.factory)
@@ -274,7 +266,7 @@ def run_check(
 ) -> report.GradientCheckResult:
     """:func:`check_gradient` evaluating f through evaluators made by ``make_evaluator``."""
     start = time.perf_counter()
-    pb = _problem.prepare(f, x, options.args, options.method, make_evaluator)
+    pb = steps.prepare(f, x, options.args, options.method, make_evaluator)
     hints = resolve_hints(options.hints, pb.layout.paths, weight_decay=options.weight_decay,
                           n_examples=options.n_examples)  # checked before f is first called
     explicit = explicit_tolerance(options.rtol, options.atol)
@@ -286,11 +278,11 @@ def run_check(
     pair = _PairValue(pb.f) if grad is None else None
     ev = pb.evaluator(pair)
     function: _evaluate.ScalarFunction = pb.f if pair is None else pair
-    f0, again = numerical.value_at_x(ev), numerical.value_at_x(ev)
+    f0, again = methods.value_at_x(ev), methods.value_at_x(ev)
     analytic, eps_a = _analytic(pb, grad, pair)
     if abs(f0 - again) > allowed:
         return _nondeterministic(pb, analytic, abs(f0 - again), allowed, ev, start)
-    noise = _problem.noise_for(pb, ev.result_eps, allowed)
+    noise = steps.noise_for(pb, ev.result_eps, allowed)
     h = steps.resolve_steps(
         pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
     )
@@ -298,12 +290,15 @@ def run_check(
     probe_calls, premise = 0, None
     if explicit is None:  # f's noise, measured out to the farthest point the check uses
         reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
-        sigma, probe_calls = _problem.probe_noise(pb, function, f0, noise.eps, reach)
-        noise = _problem.noise_for(pb, ev.result_eps, allowed, sigma)
-    est, outside, why = _domain.estimate(ev, pb, noise, h, f0)
-    if pb.method == "complex" and explicit is None and pb.layout.size:
-        # the complex step refuses an f it cannot check (see gradcheck._premise)
-        calls_, premise = _premise.check_complex_resolution(pb, function, f0, est, noise)
+        sigma, probe_calls = steps.probe_noise(pb, function, f0, noise.eps, reach)
+        noise = dataclasses.replace(noise, probed=float(sigma))  # its ε computed once
+        del reach  # (P,) arrays the verdict does not read: freed before its peak
+    est, outside, why = _verdict.domain_estimate(ev, pb, noise, h, f0)
+    del h  # the estimate keeps the representable steps
+    check_premise = steps.METHODS[pb.method].premise
+    if check_premise is not None and explicit is None and pb.layout.size:
+        # a method refuses an f it cannot check (the complex step: see gradcheck.methods)
+        calls_, premise = check_premise(pb, function, f0, est, noise)
         probe_calls += calls_
     if explicit is not None:
         verdict = _verdict.explicit(est, analytic, *explicit)
@@ -315,7 +310,7 @@ def run_check(
                                  outside=outside, domain_why=why)
         outside, why = verdict.outside or (outside, why)
         rule = "error model"
-    findings = _diagnosis(pb, analytic, verdict, hints) + _domain.finding(pb, outside, why)
+    findings = _diagnosis(pb, analytic, verdict, hints) + _verdict.domain_finding(pb, outside, why)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations
     return _result(

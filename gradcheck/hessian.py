@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck import _rows, evaluators, jacobian, numerical, steps, tree
+from gradcheck import _rows, evaluators, jacobian, steps, tree
+from gradcheck import methods as numerical
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 from gradcheck.options import (
     CheckOptions,

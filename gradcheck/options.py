@@ -30,7 +30,7 @@ from typing import Any, ParamSpec, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, _problem, steps, tree
+from gradcheck import _moved, steps, tree
 from gradcheck.evaluators import factory
 
 __all__ = ["CheckOptions", "asserting", "check_callable", "check_directions", "check_seed",
@@ -124,7 +124,7 @@ class CheckOptions:
         return factory.options(vectorized=self.vectorized, executor=self.executor,
                                max_batch_bytes=self.max_batch_bytes, progress=self.progress)
 
-    def validate(self, pb: _problem.Problem) -> None:
+    def validate(self, pb: steps.Problem) -> None:
         """The numeric options checked against the problem ``pb``, before f is first called."""
         explicit_tolerance(self.rtol, self.atol)
         self.allowed_spread()

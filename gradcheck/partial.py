@@ -35,9 +35,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, _problem, _verdict, check, report, steps
+from gradcheck import _moved, check, report, steps
 from gradcheck import evaluators as _evaluate
+from gradcheck import steps as _problem
 from gradcheck import tree as _tree
+from gradcheck import verdict as _verdict
 from gradcheck.diagnosis import Hints, diagnose_named
 
 __all__ = [

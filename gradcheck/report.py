@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,16 +37,31 @@ __all__ = [
     "GradientCheckResult",
     "GradientMismatch",
     "LeafSummary",
+    "Status",
     "build_result",
 ]
 
 Float64Array = npt.NDArray[np.float64]
 StatusArray = npt.NDArray[np.int8]
 
-PASS, MISMATCH, UNVERIFIABLE, UNCHECKED, UNRESOLVED = 0, 1, 2, 3, 4
-"""Per-element status codes in :attr:`GradientCheckResult.status`. UNRESOLVED: the element's
-tolerance exceeds its own magnitude and the gradient's, so the check could not have seen an
-error of the element's size (see :mod:`gradcheck._resolution`)."""
+class Status(enum.IntEnum):
+    """Per-element status codes in :attr:`GradientCheckResult.status` (int8 arrays).
+
+    UNRESOLVED: the element's tolerance exceeds its own magnitude and the gradient's, so the
+    check could not have seen an error of the element's size (see :mod:`gradcheck.verdict`).
+    """
+
+    PASS = 0
+    MISMATCH = 1
+    UNVERIFIABLE = 2
+    UNCHECKED = 3
+    UNRESOLVED = 4
+
+
+# Plain ints, not members: numpy takes an IntEnum for an int64 scalar, not a Python int, and
+# would widen the int8 status arrays that np.where builds from these.
+PASS, MISMATCH, UNVERIFIABLE, UNCHECKED, UNRESOLVED = (int(code) for code in Status)
+"""The :class:`Status` codes as plain ints, as the status arrays hold them."""
 
 #: Relative errors are measured against at least this fraction of the largest |numeric|.
 REL_FLOOR = 1e-8

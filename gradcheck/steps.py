@@ -1,4 +1,6 @@
-"""Step sizes for each method and dtype, and the user's ``step=`` checked.
+"""Step sizes, and the checked problem (f, x as leaves, args, noise) they are chosen for.
+
+Step sizes for each method and dtype, and the user's ``step=`` checked.
 
 Every default step is a relative step times ``max(1, |x_k|)``, so that it is an absolute step
 for coordinates near zero and a relative one for large coordinates. The relative steps come
@@ -34,33 +36,99 @@ Example
 6.055454452393343e-06
 >>> default_steps("forward", [np.array([0.5, 100.0])], eps_floor=0.0)
 array([1.49011612e-08, 1.49011612e-06])
+
+The problem
+-----------
+The checked inputs shared by the estimators and the checker: f, x as leaves, args, noise.
+
+The noise of f is measured, not only assumed: :func:`probe_noise` evaluates f at
+``c + j δ v`` (``j = ±1, ±2``) along ``PROBE_DIRECTIONS`` seeded random directions ``v`` of
+±1 entries, with ``δ_k`` the power of two at or above ``PROBE_STEP · ε_k · max(1, |x_k|)``,
+so that every probe point is exact in x's dtypes; ``c = x`` for the first direction and
+``c = x ± reach · v`` for the others, as far from x as the check will go (the noise of a cost
+near zero by cancellation grows with its residuals away from x): 4 + 5 + 5 = 14 calls.
+The fourth difference ``Δ⁴ = f₋₂ - 4 f₋₁ + 6 f₀ - 4 f₁ + f₂`` removes the smooth part of f
+up to ``δ⁴ f⁗`` (about ``1e-51 F`` in float64: nothing), so what is left is rounding noise;
+for independent errors of standard deviation σ its standard deviation is ``√70 σ``. The
+noise level of one value of f is then ``σ_f = PROBE_SAFETY · max |Δ⁴| / √70``:
+PROBE_SAFETY = 3 covers the chance that the few differences all land small (three
+differences, each within a third of its standard deviation, happen about once in fifty
+checks for Gaussian noise, and rounding noise has lighter tails).
+It is what ``ε |f|`` misses where f is the small difference of large intermediate values (a
+cost near zero computed as the residual of large predictions and targets).
+
+Example
+-------
+>>> import numpy as np
+>>> pb = prepare(np.sum, {"a": np.ones(2), "b": np.zeros((1, 2), np.float32)}, (), "central")
+>>> pb.layout.size, pb.layout.describe(3)
+(4, "x['b'][0, 1]")
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
 
 __all__ = [
     "METHODS",
+    "Method",
     "check_method",
     "confirmation_steps",
     "default_steps",
     "imaginary_steps",
+    "register",
     "relative_step",
     "resolve_steps",
     "shifted_steps",
 ]
 
-METHODS = ("forward", "central", "complex", "richardson")
 _EPS64 = float(np.finfo(np.float64).eps)
 Float64Array = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of estimating a derivative: all that the checker needs to know of it.
+
+    The entries are made in :mod:`gradcheck.methods`, beside their estimators; the registry
+    lives here because the step rules and the evaluators' progress totals, which sit below the
+    estimators in the import order, read it too.
+    """
+
+    name: str
+    calls: int
+    """Evaluations of f per coordinate of its estimate."""
+    relative_step: Callable[[float], float]
+    """The relative step for machine epsilon ``eps`` (see the module notes)."""
+    estimate: Callable[..., Any]
+    """``(ev, pb, noise, h, index, f0) -> Estimate``: the derivative and its error model."""
+    derivative: Callable[..., Any]
+    """``(ev, pb, h, index) -> (len(index),)``: the same derivative without the error model."""
+    premise: Callable[..., Any] | None = None
+    """``(pb, g, f0, est, noise) -> (calls, resolution)``: a check that f suits the method."""
+
+
+METHODS: dict[str, Method] = {}
+"""The registry, by name, in the order error messages list them."""
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to :data:`METHODS` (a new method is one call of this)."""
+    METHODS[method.name] = method
+    relative_step.cache_clear()
+    return method
 
 
 def check_method(method: object) -> str:
@@ -73,13 +141,7 @@ def check_method(method: object) -> str:
 @functools.lru_cache(maxsize=64)
 def relative_step(method: str, eps: float) -> float:
     """The relative step of ``method`` for machine epsilon ``eps`` (see the module notes)."""
-    if method == "forward":
-        return float(eps**0.5)
-    if method == "central":
-        return float(eps ** (1.0 / 3.0))
-    if method == "richardson":
-        return float(eps ** (1.0 / 7.0))
-    return 1e-20 if eps <= _EPS64 else 1e-10
+    return METHODS[method].relative_step(eps)
 
 
 def _leaf_eps(leaves: Sequence[_tree.FloatArray], eps_floor: float) -> list[float]:
@@ -207,3 +269,208 @@ def imaginary_steps(layout: _tree.Layout, h: Float64Array) -> Float64Array:
         f"`step` {h[k]!r} underflows to 0 in the dtype of `{layout.describe(k)}`; "
         "use a larger step"
     )
+
+
+_EPS32 = float(np.finfo(np.float32).eps)
+_TINY16, _TINY32, _TINY64 = (float(np.finfo(t).tiny) for t in (np.float16, np.float32, np.float64))
+
+#: Random ±1 directions along which f is probed for its noise (4 calls each).
+PROBE_DIRECTIONS = 3
+#: Calls of f the probe makes: 4 around x, 5 around each displaced centre.
+PROBE_CALLS = 4 + 5 * (PROBE_DIRECTIONS - 1)
+#: The probe's spacing in units of ``ε_k · max(1, |x_k|)``, rounded up to a power of two.
+PROBE_STEP = 1e3
+#: ``σ_f = PROBE_SAFETY · max |Δ⁴ f| / √70`` (see the module notes).
+PROBE_SAFETY = 3.0
+#: Seed of the probe's directions: a check is reproducible.
+PROBE_SEED = 20240611
+#: Exceptions from f away from x that mean "outside f's domain" (taken as a NaN value).
+DOMAIN_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """``f``, its extra ``args``, and ``x`` as validated float leaves with their layout."""
+
+    f: Callable[..., Any]
+    args: tuple[Any, ...]
+    method: str
+    leaves: tuple[_tree.FloatArray, ...]
+    treedef: _tree.TreeDef
+    layout: _tree.Layout
+    x_flat: Float64Array
+    """All coordinates of ``x`` as one float64 vector, shape (P,)."""
+    make_evaluator: _evaluate.EvaluatorFactory = _evaluate.SerialEvaluator
+
+    def evaluator(self, f: Callable[..., Any] | None = None) -> _evaluate.Evaluator:
+        """A new evaluator of ``f`` (or of the given scalar function) at ``x``."""
+        return self.make_evaluator(self.f if f is None else f, self.leaves, self.treedef, self.args)
+
+    def fresh_x(self) -> Any:
+        """A fresh copy of ``x`` (its pytree rebuilt), safe to hand to user code."""
+        return _tree.unflatten(self.treedef, [leaf.copy() for leaf in self.leaves])
+
+    def split(self, flat: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
+        """A flat (P,) array as per-leaf arrays shaped like the leaves of ``x``."""
+        return self.layout.split(flat)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """What limits the accuracy of values of ``f``: per-coordinate ε and the known spread.
+
+    ``eps[k]`` is the larger machine epsilon of coordinate k's dtype and of the values f
+    returns; ``spread`` is an absolute bound on the differences between two calls of f at the
+    same point (0 for a deterministic f).
+    """
+
+    eps: Float64Array
+    spread: float
+    probed: float | Float64Array = 0.0
+    """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed);
+    per coordinate, shape (P,), once elements' own evaluations have been measured (see
+    :func:`gradcheck.verdict.judge`): one element's noise, a kink it straddles say, is never
+    lent to the others."""
+
+    def rounding(self, f_max: Float64Array, index: IntArray) -> Float64Array:
+        """The absolute uncertainty of one value of f, ``max(ε_k F, σ_f, ulp₀) + spread``."""
+        probed = self.probed if np.ndim(self.probed) == 0 else np.asarray(self.probed)[index]
+        level = np.maximum(self.eps[index] * f_max, probed)
+        return np.maximum(level, self.resolution(index)) + self.spread
+
+    def resolution(self, index: IntArray) -> Float64Array:
+        """``ulp₀ = ε_k · tiny_k``, the spacing of subnormal numbers: no value is finer."""
+        eps = self.eps[index]
+        tiny = np.where(eps > _EPS32, _TINY16, np.where(eps > _EPS64, _TINY32, _TINY64))
+        return eps * tiny
+
+
+def prepare(
+    f: object,
+    x: object,
+    args: object,
+    method: object,
+    make_evaluator: _evaluate.EvaluatorFactory = _evaluate.SerialEvaluator,
+) -> Problem:
+    """Validate the arguments shared by every public function and flatten ``x``."""
+    if not callable(f):
+        raise TypeError(f"`f` is {_short(f)}; it must be a callable f(x, *args) -> float")
+    if not isinstance(args, tuple):
+        raise TypeError(
+            f"`args` is {_short(args)}; it must be a tuple of extra positional arguments for f"
+        )
+    name = check_method(method)
+    raw, paths, treedef = _tree.flatten(x, "x")
+    if not raw:
+        raise ValueError(f"`x` is {_short(x)}; it must hold at least one array")
+    leaves = _tree.float_leaves(raw, paths, "x", strict=True)
+    x_flat = _flat(leaves)
+    if not np.isfinite(x_flat).all():
+        _tree.check_finite(leaves, paths, "x", "finite")
+    layout = _tree.Layout.of(leaves, paths, "x")
+    return Problem(f, args, name, tuple(leaves), treedef, layout, x_flat, make_evaluator)
+
+
+def _flat(leaves: list[_tree.FloatArray]) -> Float64Array:
+    """x as one float64 (P,) vector: for a lone contiguous float64 leaf a read-only view of
+    it, not a copy (the partial checks hold a few copies of a huge x at most), else new."""
+    if len(leaves) == 1 and leaves[0].dtype == np.float64 and leaves[0].flags.c_contiguous:
+        view: Float64Array = leaves[0].reshape(-1).view()
+        view.flags.writeable = False
+        return view
+    return _tree.concat(leaves)
+
+
+def _short(value: object) -> str:
+    """A short description of a bad argument for messages."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def noise_for(pb: Problem, result_eps: float, spread: float, probed: float = 0.0) -> Noise:
+    """The noise model of ``pb`` given the precision of f's values, its spread and ``σ_f``."""
+    return Noise(np.maximum(pb.layout.eps(), result_eps), float(spread), float(probed))
+
+
+def probe_noise(
+    pb: Problem, g: Callable[..., Any], f0: float, eps: Float64Array, reach: Float64Array
+) -> tuple[float, int]:
+    """``(σ_f, calls of g)``: f's rounding noise measured near x (see the module notes).
+
+    ``g`` is f as the checker evaluates it, ``f0 = g(x)``, ``eps`` the per-coordinate
+    epsilon and ``reach`` (P,) the farthest the check moves each coordinate. The first
+    direction is probed around x (4 calls), the others around ``x ± reach · v`` (5 calls
+    each), where the noise of a cost near zero by cancellation has grown with the residuals.
+    A site where g is not finite is left out.
+    """
+    worst, calls = 0.0, 0
+    for d, shift in enumerate(probe_shifts(pb, eps)):
+        base = rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        shift = np.where(_exact(pb, base, shift), shift, 0.0)
+        center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
+        values = [value_at(pb, g, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
+        calls += 4 if d == 0 else 5
+        d4 = fourth_difference(values, center)
+        if np.isfinite(d4):
+            worst = max(worst, abs(d4))
+    return PROBE_SAFETY * worst / math.sqrt(70.0), calls
+
+
+def probe_shifts(pb: Problem, eps: Float64Array) -> list[Float64Array]:
+    """The probe's ``δ v`` around x, one (P,) array per direction (j δ v exact, j = ±1, ±2).
+
+    Coordinates whose probe points would not be exact in x's dtype stay at x.
+    """
+    rng = np.random.default_rng(PROBE_SEED)
+    delta = 2.0 ** np.ceil(np.log2(PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
+    shifts = []
+    for _ in range(PROBE_DIRECTIONS):
+        shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
+        shifts.append(np.where(_exact(pb, pb.x_flat, shift), shift, 0.0))
+    return shifts
+
+
+def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _evaluate.Evaluator:
+    """An evaluator of ``g`` at ``x + shift`` (a new one: its calls are counted apart)."""
+    return pb.make_evaluator(g, _leaves(pb, pb.x_flat + shift), pb.treedef, pb.args)
+
+
+def value_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> float:
+    """``g(x + shift)``, NaN where g raises one of DOMAIN_ERRORS there."""
+    try:
+        return evaluator_at(pb, g, shift).at_x()
+    except DOMAIN_ERRORS:
+        return math.nan
+
+
+def fourth_difference(values: list[Any], center: Any) -> Any:
+    """``v₋₂ - 4 v₋₁ + 6 v₀ - 4 v₁ + v₂`` from ``values = [v₋₂, v₋₁, v₁, v₂]``."""
+    return values[0] - 4.0 * values[1] + 6.0 * center - 4.0 * values[2] + values[3]
+
+
+def _leaves(pb: Problem, flat: Float64Array) -> list[npt.NDArray[Any]]:
+    """The (P,) point ``flat`` as leaves shaped like x's, each in its leaf's dtype."""
+    return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
+
+
+def rounded(pb: Problem, flat: Float64Array) -> Float64Array:
+    """``flat`` rounded to x's dtypes, as float64, shape (P,)."""
+    return _tree.concat(_leaves(pb, flat))
+
+
+def _exact(pb: Problem, base: Float64Array, shift: Float64Array) -> npt.NDArray[np.bool_]:
+    """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2, shape (P,)."""
+    ok = np.ones(pb.layout.size, bool)
+    for j in (-2.0, -1.0, 1.0, 2.0):
+        ok &= rounded(pb, base + j * shift) - base == j * shift
+    return ok
+
+
+def scale(pb: Problem, index: IntArray) -> Float64Array:
+    """``max(1, |x_k|)``, the length scale of each coordinate in the scaling model."""
+    return np.maximum(1.0, np.abs(pb.x_flat[index]))
+
+
+def all_coordinates(pb: Problem) -> IntArray:
+    """Every coordinate index 0..P-1."""
+    return np.arange(pb.layout.size, dtype=np.intp)

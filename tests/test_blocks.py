@@ -1,4 +1,4 @@
-"""The estimators work in blocks of coordinates (``numerical.BLOCK``) to bound memory: every
+"""The estimators work in blocks of coordinates (``methods.BLOCK``) to bound memory: every
 result must be bit-identical to one pass, whatever the block size, for every method and
 evaluator, with the same calls of f."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck import numerical
+from gradcheck import methods
 
 METHODS = ("forward", "central", "complex", "richardson")
 _C = np.linspace(-1.0, 1.0, 13)
@@ -66,7 +66,7 @@ def _fingerprint(result: gradcheck.GradientCheckResult) -> tuple[Any, ...]:
 def _both(run: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     """``run()`` in one block and in blocks of 3 coordinates (the 25 of x span 9)."""
     whole = run()
-    monkeypatch.setattr(numerical, "BLOCK", 3)
+    monkeypatch.setattr(methods, "BLOCK", 3)
     return whole, run()
 
 
@@ -135,7 +135,7 @@ def test_a_step_leaving_the_domain_shrinks_the_same_in_blocks(
     whole, blocks = _both(lambda: gradcheck.check_gradient(_log, x, 1.0 / x, method=method),
                           monkeypatch)
     # where f raises, its request is evaluated again point by point to find where
-    # (numerical._values): the calls depend on the request, not the values
+    # (methods._values): the calls depend on the request, not the values
     assert _fingerprint(blocks)[2:] == _fingerprint(whole)[2:]
     assert whole.passed
 
@@ -143,7 +143,7 @@ def test_a_step_leaving_the_domain_shrinks_the_same_in_blocks(
 def test_a_step_below_the_resolution_is_named_in_blocks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(numerical, "BLOCK", 2)
+    monkeypatch.setattr(methods, "BLOCK", 2)
     x = np.array([1.0, 2.0, 1e6, 3.0])
     with pytest.raises(ValueError, match=r"`step` \S*1e-12\S* is below the resolution of `x\[2\]`"):
         gradcheck.numerical_gradient(lambda v: np.sum(v**2), x, step=1e-12)

@@ -18,10 +18,10 @@ import gradcheck
 from gradcheck import (
     GradientCheckResult,
     GradientMismatch,
-    _problem,
     assert_gradient,
     check_gradient,
     report,
+    steps,
 )
 from gradcheck import evaluators as _evaluate
 from gradcheck.check import CheckOptions, run_check
@@ -399,7 +399,7 @@ def test_explicit_rtol_atol_replace_the_error_model() -> None:
 def test_evaluation_count_includes_the_two_calls_the_probe_and_the_confirmation() -> None:
     x = np.linspace(0.1, 1.0, 5)
     grad = np.cos(x)
-    probe = 5 * _problem.PROBE_DIRECTIONS - 1
+    probe = 5 * steps.PROBE_DIRECTIONS - 1
     assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == (
         2 + probe + 2 * 5
     )
@@ -508,7 +508,7 @@ def test_results_are_gradient_check_results() -> None:
 
 @pytest.mark.parametrize("module", [
     "gradcheck", "gradcheck.tree", "gradcheck.steps", "gradcheck.evaluators",
-    "gradcheck._problem", "gradcheck.numerical", "gradcheck._verdict", "gradcheck.check",
+    "gradcheck.steps", "gradcheck.methods", "gradcheck.verdict", "gradcheck.check",
     "gradcheck.report",
 ])
 def test_doctests(module: str) -> None:

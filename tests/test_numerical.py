@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import _problem, numerical, numerical_gradient, steps
 from gradcheck import evaluators as _evaluate
+from gradcheck import methods, numerical_gradient, steps
 from gradcheck import tree as _tree
 
 RNG_SEED = 20240611
@@ -74,14 +75,14 @@ def test_tolerance_ladder_float32(name: str, method: str) -> None:
 
 
 def _estimate(f: Callable[..., Any], x: Any, method: str, *, with_f0: bool = True
-              ) -> tuple[numerical.Estimate, _problem.Problem]:
-    pb = _problem.prepare(f, x, (), method)
+              ) -> tuple[methods.Estimate, steps.Problem]:
+    pb = steps.prepare(f, x, (), method)
     ev = pb.evaluator()
     f0 = ev.at_x() if with_f0 or method == "forward" else None
-    noise = _problem.noise_for(pb, ev.result_eps, 0.0)
+    noise = steps.noise_for(pb, ev.result_eps, 0.0)
     h = steps.resolve_steps(method, pb.leaves, pb.layout, pb.treedef, None,
                             eps_floor=ev.result_eps)
-    return numerical.estimate(ev, pb, noise, h, _problem.all_coordinates(pb), f0), pb
+    return methods.estimate(ev, pb, noise, h, steps.all_coordinates(pb), f0), pb
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH))
@@ -309,15 +310,15 @@ def test_one_sided_range_is_unbounded_where_a_second_kink_lies_within_the_step()
 
 
 def _probe(f: Callable[[Any], Any], x: np.ndarray) -> tuple[float, int]:
-    pb = _problem.prepare(f, x, (), "central")
+    pb = steps.prepare(f, x, (), "central")
     reach = steps.default_steps("central", pb.leaves, eps_floor=0.0)
-    return _problem.probe_noise(pb, f, float(f(x)), _problem.noise_for(pb, 0.0, 0.0).eps, reach)
+    return steps.probe_noise(pb, f, float(f(x)), steps.noise_for(pb, 0.0, 0.0).eps, reach)
 
 
 def test_noise_probe_sees_cancellation_that_eps_times_f_misses() -> None:
     x = np.array([0.3, -0.2])
     sigma, calls = _probe(lambda v: np.sum(np.sin(v)), x)
-    assert calls == 5 * _problem.PROBE_DIRECTIONS - 1
+    assert calls == 5 * steps.PROBE_DIRECTIONS - 1
     assert sigma < 10 * EPS64  # |f| ~ 0.1: rounding noise of order ε |f|
     # f = ((1e4 + v0) - 1e4)² - v0² is 0 up to the rounding of 1e4 + v0: ~1e-12 · |v0|
     sigma, _ = _probe(lambda v: ((1e4 + v[0]) - 1e4) ** 2 - v[0] ** 2 + v[1], x)
@@ -329,3 +330,34 @@ def test_noise_probe_leaves_the_caller_arrays_alone() -> None:
     before = x.copy()
     _probe(lambda v: float(np.sum(v * v)), x)
     np.testing.assert_array_equal(x, before)
+
+
+def test_a_method_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Backward differences as one entry: forward's, its derivative taken at -h.
+    def backward(ev: Any, pb: Any, h: Any, index: Any) -> Any:
+        return methods._forward_derivative(ev, pb, -h, index)
+
+    entry = dataclasses.replace(steps.METHODS["forward"], name="backward", derivative=backward)
+    monkeypatch.setitem(steps.METHODS, "backward", entry)
+    x = np.array([2.0, 3.0, 5.0])
+    cube = lambda v: float(np.sum(v**3))  # noqa: E731
+    exact = 3.0 * x**2
+    # a step large enough that truncation (h f'' / 2 = 3 h x) outweighs rounding
+    below = numerical_gradient(cube, x, method="backward", step=1e-3)
+    above = numerical_gradient(cube, x, method="forward", step=1e-3)
+    np.testing.assert_allclose(below, exact - 3e-3 * x, rtol=1e-6)
+    np.testing.assert_allclose(above, exact + 3e-3 * x, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"one of forward, central, complex, richardson, backward"):
+        numerical_gradient(cube, x, method="sideways")
+
+
+def test_status_codes_keep_their_values_and_int8_arrays() -> None:
+    from gradcheck import report
+
+    assert [int(s) for s in report.Status] == [0, 1, 2, 3, 4]
+    codes = (report.PASS, report.MISMATCH, report.UNVERIFIABLE, report.UNCHECKED,
+             report.UNRESOLVED)
+    assert tuple(report.Status) == codes
+    # the module constants are plain ints: np.where keeps the status arrays int8
+    status = np.zeros(2, np.int8)
+    assert np.where([True, False], report.MISMATCH, status).dtype == np.int8

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck import _problem, options
+from gradcheck import options, steps
 
 _EVALUATION = [("executor", None), ("vectorized", False), ("max_batch_bytes", None)]
 _TOLERANCES = [("args", ()), ("method", "central"), ("step", None), ("rtol", None),
@@ -119,7 +119,7 @@ def test_every_check_rejects_a_bad_number_with_one_message(
 
 
 def test_directions_drawn_are_standard_normal_trees_and_validated() -> None:
-    pb = _problem.prepare(lambda x: 0.0, {"a": np.zeros(2), "b": np.zeros((1, 3))}, (),
+    pb = steps.prepare(lambda x: 0.0, {"a": np.zeros(2), "b": np.zeros((1, 3))}, (),
                           "central")
     names = ("tangents", "n_tangents", "x")
     drawn, was_drawn = options.directions(None, 2, 5, pb.layout, pb.treedef, names)

@@ -35,7 +35,7 @@ Examples
 >>> _ = ev.along(np.arange(3), np.full(3, 0.5)); plan.finish()
 >>> seen
 [(1, 6), (2, 6), (3, 6), (3, 3)]
->>> pb = _problem.prepare(lambda x: x**2, np.array([1.0, 2.0]), (), "central")
+>>> pb = steps.prepare(lambda x: x**2, np.array([1.0, 2.0]), (), "central")
 >>> source = VectorSource(pb)
 >>> ev = source.factory(Component(source, 1), pb.leaves, pb.treedef, ())
 >>> ev.at_x(), ev.along(np.array([1, 1]), np.array([0.5, 1.0]))
@@ -55,21 +55,18 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, steps, tree
 from gradcheck import evaluators as _evaluate
 from gradcheck import progress as _progress
+from gradcheck import steps, tree
 from gradcheck.evaluators import batched as _batched
 from gradcheck.evaluators import parallel as _parallel
 from gradcheck.progress import Progress, TextProgress
 from gradcheck.tree import OutputLayout
 
-__all__ = ["CALLS_PER_COORDINATE", "CONFIRMATION_CALLS", "Component", "Options", "Plan",
-           "VectorSource", "options"]
+__all__ = ["CONFIRMATION_CALLS", "Component", "Options", "Plan", "VectorSource", "options"]
 
-CALLS_PER_COORDINATE = {"forward": 1, "central": 2, "complex": 1, "richardson": 6}
-"""Evaluations of f per coordinate of each method's estimate (see gradcheck.numerical)."""
 CONFIRMATION_CALLS = 6
-"""Evaluations of f per element the checker looks at again (Richardson; gradcheck._verdict)."""
+"""Evaluations of f per element the checker looks at again (Richardson; gradcheck.verdict)."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +164,7 @@ class Plan:
         if tracker is None:
             return self._evaluator(g, leaves, treedef, args, None)
         if tracker.total == 0:
-            per = CALLS_PER_COORDINATE[steps.check_method(self._method)]
+            per = steps.METHODS[steps.check_method(self._method)].calls
             tracker.total = self._calls_at_x + per * sum(int(leaf.size) for leaf in leaves)
         inner = self._evaluator(g, leaves, treedef, args, tracker.advance)
         own = not isinstance(inner, _REPORTING)
@@ -296,7 +293,7 @@ class VectorSource:
     is split into tasks that evaluate their points serially.
     """
 
-    def __init__(self, pb: _problem.Problem, executor: Any = None,
+    def __init__(self, pb: steps.Problem, executor: Any = None,
                  max_batch_bytes: int | None = None) -> None:
         if executor is not None:
             _parallel.check_executor(executor)
@@ -340,7 +337,7 @@ class VectorSource:
         return base
 
     @property
-    def problem(self) -> _problem.Problem:
+    def problem(self) -> steps.Problem:
         """The checked f, x and args."""
         return self._pb
 

@@ -1,14 +1,16 @@
-"""Numerical gradients: forward, central, complex-step and Richardson estimators.
+"""The numerical methods: forward, central, complex-step and Richardson estimators.
 
-Each estimator works on a set of coordinates through an evaluator (see
-:mod:`gradcheck._evaluate`) and returns an :class:`Estimate`: the derivative, an estimate of
-its absolute error, the steps, and what the checker needs to judge it. The error estimates
-use, per coordinate k: the step ``h``, the largest ``F = max |f|`` over the values used,
-``u = max(ε F, σ_f) + s`` the uncertainty of one value of f (``ε`` the epsilon of the
-coordinate's and f's dtype, ``σ_f`` the noise of f measured near x by
-:func:`gradcheck._problem.probe_noise` when the checker asks for it, ``s`` the known
-nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative of f is not measured, the
-scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
+Each method is one :class:`gradcheck.steps.Method` entry at the end of this module (its
+estimator, derivative-only form, calls per coordinate, relative step and premise check),
+registered in ``gradcheck.steps.METHODS``. Each estimator works on a set of coordinates
+through an evaluator (see :mod:`gradcheck.evaluators`) and returns an :class:`Estimate`:
+the derivative, an estimate of its absolute error, the steps, and what the checker needs
+to judge it. The error estimates use, per coordinate k: the step ``h``, the largest
+``F = max |f|`` over the values used, ``u = max(ε F, σ_f) + s`` the uncertainty of one
+value of f (``ε`` the epsilon of the coordinate's and f's dtype, ``σ_f`` the noise of f
+measured near x by :func:`gradcheck.steps.probe_noise` when the checker asks for it, ``s``
+the known nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative of f is not
+measured, the scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
 
 ==========  ==================================  ==========================================
 method      estimate                            error estimate
@@ -44,6 +46,40 @@ derivatives: the one-sided quotients at ``h/4`` widened by their last change, or
 where a side does not settle (a kink within the step but not at x, or several). Central
 differences, with one level only, flag a second difference KINK_FACTOR times above the
 scaling model.
+
+The complex step's premise
+--------------------------
+The complex step checks its own premise: f analytic in x, its complex values accurate.
+
+``Im f(x + i h e_k) / h`` is ∂f/∂x_k only where f is holomorphic in x and computes its
+imaginary part accurately. ``abs`` (``x·|x|``), ``var``/``std`` (through ``conj``),
+``maximum``/``where``/comparisons, ``np.real`` and special functions with an inaccurate
+complex part (scipy's ``jn``) break that silently: the complex step then returns a wrong
+derivative with a sharp tolerance. So before any element is judged, the complex-step
+gradient ``n`` is compared with real differences along DIRECTIONS seeded random directions
+``w = h ⊙ v`` (v of ±1 entries, h the default central steps): ``Δ(s) = (f(x + s w) -
+f(x - s w)) / 2s - n · w`` at s = 1 and 1/2, extrapolated to ``Δ = (4 Δ(1/2) - Δ(1)) / 3``
+(the real side's truncation removed to fourth order). For an analytic f, ``Δ`` is within
+``SAFETY · (|Δ(1/2) - Δ(1)| + 3 u + Σ_k e_k |w_k| + 10 ε Σ_k |n_k w_k|)``: the truncation
+left, the rounding of the real values (u, see :class:`gradcheck.steps.Noise`), and the
+complex step's own error. Beyond it, a TypeError names the likely causes and points to the
+real methods. 4 calls of f per direction.
+
+Where f is 0 by cancellation through ``var`` (a sum of layer-norm rows), the complex values
+are 0 as well and the real differences are rounding: the comparison cannot tell. So the check
+also states how small an error per element it would have seen (``bound / |w_k|``, see
+:func:`check_complex_resolution`); a complex-step mismatch below that is *unresolved* (the
+premise is unverified at that level), not a mismatch (see :func:`gradcheck.verdict.judge`).
+
+Example
+-------
+>>> import numpy as np
+>>> from gradcheck import check_gradient
+>>> x = np.array([0.5, -1.5, 2.0])
+>>> check_gradient(lambda v: np.sum(v * np.abs(v)), x, 2 * np.abs(x), method="complex")
+Traceback (most recent call last):
+...
+TypeError: `method="complex"` cannot check this f: ...
 """
 
 from __future__ import annotations
@@ -54,15 +90,20 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _problem, steps
 from gradcheck import evaluators as _evaluate
+from gradcheck import steps
 from gradcheck import tree as _tree
-from gradcheck._problem import Noise, Problem
 from gradcheck.evaluators import factory as _evaluation
 from gradcheck.evaluators import parallel as _parallel
+from gradcheck.steps import Noise, Problem
 
 __all__ = [
-    "Estimate", "complex_noise", "derivative", "estimate", "gradient_with", "numerical_gradient",
+    "Estimate",
+    "complex_noise",
+    "derivative",
+    "estimate",
+    "gradient_with",
+    "numerical_gradient",
     "richardson",
 ]
 
@@ -86,7 +127,7 @@ NOISE_GROWTH = 1.5
 
 
 #: Exceptions from f at a shifted point that mean "outside f's domain" (the value is NaN).
-DOMAIN_ERRORS = _problem.DOMAIN_ERRORS
+DOMAIN_ERRORS = steps.DOMAIN_ERRORS
 #: A step that leaves f's domain is divided by this, ...
 DOMAIN_SHRINK = 4.0
 #: ... up to this many times (4⁶ = 4096) before f is reported not finite near x.
@@ -351,14 +392,17 @@ def _forward(
     """:func:`forward` at one block of coordinates."""
     hp, fp = _forward_points(ev, pb, h, index)
     f_max = np.maximum(abs(f0), np.abs(fp))
-    m = _problem.scale(pb, index)
+    m = steps.scale(pb, index)
     rounding = noise.rounding(f_max, index)
     size = np.abs(hp)  # a step taken on the other side of f's domain edge is negative
     error = 2.0 * rounding / size + size * f_max / (2.0 * m**2)
     n = len(index)
     none = _none(n)
-    return Estimate((fp - f0) / hp, error, size, f_max, none, none, _nan(n), _nan(n),
-                    2.0 * rounding / size, _nan(n), n)
+    return Estimate(
+        value=(fp - f0) / hp, error=error, step=size, f_max=f_max, nonsmooth=none, suspect=none,
+        low=_nan(n), high=_nan(n), quotient_noise=2.0 * rounding / size, curvature=_nan(n),
+        n_evaluations=n,
+    )
 
 
 def central(
@@ -379,7 +423,7 @@ def _central(
     f_max = np.maximum(np.abs(fp), np.abs(fm))
     if f0 is not None:
         f_max = np.maximum(f_max, abs(f0))
-    m = _problem.scale(pb, index)
+    m = steps.scale(pb, index)
     rounding = noise.rounding(f_max, index)
     third = f_max / m**3
     n = len(index)
@@ -392,8 +436,11 @@ def _central(
         nonsmooth = disagreement > KINK_FACTOR * (half * f_max / m**2 + 4.0 * rounding / half)
         low, high = np.minimum(fwd, bwd), np.maximum(fwd, bwd)
     error = rounding / half + half**2 / 6.0 * third
-    return Estimate((fp - fm) / (hp - hm), error, hp, f_max, nonsmooth, nonsmooth, low, high,
-                    2.0 * rounding / half, curvature, 2 * n)
+    return Estimate(
+        value=(fp - fm) / (hp - hm), error=error, step=hp, f_max=f_max, nonsmooth=nonsmooth,
+        suspect=nonsmooth, low=low, high=high, quotient_noise=2.0 * rounding / half,
+        curvature=curvature, n_evaluations=2 * n,
+    )
 
 
 def complex_step(
@@ -411,12 +458,15 @@ def _complex_step(
     value = values.imag / hi
     f_max = np.abs(values.real)
     relative = noise.eps[index] + noise.spread / np.maximum(f_max, max(noise.spread, 1e-300))
-    m = _problem.scale(pb, index)
+    m = steps.scale(pb, index)
     error = (relative * np.abs(value) + hi**2 * f_max / (6.0 * m**3)
              + noise.resolution(index) / hi)
     n = len(index)
     none = _none(n)
-    return Estimate(value, error, hi, f_max, none, none, _nan(n), _nan(n), error, _nan(n), n)
+    return Estimate(
+        value=value, error=error, step=hi, f_max=f_max, nonsmooth=none, suspect=none,
+        low=_nan(n), high=_nan(n), quotient_noise=error, curvature=_nan(n), n_evaluations=n,
+    )
 
 
 def complex_noise(
@@ -425,19 +475,19 @@ def complex_noise(
 ) -> tuple[Float64Array, int]:
     """``(σ_n, calls of g)``: the noise of the complex-step values ``value`` at ``index``.
 
-    Like :func:`gradcheck._problem.probe_noise` for f: the complex-step derivatives at the
+    Like :func:`gradcheck.steps.probe_noise` for f: the complex-step derivatives at the
     probe points ``x + j δ v`` (``j = ±1, ±2``), ``σ_n = PROBE_SAFETY · max |Δ⁴| / √70``
     over the probe's directions; 4 calls of g per direction and coordinate.
     """
     hi = steps.imaginary_steps(pb.layout, h)[index]
     worst = np.zeros(len(index))
-    shifts = _problem.probe_shifts(pb, noise.eps)
+    shifts = steps.probe_shifts(pb, noise.eps)
     for shift in shifts:
-        values = [_problem.evaluator_at(pb, g, j * shift).along_imaginary(index, hi).imag / hi
+        values = [steps.evaluator_at(pb, g, j * shift).along_imaginary(index, hi).imag / hi
                   for j in (-2, -1, 1, 2)]
-        d4 = np.abs(_problem.fourth_difference(values, value))
+        d4 = np.abs(steps.fourth_difference(values, value))
         worst = np.where(np.isfinite(d4), np.maximum(worst, d4), worst)
-    sigma = _problem.PROBE_SAFETY * worst / np.sqrt(70.0)
+    sigma = steps.PROBE_SAFETY * worst / np.sqrt(70.0)
     return sigma, 4 * len(shifts) * len(index)
 
 
@@ -497,8 +547,12 @@ def _richardson(
         nonsmooth |= np.isinf(low)
         curvature = np.abs(fwd[2] - bwd[2]) / halves[2]
     suspect = nonsmooth | (truncation > KINK_FACTOR * noisy)
-    return Estimate(t2, noisy + truncation, levels[0][0], f_max, nonsmooth, suspect, low, high,
-                    2.0 * d_noise[2], curvature, 6 * n, np.abs(diffs[1] - diffs[2]) / 3.0)
+    return Estimate(
+        value=t2, error=noisy + truncation, step=levels[0][0], f_max=f_max, nonsmooth=nonsmooth,
+        suspect=suspect, low=low, high=high, quotient_noise=2.0 * d_noise[2],
+        curvature=curvature, n_evaluations=6 * n,
+        fine_truncation=np.abs(diffs[1] - diffs[2]) / 3.0,
+    )
 
 
 Level = tuple[Float64Array, Float64Array, Float64Array, Float64Array]
@@ -600,17 +654,8 @@ def estimate(
     f0: float | None,
 ) -> Estimate:
     """The estimate of ``pb.method`` at ``index``; forward differences need ``f0``."""
-    if pb.method == "forward":
-        if f0 is None:
-            f0 = value_at_x(ev)
-            estimate_ = forward(ev, pb, noise, h, index, f0)
-            return estimate_._replace(n_evaluations=estimate_.n_evaluations + 1)
-        return forward(ev, pb, noise, h, index, f0)
-    if pb.method == "central":
-        return central(ev, pb, noise, h, index, f0)
-    if pb.method == "complex":
-        return complex_step(ev, pb, noise, h, index)
-    return richardson(ev, pb, noise, h, index, f0)
+    estimate_: Estimate = steps.METHODS[pb.method].estimate(ev, pb, noise, h, index, f0)
+    return estimate_
 
 
 def derivative(
@@ -622,29 +667,76 @@ def derivative(
     coordinates) at less cost: what :func:`numerical_gradient` returns. Forward differences
     evaluate f(x) first.
     """
-    f0 = value_at_x(ev) if pb.method == "forward" else 0.0
-    finer = np.empty(pb.layout.size if pb.method == "richardson" else 0)
-    out = np.empty(len(index))
-    for lo in range(0, len(index), BLOCK):
-        out[lo : lo + BLOCK] = _derivative(ev, pb, h, index[lo : lo + BLOCK], f0, finer)
+    out: Float64Array = steps.METHODS[pb.method].derivative(ev, pb, h, index)
     return out
 
 
-def _derivative(
-    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray, f0: float,
-    finer: Float64Array,
+def _by_blocks(
+    index: IntArray, block: Callable[[IntArray], Float64Array]
 ) -> Float64Array:
-    """:func:`derivative` at one block of coordinates."""
-    if pb.method == "forward":
-        hp, fp = _forward_points(ev, pb, h, index)
+    """``block`` at each block of BLOCK coordinates of ``index``, concatenated."""
+    out = np.empty(len(index))
+    for lo in range(0, len(index), BLOCK):
+        out[lo : lo + BLOCK] = block(index[lo : lo + BLOCK])
+    return out
+
+
+def _forward_estimate(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, index: IntArray,
+    f0: float | None,
+) -> Estimate:
+    """:func:`forward`, evaluating f(x) first (and counting it) where ``f0`` is not known."""
+    if f0 is not None:
+        return forward(ev, pb, noise, h, index, f0)
+    f0 = value_at_x(ev)
+    estimate_ = forward(ev, pb, noise, h, index, f0)
+    return estimate_._replace(n_evaluations=estimate_.n_evaluations + 1)
+
+
+def _forward_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """Forward differences alone, f(x) evaluated first."""
+    f0 = value_at_x(ev)
+
+    def block(part: IntArray) -> Float64Array:
+        hp, fp = _forward_points(ev, pb, h, part)
         return (fp - f0) / hp
-    if pb.method == "central":
-        hp, hm, fp, fm = _pair(ev, pb, h, index)
+
+    return _by_blocks(index, block)
+
+
+def _central_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """Central differences alone."""
+
+    def block(part: IntArray) -> Float64Array:
+        hp, hm, fp, fm = _pair(ev, pb, h, part)
         return (fp - fm) / (hp - hm)
-    if pb.method == "complex":
-        hi, values = _imaginary_points(ev, pb, h, index)
-        return values.imag / hi
-    return _extrapolated(_levels(ev, pb, h, index, finer))[-1]
+
+    return _by_blocks(index, block)
+
+
+def _complex_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """The complex step alone."""
+
+    def block(part: IntArray) -> Float64Array:
+        hi, values = _imaginary_points(ev, pb, h, part)
+        out: Float64Array = values.imag / hi
+        return out
+
+    return _by_blocks(index, block)
+
+
+def _richardson_derivative(
+    ev: _evaluate.Evaluator, pb: Problem, h: Float64Array, index: IntArray
+) -> Float64Array:
+    """Richardson's extrapolation alone (``finer``: scratch for its finer steps, see _levels)."""
+    finer = np.empty(pb.layout.size)
+    return _by_blocks(index, lambda part: _extrapolated(_levels(ev, pb, h, part, finer))[-1])
 
 
 def value_at_x(ev: _evaluate.Evaluator) -> float:
@@ -794,10 +886,122 @@ def gradient_with(
     step: Any = None,
 ) -> Any:
     """:func:`numerical_gradient` evaluating f through evaluators made by ``make_evaluator``."""
-    pb = _problem.prepare(f, x, args, method, make_evaluator)
+    pb = steps.prepare(f, x, args, method, make_evaluator)
     ev = pb.evaluator()
     h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=0.0)
-    parts = pb.split(derivative(ev, pb, h, _problem.all_coordinates(pb)))
+    parts = pb.split(derivative(ev, pb, h, steps.all_coordinates(pb)))
     return _tree.unflatten(
         pb.treedef, [part.astype(leaf.dtype) for part, leaf in zip(parts, pb.leaves, strict=True)]
     )
+
+
+#: Random directions along which the complex step is compared with real differences.
+DIRECTIONS = 2
+#: Seed of the directions: a check is reproducible.
+SEED = 20261203
+#: Multiplies the error bound of the comparison.
+SAFETY = 10.0
+
+CAUSES = (
+    "f is not analytic in x or its complex values are inaccurate; likely causes: abs, "
+    "var/std (they go through conj), maximum/minimum/where or comparisons, np.real, or a "
+    "special function whose complex part is inaccurate (scipy.special); use "
+    'method="central" or method="richardson"'
+)
+
+
+def check_complex(
+    pb: Problem, g: Callable[..., Any], f0: float, est: Estimate, noise: Noise
+) -> int:
+    """Raise TypeError unless the complex-step gradient ``est`` agrees with real differences.
+
+    ``g`` is f as the checker evaluates it, ``f0 = g(x)``; returns the calls of g made.
+    A direction where f is not finite is skipped.
+    """
+    return check_complex_resolution(pb, g, f0, est, noise)[0]
+
+
+def check_complex_resolution(
+    pb: Problem, g: Callable[..., Any], f0: float, est: Estimate, noise: Noise
+) -> tuple[int, Float64Array]:
+    """:func:`check_complex`, with the smallest error per element it would have seen.
+
+    Returns ``(calls, resolution)``, resolution of shape (P,): an error ``δ_k`` in element k
+    alone moves the comparison along w by ``δ_k w_k``, so the premise is verified only down to
+    ``min over directions of bound / |w_k|``. Below it a complex-step value is not vouched for
+    by real differences (0 where no direction was finite: nothing to go by).
+    """
+    h = steps.default_steps("central", pb.leaves, eps_floor=float(noise.eps.max()))
+    rng = np.random.default_rng(SEED)
+    calls = 0
+    resolution = np.full(pb.layout.size, np.inf)
+    for _ in range(DIRECTIONS):
+        w = h * rng.choice([-1.0, 1.0], size=pb.layout.size)
+        found = _compare(pb, g, f0, est, noise, w)
+        calls += 4
+        if found is None:
+            continue
+        real, complex_, bound = found
+        if abs(real - complex_) > bound:
+            raise TypeError(
+                f'`method="complex"` cannot check this f: along a random direction its '
+                f"complex-step derivative is {complex_:.9g} but real differences give "
+                f"{real:.9g} (difference {abs(real - complex_):.2g}, allowed {bound:.2g}); "
+                + CAUSES
+            )
+        with np.errstate(divide="ignore"):
+            resolution = np.minimum(resolution, bound / np.abs(w))
+    return calls, np.where(np.isfinite(resolution), resolution, 0.0)
+
+
+def _compare(
+    pb: Problem, g: Callable[..., Any], f0: float, est: Estimate, noise: Noise,
+    w: Float64Array,
+) -> tuple[float, float, float] | None:
+    """``(real, complex, bound)`` along ``w``; None where f is not finite there."""
+    gaps, values, reals = [], [abs(f0)], []
+    for s in (1.0, 0.5):
+        plus = steps.rounded(pb, pb.x_flat + s * w) - pb.x_flat
+        minus = steps.rounded(pb, pb.x_flat - s * w) - pb.x_flat
+        fp, fm = steps.value_at(pb, g, plus), steps.value_at(pb, g, minus)
+        if not (np.isfinite(fp) and np.isfinite(fm)):
+            return None
+        values += [abs(fp), abs(fm)]
+        real = (fp - fm) / (2.0 * s)
+        reals.append(real)
+        gaps.append(real - float(est.value @ (plus - minus)) / (2.0 * s))
+    gap = (4.0 * gaps[1] - gaps[0]) / 3.0
+    u = float(noise.eps.max()) * max(values) + float(np.max(noise.probed)) + noise.spread
+    own = float(est.error @ np.abs(w)) + 10.0 * float(noise.eps.max()) * float(
+        np.abs(est.value) @ np.abs(w))
+    bound = SAFETY * (abs(gaps[1] - gaps[0]) + 3.0 * u + own)
+    real = (4.0 * reals[1] - reals[0]) / 3.0
+    return real, real - gap, bound
+
+
+_EPS64 = float(np.finfo(np.float64).eps)
+
+# The registry (see gradcheck.steps.Method, whose module notes derive the relative steps):
+# a new method is one entry here.
+_ENTRIES = (
+    steps.Method(
+        "forward", calls=1, relative_step=lambda eps: float(eps**0.5),
+        estimate=_forward_estimate, derivative=_forward_derivative,
+    ),
+    steps.Method(
+        "central", calls=2, relative_step=lambda eps: float(eps ** (1.0 / 3.0)),
+        estimate=central, derivative=_central_derivative,
+    ),
+    steps.Method(
+        # h² ≪ ε makes any step exact; float32's keeps h far above its smallest normal number
+        "complex", calls=1, relative_step=lambda eps: 1e-20 if eps <= _EPS64 else 1e-10,
+        estimate=lambda ev, pb, noise, h, index, f0: complex_step(ev, pb, noise, h, index),
+        derivative=_complex_derivative, premise=check_complex_resolution,
+    ),
+    steps.Method(
+        "richardson", calls=6, relative_step=lambda eps: float(eps ** (1.0 / 7.0)),
+        estimate=richardson, derivative=_richardson_derivative,
+    ),
+)
+for _method in _ENTRIES:
+    steps.register(_method)

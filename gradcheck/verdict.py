@@ -1,0 +1,706 @@
+"""The verdict: the first pass, the confirmation, resolution and f's domain.
+
+Judging an analytic gradient against a numerical estimate, element by element.
+
+The tolerance of element k is built from the estimator's own error estimate (see
+:mod:`gradcheck.methods`) and the rounding of the analytic value::
+
+    tol_k = SAFETY · (error_k + ANALYTIC · ε_a,k · (max(|a_k|, |n_k|) + F_k / m_k))
+
+with ``ε_a,k`` the epsilon of the analytic gradient's dtype (or of x and f when coarser),
+``F_k`` the largest |f| among the values used and ``m_k = max(1, |x_k|)``. The last term is
+the analytic gradient's own rounding: about one ε per operation of its computation, relative
+to the element and, for an element computed as the small sum of large cancelling terms or
+through a saturated ``1 - σ(z)``, relative to the scale of f's derivatives (``F / m`` in the
+scaling model) even where the element itself is tiny.
+
+SAFETY = 10 and ANALYTIC = 10 were set on random sigmoid networks (squared error and
+cross-entropy, weight decay 0..3, parameter scales 0.01..5), with bugs moving the gradient by
+1e-5 relative (1e-8 for the complex step) caught. Re-measured with the model below on 300
+random networks of the acceptance harness (scales 0.01..8): on correct gradients the largest
+share of its tolerance that a passing element used was 0.45 (forward), 0.94 (central), 0.77
+(Richardson) and 0.83 (complex step), each in a saturated network (weights up to 16, where the
+scaling model's length scale ``max(1, |x_k|)`` overstates a weight's: its input sets it). An
+element beyond its tolerance goes to the confirmation below; no correct gradient of the 570
+harness networks failed.
+
+The uncertainty ``u`` of one value of f in every error estimate is
+``max(ε F, σ_f, ulp₀)`` (plus a declared spread), where ``σ_f`` is f's rounding noise measured
+by :func:`gradcheck.steps.probe_noise` (14 calls of f, around x and around points as far
+from x as the check goes, where the noise of a cost near zero has grown with its residuals):
+``ε |f|`` alone misses noise where f is the small difference of large intermediate values.
+
+A complex-step value that fails first has its own noise measured the same way (the
+complex-step derivatives at three probe directions around x, 12 calls of f per element, see
+:func:`gradcheck.methods.complex_noise`) and is judged again with it: where f is the result
+of cancellation its imaginary part inherits noise that the complex step's ``ε |n|`` misses,
+while a plain f keeps its ``ε``-sharp tolerance.
+
+An element outside its tolerance, and an element whose estimate looks suspicious (see
+``Estimate.suspect``), is re-estimated alone by a *confirmation*: Richardson extrapolation of
+central differences at H, H/2, H/4 at the scale of the method's own step (H = 4h for forward
+and central differences, so that its finest level is h; four times the default central step
+for the complex step and for Richardson, whose own base step is large), 6 calls of f per
+element. It never reaches much
+farther from x than the method did, so it cannot cross a kink the method did not see. With
+``n`` the first estimate, ``n_c`` the confirmation, ``e_c = SAFETY · error_c`` its own error
+bound and ``tol_c`` its tolerance:
+
+* f not smooth at the confirmation's scale (its levels fail the convergence-order test of
+  :mod:`gradcheck.methods`): the element is *not verifiable at this step*, unless the analytic
+  value lies outside the range ``[low, high]`` of the one-sided derivatives by more than the
+  range's own width plus the noise (the first tolerance plus ``SAFETY`` times the quotients'
+  rounding and the analytic rounding): then it is a mismatch. The width is there because
+  several kinks within the step (relu units of several examples at or near 0) leave x on a
+  piece whose slope the one-sided quotients do not bound: each kink adds its jump to the
+  range, and a piece between them can lie outside by about that much.
+* a failed element passes where the analytic value agrees with the confirmation
+  (``|a - n_c| <= tol_c``) and either the first estimate, its truncation now measured, accepts
+  it too (forward differences: ``tol₁ + SAFETY · h |f″| / 2`` with f″ the confirmation's
+  second difference at h, in place of the scaling model's ``F / m²``, which a cost near zero
+  breaks; central differences: ``tol₁ + SAFETY · |D(2h) - D(h)| / 3``, their truncation
+  ``c h²`` measured by the confirmation's levels, in place of ``F / m³``, which an f varying
+  on a scale below ``max(1, |x_k|)`` breaks), or the confirmation shows that the first
+  estimate was off (``|n - n_c| > e_c``).
+  Otherwise (the confirmation agrees with n, or with neither) the mismatch stands. Where the
+  confirmation is too loose to tell a from n (``e_c >= |a - n|``), f being smooth there, the
+  element passes at the confirmation's tolerance if a agrees with it and is *unresolved*
+  otherwise; never "not verifiable", which is kept for an f that is not smooth. Two first
+  estimates keep their mismatches then: the complex step, which has no subtraction and is
+  far sharper than any confirmation, and Richardson's where it is not suspect (its three
+  levels converged at a smooth f's orders, so its error is measured; the confirmation's
+  smaller step only adds rounding); where a loose confirmation agrees with a against such
+  an estimate, neither is trusted: unresolved.
+* a suspicious element that passed, or one whose tolerance is coarse (above COARSE times
+  the element and the gradient: Richardson's large step near a pole, say), stays a pass,
+  unless the confirmation is sharper (``tol_c`` below the first tolerance) and the analytic
+  value disagrees with it; a sharper confirmation that agrees lends its tolerance.
+
+Where the confirmation decided, its value and tolerance are reported. Before the
+confirmation, every element it will look at has the noise of its own evaluations measured
+(:mod:`gradcheck._local_noise`): where that noise is well beyond the model's (BEYOND times
+u), it joins the element's error and f's noise for the confirmation. Last, a passing
+element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
+(Resolution, below), and so is a complex-step mismatch smaller than the premise
+check could see (f 0 by cancellation through ``var``: see :mod:`gradcheck.methods`).
+
+Resolution
+----------
+Which passing elements the check could not resolve, and why.
+
+An element passes when ``|a - n| <= tol``. Where ``tol`` exceeds the element's own magnitude
+``max(|a|, |n|)`` and the gradient's (its max-norm, analytic or numerical), an error as large
+as the element itself would have passed: the element is *unresolved*, not passed. Where f's
+derivatives have a scale of their own, ``max(F, σ_f / ε) / m`` (``F`` the largest |f| seen,
+``σ_f`` f's measured rounding noise, which reveals the size of the values f cancels,
+``m = max(1, |x_k|)``), a tolerance below that scale still resolves the element: an f that
+is 0 by cancellation has a gradient near 0 (rounding, analytic and numerical) that a tolerance
+of 1e-10 does settle. A declared nondeterminism (``nondet_tol``) has no such excuse: a
+tolerance it widened past the gradient is unresolved.
+
+Nor has a *flat* f: where f's values did not move at all over the step (the estimate and,
+where known, both one-sided quotients exactly 0) and the analytic element is not 0, f is
+saturated at float resolution (tanh at 100, softmax of logits 1000 apart: gradients of 1e-32
+to 1e-193), and its scale says nothing about an element that small; the literal rule holds
+and the element is unresolved, so a sign flip there cannot pass. What tells the two apart
+is the values of f: an f that is 0 by cancellation moves by its rounding from point to
+point (its estimates are noise, not 0), an f that is 0 by structure has an analytic element
+of exactly 0 too (it passes). The complex step, whose estimate of a saturated gradient is
+accurate and nonzero, keeps f's scale in its tolerance (the analytic gradient's own rounding,
+``1 - tanh²`` giving 0 say): there a sign flip of an element far below ``ε F / m`` still
+passes.
+
+Example
+-------
+>>> import numpy as np
+>>> status = np.zeros(2, np.int8)
+>>> out, why = mark(status, np.array([4.0, 1.0]), np.array([4.1, 1.0]), np.array([0.5, 13.0]),
+...                 floor=np.zeros(2), method="central", spread=1e-5)
+>>> out.tolist(), why.startswith("`nondet_tol`")
+([0, 4], True)
+
+f's domain
+----------
+Elements whose steps cannot be kept inside f's domain: not verifiable, with the reason.
+
+A step that meets NaN, inf or an exception from f is shrunk first (DOMAIN_SHRINK at a time,
+DOMAIN_TRIES times: 4096 in all, see :mod:`gradcheck.methods`). Where f is still not finite
+on a side (``sqrt`` at exactly 0, an f that raises for x < 0 at x = 0), f is not defined on a
+neighbourhood of x along that coordinate, and no two-sided difference exists: the element is
+*not verifiable*, the others are estimated and judged as usual, and the report names the
+point where f failed and why. The complex step is left out: its points are not moved along
+the real axis, and an f that fails there is refused by it.
+
+Example
+-------
+>>> import numpy as np
+>>> from gradcheck import check_gradient, report
+>>> f = lambda x: float(np.sum(np.sqrt(x)))
+>>> with np.errstate(invalid="ignore"):
+...     result = check_gradient(f, np.array([0.0, 4.0]), np.array([0.0, 0.25]))
+>>> result.status[0].tolist() == [report.UNVERIFIABLE, report.PASS], result.diagnosis[0].name
+(True, 'outside-domain')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck import _local_noise, methods, steps
+from gradcheck import evaluators as _evaluate
+from gradcheck.diagnosis import Finding
+from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
+from gradcheck.steps import Noise, Problem
+
+Float64Array = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Multiplies every error estimate: how far past its own error estimate an estimator may land.
+SAFETY = 10.0
+#: Rounding of the analytic gradient, in units of ε · max(|a|, |n|, F / m): ~ its depth in ops.
+ANALYTIC = 10.0
+#: A tolerance above this fraction of the element and of the gradient's max-norm is coarse:
+#: the element is confirmed at a smaller step (Richardson's large step near a pole, say).
+COARSE = 1e-6
+
+
+class Verdict(NamedTuple):
+    """Per-element outcome, every array of shape (P,)."""
+
+    numeric: Float64Array
+    """The estimate judged against (the confirmation's where it cleared an element)."""
+    tolerance: Float64Array
+    status: npt.NDArray[np.int8]
+    n_evaluations: int
+    """Calls of f made outside the evaluator (the complex step's noise probe)."""
+    reason: str = ""
+    """Why elements are unresolved, and what would resolve them ("" when none is)."""
+    outside: tuple[npt.NDArray[np.bool_], str] | None = None
+    """The elements (P,) whose steps could not be kept in f's domain, and where f failed
+    (see :mod:`gradcheck.verdict`); None where not looked for."""
+
+
+def model_tolerance(
+    est: methods.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array
+) -> Float64Array:
+    """``SAFETY · (error + ANALYTIC · ε_a · (max(|a|, |n|) + F / m))`` per element."""
+    return SAFETY * (est.error + _analytic_rounding(est, analytic, eps_a, m))
+
+
+def _analytic_rounding(
+    est: methods.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array
+) -> Float64Array:
+    """``ANALYTIC · ε_a · (max(|a|, |n|) + F / m)``: the analytic gradient's own rounding."""
+    size = np.maximum(np.abs(analytic), np.abs(est.value))
+    size = np.where(np.isfinite(size), size, 0.0)
+    return ANALYTIC * eps_a * (size + est.f_max / m)
+
+
+def explicit(
+    est: methods.Estimate, analytic: Float64Array, rtol: float, atol: float
+) -> Verdict:
+    """Pass iff ``|a - n| <= atol + rtol |n|``; no confirmation, no kink classification.
+
+    An estimate that is NaN (steps outside f's domain, see :mod:`gradcheck.verdict`) is not
+    verifiable."""
+    tolerance = atol + rtol * np.abs(est.value)
+    status = np.where(np.abs(analytic - est.value) <= tolerance, PASS, MISMATCH)
+    status = np.where(np.isnan(est.value), UNVERIFIABLE, status)
+    return Verdict(est.value.copy(), tolerance, status.astype(np.int8), 0)
+
+
+def judge(
+    ev: _evaluate.Evaluator,
+    pb: Problem,
+    noise: Noise,
+    est: methods.Estimate,
+    analytic: Float64Array,
+    eps_a: Float64Array,
+    *,
+    f0: float,
+    confirm_step: Float64Array,
+    function: _evaluate.ScalarFunction,
+    premise: Float64Array | None = None,
+    outside: npt.NDArray[np.bool_] | None = None,
+    domain_why: str = "",
+) -> Verdict:
+    """The error-model verdict with confirmation of failing and suspicious elements.
+
+    ``function`` is f as ``ev`` evaluates it, for the complex step's noise probe.
+    ``premise`` (complex step only, shape (P,)) is the smallest error per element that the
+    premise check would have seen (:func:`gradcheck.methods.check_complex_resolution`): a
+    mismatch below it is unresolved, the complex step's value not vouched for there.
+    ``outside`` (P,) marks the elements whose steps could not be kept in f's domain (their
+    estimate is NaN, see :mod:`gradcheck.verdict`): not verifiable, and looked at no further;
+    ``domain_why`` names where f failed.
+    """
+    if outside is None:
+        outside = np.zeros(analytic.shape, bool)
+    m = steps.scale(pb, steps.all_coordinates(pb))
+    est, noise, tolerance, look, calls = _first_pass(
+        pb, noise, est, analytic, eps_a, m, outside, function)
+    numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
+    status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
+    status[outside] = UNVERIFIABLE
+    tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
+    outside, why, still = _confirm_all(
+        ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step,
+        np.flatnonzero(look.fail | est.suspect | look.coarse), (numeric, tolerance, status),
+        outside, domain_why)
+    status, reason = _resolve(pb, noise, est, analytic, eps_a, m, still,
+                              (numeric, tolerance, status), premise)
+    return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
+
+
+class _Look(NamedTuple):
+    """Which elements the first pass sends to the confirmation, besides the suspect ones."""
+
+    fail: BoolArray
+    """Outside the model tolerance."""
+    coarse: BoolArray
+    """Inside a tolerance too coarse to resolve them (see :func:`_coarse`)."""
+
+
+def _first_pass(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, m: Float64Array, outside: BoolArray,
+    function: _evaluate.ScalarFunction,
+) -> tuple[methods.Estimate, Noise, Float64Array, _Look, int]:
+    """The model tolerance, taken again where f's own noise is measured.
+
+    The complex step measures the noise of its failing values; the other methods that of the
+    own evaluations of every element the confirmation will look at. Returns the estimate and
+    noise with it, the tolerance, the elements to look at, and the calls of f made.
+    """
+    tolerance = model_tolerance(est, analytic, eps_a, m)
+    fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
+    calls = 0
+    if pb.method == "complex" and fail.any():
+        est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
+        fail = ~(np.abs(analytic - est.value) <= tolerance)
+    coarse = _coarse(analytic, est.value, tolerance) & ~outside
+    if pb.method != "complex" and (fail | est.suspect | coarse).any():
+        # all three go to the confirmation: their own noise first (the tolerance is taken
+        # again with it, so the first one is not held while the noise is measured)
+        del tolerance
+        est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
+        tolerance = model_tolerance(est, analytic, eps_a, m)
+        fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
+    return est, noise, tolerance, _Look(fail, coarse), calls
+
+
+def _confirm_all(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
+    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]], outside: BoolArray,
+    why: str,
+) -> tuple[BoolArray, str, BoolArray]:
+    """:func:`_confirm` of the elements ``look``, by blocks of BLOCK elements (they bound its
+    memory); ``out`` (numeric, tolerance, status) is updated in place. Returns ``outside``
+    with the elements whose confirmation left f's domain, why f failed, and where f's values
+    did not move over the confirmation."""
+    still = np.zeros(analytic.shape, bool)
+    if look.size:
+        outside = outside.copy()
+    for lo in range(0, look.size, methods.BLOCK):
+        block = look[lo : lo + methods.BLOCK]
+        gone, confirm_why, still[block] = _confirm(
+            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block, out)
+        outside[block[gone]] = True
+        why = why or confirm_why
+    return outside, why, still
+
+
+def _resolve(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, m: Float64Array, still: BoolArray,
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
+    premise: Float64Array | None,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """The status with passes the check could not resolve marked unresolved (see
+    :func:`mark` and :func:`unvouched`), and why."""
+    numeric, tolerance, status = out
+    # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
+    # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
+    resolution = noise.resolution(steps.all_coordinates(pb)) / est.step
+    floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
+                       10.0 * SAFETY * resolution)
+    status, reason = mark(
+        status, analytic, numeric, tolerance, floor=floor, method=pb.method,
+        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
+        flat=_flat(pb, est, noise, still),
+        sharp=_sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None,
+    )
+    if premise is not None:
+        status, reason = unvouched(status, analytic, numeric, premise, reason)
+    return status, reason
+
+
+def _confirm(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
+    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
+) -> tuple[npt.NDArray[np.bool_], str, npt.NDArray[np.bool_]]:
+    """Re-estimate the elements ``look`` by the confirmation; update ``out`` in place.
+
+    ``out`` is (numeric, tolerance, status), each of shape (P,). Returns where (of ``look``)
+    the confirmation's steps left f's domain, and why (see :mod:`gradcheck.verdict`), and
+    where f's values did not move at all over its levels (its value and both one-sided
+    quotients exactly 0).
+    """
+    numeric, tolerance, status = out
+    conf, gone, why = within(
+        lambda index: methods.richardson(ev, pb, noise, confirm_step, index, f0), look)
+    a, n, t1 = analytic[look], numeric[look], tolerance[look]
+    rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
+    tol_c = SAFETY * conf.error + SAFETY * rounding_a
+    cmp = _compare(pb, est, conf, look, a, n, t1, tol_c)
+    failed = status[look] == MISMATCH
+    status[look] = np.where(conf.nonsmooth, _kinked(conf, a, t1, rounding_a),
+                            _smooth(failed, cmp))
+    swap = ~conf.nonsmooth & np.where(
+        failed, cmp.first_off | cmp.first_agrees | (~cmp.stands & cmp.agrees), cmp.sharper)
+    # the confirmation's step (4h for forward and central differences) could not be kept
+    # in f's domain: nothing settles these elements
+    status[look[gone]] = UNVERIFIABLE
+    swap &= ~gone
+    numeric[look[swap]] = conf.value[swap]
+    tolerance[look[swap]] = tol_c[swap]
+    still = (conf.value == 0.0) & (conf.low == 0.0) & (conf.high == 0.0)
+    return gone, why, still
+
+
+class _Comparison(NamedTuple):
+    """The analytic value ``a``, the first estimate ``n`` and the confirmation ``n_c``
+    compared, per element looked at."""
+
+    agrees: BoolArray
+    """``|a - n_c| <= tol_c``."""
+    first_agrees: BoolArray
+    """``|a - n|`` within the first tolerance, its truncation now measured."""
+    first_off: BoolArray
+    """The confirmation shows the first estimate was off: ``|n - n_c| > e_c``."""
+    loose: BoolArray
+    """The confirmation cannot tell a from n: ``e_c >= |a - n|``."""
+    stands: BoolArray
+    """The first estimate keeps its verdict where the confirmation is undecided."""
+    sharper: BoolArray
+    """The confirmation's tolerance is below the first one."""
+
+
+def _compare(
+    pb: Problem, est: methods.Estimate, conf: methods.Estimate, look: npt.NDArray[np.intp],
+    a: Float64Array, n: Float64Array, t1: Float64Array, tol_c: Float64Array,
+) -> _Comparison:
+    """``a``, ``n`` and the confirmation ``conf`` compared (see :class:`_Comparison`)."""
+    bound = SAFETY * conf.error
+    t1_data = t1  # forward: its truncation h |f''| / 2 measured, not assumed ~ h F / (2 m²)
+    if pb.method == "forward":
+        t1_data = t1 + SAFETY * est.step[look] * conf.curvature / 2.0
+    elif pb.method == "central" and conf.fine_truncation is not None:
+        # the confirmation's finest level is central's own step: its levels measure the
+        # truncation c h² that the scaling model, with length scale max(1, |x_k|), can miss
+        # (a layer norm at 100 + N(0, 1) varies on the scale of the spread, 1)
+        t1_data = t1 + SAFETY * conf.fine_truncation
+    loose = bound >= np.abs(a - n)
+    # undecided: the complex step's verdict stands, sharper than any real difference, and so
+    # does Richardson's where its own levels converged as a smooth f's (not suspect): its
+    # error estimate is then measured, not assumed, and the confirmation's smaller step only
+    # adds rounding
+    stands = ~loose | (pb.method == "complex") | (
+        (pb.method == "richardson") & ~est.suspect[look]
+    )
+    return _Comparison(
+        agrees=np.abs(a - conf.value) <= tol_c, first_agrees=np.abs(a - n) <= t1_data,
+        first_off=np.abs(n - conf.value) > bound, loose=loose, stands=stands,
+        sharper=tol_c < t1,
+    )
+
+
+def _smooth(failed: BoolArray, cmp: _Comparison) -> npt.NDArray[np.int_]:
+    """The status where f is smooth at the confirmation's scale (it converged).
+
+    A standing first estimate keeps its mismatch unless the analytic value agrees with both,
+    or the confirmation shows the first estimate was off; where it could not tell (loose) but
+    agrees with the analytic value against the first estimate, neither is trusted:
+    unresolved. Where the first estimate does not stand, an analytic value that agrees with
+    the confirmation passes at the confirmation's tolerance (the resolution rule then judges
+    that tolerance), one that does not is unresolved; never "not verifiable" on a smooth f.
+    A first pass stands unless a sharper confirmation disagrees.
+    """
+    passed_first = cmp.agrees & cmp.first_agrees
+    cleared = cmp.agrees & cmp.first_off & ~cmp.loose
+    standing = np.where(passed_first | cleared, PASS,
+                        np.where(cmp.loose & cmp.agrees & cmp.first_off, UNRESOLVED, MISMATCH))
+    undecided = np.where(cmp.agrees, PASS, UNRESOLVED)
+    return np.where(failed, np.where(cmp.stands, standing, undecided),
+                    np.where(cmp.sharper & ~cmp.agrees, MISMATCH, PASS))
+
+
+def _kinked(
+    conf: methods.Estimate, a: Float64Array, t1: Float64Array, rounding_a: Float64Array
+) -> npt.NDArray[np.int_]:
+    """The status where f is not smooth at the confirmation's scale: not verifiable, unless
+    the analytic value lies outside the one-sided range by more than the range's width.
+
+    A cluster of kinks within the step can put x on a piece whose slope lies outside the
+    one-sided range by about the range's width: only farther out is a mismatch.
+    """
+    allow = t1 + SAFETY * (conf.quotient_noise + rounding_a) + (conf.high - conf.low)
+    outside = (a < conf.low - allow) | (a > conf.high + allow)
+    return np.where(outside, MISMATCH, UNVERIFIABLE)
+
+
+def _coarse(
+    analytic: Float64Array, numeric: Float64Array, tolerance: Float64Array
+) -> npt.NDArray[np.bool_]:
+    """Where the tolerance exceeds COARSE times the element and the gradient (its max-norm):
+    worth a confirmation at the confirmation's smaller step, which may resolve it."""
+    size = np.maximum(np.abs(analytic), np.abs(numeric))
+    size = np.where(np.isfinite(size), size, 0.0)
+    return tolerance > COARSE * np.maximum(size, float(size.max(initial=0.0)))
+
+
+def _own_noise(
+    pb: Problem, noise: Noise, est: methods.Estimate, fail: npt.NDArray[np.bool_],
+    function: _evaluate.ScalarFunction,
+) -> tuple[methods.Estimate, Noise, int]:
+    """The estimate with the noise of the failing elements' own evaluations in its error.
+
+    See :mod:`gradcheck._local_noise`: ``σ_k`` adds ``GAIN · σ_k / h_k`` to the error, and
+    ``σ_k / ε`` (the size of the values f cancels) to the scale F of the analytic rounding;
+    ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
+    """
+    look = np.flatnonzero(fail)
+    # Richardson's finest level, h/4, is where rounding weighs most
+    finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
+    sigma, calls = _local_noise.measure(pb, function, finest, look)
+    sigma = _local_noise.pooled(pb, look, sigma, finest)
+    # only noise well beyond the model's counts: rounding the model already bounds (f's
+    # values in float32, say) would come back inflated by the measurement's own safety factor
+    model = noise.rounding(est.f_max[look], look)
+    sigma = np.where(sigma > _local_noise.BEYOND * model, sigma, 0.0)
+    error, f_max = est.error.copy(), est.f_max.copy()
+    error[look] += _local_noise.GAIN[pb.method] * sigma / est.step[look]
+    f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
+    probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), f_max.shape).copy()
+    probed[look] = np.maximum(probed[look], sigma)
+    noise = dataclasses.replace(noise, probed=probed)
+    return est._replace(error=error, f_max=f_max), noise, calls
+
+
+def _sharp(
+    est: methods.Estimate, analytic: Float64Array, eps_a: Float64Array, m: Float64Array,
+    resolution: Float64Array,
+) -> Float64Array:
+    """The complex step's tolerance without f's scale ``F``: its error less the scaling
+    model's truncation ``h² F / (6 m³)`` (the step is so small that the true truncation is
+    far below ε |n|), and the analytic rounding relative to the element only, times the
+    condition ``m = max(1, |x_k|)`` of functions like exp; at least ``resolution``, the
+    spacing of subnormal numbers over the step (an imaginary part of 1e-313 keeps 10 digits)
+    (see :func:`gradcheck.verdict.mark`)."""
+    size = np.maximum(np.abs(analytic), np.abs(est.value))
+    size = np.where(np.isfinite(size), size, 0.0)
+    own = np.maximum(est.error - est.step**2 * est.f_max / (6.0 * m**3), resolution)
+    sharp: Float64Array = SAFETY * (own + ANALYTIC * eps_a * size * m)
+    return sharp
+
+
+def _flat(
+    pb: Problem, est: methods.Estimate, noise: Noise, still: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Where f's values did not move at all over the step: the first estimate is exactly 0,
+    and so are both one-sided quotients (central, Richardson); forward differences see one
+    side only, so there the noise probe must also have found f's values all equal, or the
+    confirmation's levels (``still``) none moving (an f 0 by cancellation can be exactly 0
+    at x and at x + h, not at the probe's points nor at the confirmation's). Never for the
+    complex step."""
+    if pb.method == "complex":
+        return np.zeros(est.value.shape, bool)
+    flat: npt.NDArray[np.bool_] = est.value == 0.0
+    if pb.method == "forward":
+        flat &= still | bool(np.all(noise.probed == 0.0))
+    else:
+        flat &= (est.low == 0.0) & (est.high == 0.0)
+    return flat
+
+
+def _complex_noise(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, m: Float64Array, fail: npt.NDArray[np.bool_],
+    function: _evaluate.ScalarFunction,
+) -> tuple[methods.Estimate, Float64Array, int]:
+    """The complex-step estimate with the measured noise of its failing values in its error."""
+    look = np.flatnonzero(fail)
+    sigma, calls = methods.complex_noise(pb, function, noise, est.step, look, est.value[look])
+    error = est.error.copy()
+    error[look] = np.maximum(error[look], sigma)
+    est = est._replace(error=error)
+    return est, model_tolerance(est, analytic, eps_a, m), calls
+
+
+_WHY = {
+    "spread": "`nondet_tol` widened the tolerance past the gradient; a deterministic f (or a "
+              "smaller `nondet_tol`) would resolve it",
+    "complex": "the complex step's values are noisy here (f cancels large values, or its "
+               "complex part is inaccurate); method=\"richardson\" or \"central\" would resolve it",
+    "forward32": "forward differences in float32 resolve little; method=\"central\" or float64 "
+                 "x would resolve it",
+    "settle": "the confirmation by Richardson extrapolation could not tell the analytic value "
+              "from the first estimate; method=\"richardson\" (or \"complex\" where f is "
+              "analytic) would resolve it",
+    "premise": "the complex step's premise (f analytic, its complex part accurate) could not "
+               "be verified at this level (f cancels to about 0, through var, say); "
+               "method=\"richardson\" or \"central\" would resolve it",
+    "flat": "f's values do not move over the step (f saturated: tanh far out, softmax of "
+            "logits far apart), so a gradient this small is below what they resolve; a less "
+            "saturated point, or f computed in a form that keeps its slope (log-space), would "
+            "resolve it",
+    "sharp": "the complex step resolves this element, far below f's scale, and disagrees with "
+             "the analytic value: there an analytic gradient that rounds at f's scale (1 - "
+             "tanh² giving 0) and a wrong one look alike; the analytic gradient computed in a "
+             "form that keeps its size (log-space, 1/cosh²) would resolve it",
+    "step": "f changes faster than the step resolves (the step may straddle a singularity or "
+            "the edge of f's domain); a smaller `step`, or method=\"complex\" where f is "
+            "analytic, would resolve it",
+}
+
+
+def mark(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    tolerance: Float64Array, *, floor: Float64Array, method: str, spread: float,
+    float32: bool = False, flat: npt.NDArray[np.bool_] | None = None,
+    sharp: Float64Array | None = None,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """``status`` with unresolved passes marked UNRESOLVED, and the reason ("" if none).
+
+    ``floor`` is the scale of f's derivatives per element (see the module notes; ignored
+    when ``spread`` > 0, where ``flat``: f's values did not move at all over the step, and
+    where ``|a - n|`` exceeds ``sharp``, the tolerance of an estimate that is accurate to its
+    own size: the complex step's, whose value of a saturated gradient is not rounding).
+    """
+    size = np.maximum(np.abs(analytic), np.abs(numeric))
+    size = np.where(np.isfinite(size), size, 0.0)
+    gradient = float(size.max(initial=0.0))
+    # f's values did not move over the step while the analytic element is not 0: f is flat
+    # at float resolution there (saturated), not 0 by structure or cancellation (whose values
+    # move by their rounding), so f's scale excuses nothing
+    blind = np.zeros(status.shape, bool) if flat is None else flat
+    blind = blind & (analytic != 0.0) & np.isfinite(analytic)
+    if sharp is not None:
+        # the estimate resolves the element on its own and disagrees: whether the analytic
+        # value is a rounding of f's scale (1 - tanh² giving 0) or a bug, f's scale cannot say
+        blind = blind | (np.abs(analytic - numeric) > sharp)
+    if spread == 0.0:
+        size = np.where(blind, size, np.maximum(size, floor))
+    open_ = (status == PASS) & (tolerance > np.maximum(size, gradient))
+    keys = ["settle"] if np.any(status == UNRESOLVED) else []
+    out = status.copy()
+    if open_.any():
+        out[open_] = UNRESOLVED
+        if spread > 0.0:
+            keys.append("spread")
+        elif np.any(open_ & blind):
+            keys.append("sharp" if method == "complex" else "flat")
+        elif method == "complex":
+            keys.append("complex")
+        elif method == "forward" and float32:
+            keys.append("forward32")
+        else:
+            keys.append("step")
+    return out, "; ".join(_WHY[key] for key in keys)
+
+
+def unvouched(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    premise: Float64Array, reason: str,
+) -> tuple[npt.NDArray[np.int8], str]:
+    """Complex-step mismatches below the premise check's resolution ``premise`` made
+    UNRESOLVED, with the reason added to ``reason``: real differences could not vouch for the
+    complex value there, so the mismatch may be the complex step's, not the gradient's."""
+    below = (status == MISMATCH) & (np.abs(analytic - numeric) <= premise)
+    if not below.any():
+        return status, reason
+    out = status.copy()
+    out[below] = UNRESOLVED
+    return out, "; ".join(part for part in (reason, _WHY["premise"]) if part)
+
+
+def domain_estimate(
+    ev: _evaluate.Evaluator, pb: Problem, noise: Noise, h: Float64Array, f0: float,
+) -> tuple[methods.Estimate, BoolArray, str]:
+    """The estimate at every coordinate, NaN where f is not finite at the largest shrink.
+
+    Returns ``(estimate, outside, why)``: ``outside`` (P,) marks those coordinates and
+    ``why`` names the first point where f failed ("" where none did).
+    """
+    def method(index: npt.NDArray[np.intp]) -> methods.Estimate:
+        return methods.estimate(ev, pb, noise, h, index, f0)
+
+    if pb.method == "complex":
+        return method(np.arange(pb.layout.size)), np.zeros(pb.layout.size, bool), ""
+    return within(method, np.arange(pb.layout.size))
+
+
+def within(
+    estimator: Callable[[npt.NDArray[np.intp]], methods.Estimate],
+    index: npt.NDArray[np.intp],
+) -> tuple[methods.Estimate, BoolArray, str]:
+    """``estimator`` at the coordinates ``index`` (n,), left out where it leaves f's domain.
+
+    Returns ``(estimate, outside, why)``, the estimate's arrays of shape (n,), NaN where
+    ``outside`` (n,), and ``why`` naming the first point where f failed.
+    """
+    outside = np.zeros(index.size, bool)
+    why = ""
+    while True:
+        try:
+            est = estimator(index[~outside])
+        except methods.OutsideDomain as exc:
+            fresh = np.isin(index, exc.index) & ~outside
+            if not fresh.any():
+                raise
+            outside |= fresh
+            why = why or str(exc).split("; f must be finite")[0]
+            continue
+        return _spread(est, np.flatnonzero(~outside), index.size), outside, why
+
+
+def _spread(est: methods.Estimate, index: npt.NDArray[np.intp], size: int) -> methods.Estimate:
+    """``est`` of the coordinates ``index`` as (size,) arrays: NaN (False) elsewhere."""
+    if index.size == size:
+        return est
+
+    def full(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        out = np.zeros(size, bool) if a.dtype == bool else np.full(size, np.nan)
+        out[index] = a
+        return out
+
+    fields: dict[str, Any] = {name: full(value) for name, value in est._asdict().items()
+              if isinstance(value, np.ndarray)}
+    return est._replace(**fields)
+
+
+def domain_finding(pb: Problem, outside: BoolArray, why: str) -> tuple[Finding, ...]:
+    """The diagnosis line that says which elements left f's domain, where and why."""
+    if not outside.any():
+        return ()
+    names = [pb.layout.describe(int(k)) for k in np.flatnonzero(outside)]
+    listed = ", ".join(f"`{n}`" for n in names[:5]) + (
+        f" and {len(names) - 5} more" if len(names) > 5 else "")
+    message = (
+        f"{listed} not verifiable: f is not finite on a side of x even at the step shrunk "
+        f"{int(methods.DOMAIN_SHRINK ** methods.DOMAIN_TRIES)} times ({why}); f is not "
+        "defined on a neighbourhood of x there, so no two-sided difference exists"
+    )
+    leaves = tuple(dict.fromkeys(
+        pb.layout.paths[int(np.searchsorted(pb.layout.offsets, k, side="right")) - 1]
+        for k in np.flatnonzero(outside)))
+    return (Finding("outside-domain", message, leaves, {"elements": len(names)}),)
