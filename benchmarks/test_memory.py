@@ -3,7 +3,7 @@
 f is ``x·x`` with an evaluator of its own that answers a request chunk by chunk, so that
 what is measured is the checker's memory, not f's: the peak of everything allocated during
 the check, beyond x and the gradient (made before). A float64 x is 8 bytes per coordinate:
-the partial checks must stay within 3 copies of it (24 B), as ``gradcheck._moved`` explains.
+the partial checks must stay within 3 copies of it (24 B), as ``gradcheck.partial`` explains.
 The figures go to ``benchmark.extra_info`` (``bytes_per_coordinate``, ``copies_of_x``) for
 the report. P = 1e6 runs only with ``--benchmark-enable`` (seconds per check here).
 

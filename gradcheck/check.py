@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, diagnosis, methods, report, steps
+from gradcheck import diagnosis, methods, report, steps
 from gradcheck import evaluators as _evaluate
 from gradcheck import tree as _tree
 from gradcheck import verdict as _verdict
@@ -52,7 +52,7 @@ class _PairValue:
 
 def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float64Array, Any]:
     """The analytic gradient as a flat (P,) float64 array, and its per-coordinate epsilon."""
-    leaves, _ = _moved.gradient_leaves(pb, grad, pair)
+    leaves, _ = steps.gradient_leaves(pb, grad, pair)
     eps = np.repeat(
         [float(np.finfo(leaf.dtype).eps) for leaf in leaves], np.diff(pb.layout.offsets)
     )
@@ -174,7 +174,7 @@ def check_gradient(
     ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, first
     has the noise of its own evaluations measured (its difference repeated at x ± r, r tiny,
     and at x + s ± r with the step moved by a few hundred ulps: 12 calls, see
-    :mod:`gradcheck._local_noise`), then is re-estimated alone by Richardson
+    :func:`gradcheck.steps.measure_own_noise`), then is re-estimated alone by Richardson
     extrapolation at the scale of the method's own step (6 more calls of f per element);
     where its one-sided gaps grow as its step shrinks (f noisier there than the probe found),
     that noise is taken from them. It passes if the analytic value agrees with that

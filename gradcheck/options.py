@@ -30,7 +30,7 @@ from typing import Any, ParamSpec, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, steps, tree
+from gradcheck import steps, tree
 from gradcheck.evaluators import factory
 
 __all__ = ["CheckOptions", "asserting", "check_callable", "check_directions", "check_seed",
@@ -168,7 +168,7 @@ def check_directions(given: object, n: object, seed: object, name: str, count_na
                      ref: str) -> None:
     """Before f is first called: ``given`` a non-empty list, or ``n`` and ``seed`` valid."""
     if given is None:
-        _moved.count(count_name, n)
+        count(count_name, n)
         check_seed(seed)
     elif not isinstance(given, (list, tuple)) or not given:
         raise TypeError(f"`{name}` is {type(given).__name__}; it must be a non-empty list of "
@@ -186,10 +186,10 @@ def directions(given: Any, n: Any, seed: Any, layout: tree.Layout, treedef: tree
     check_directions(given, n, seed, name, count_name, ref)
     if given is not None:
         return list(given), False
-    count = _moved.count(count_name, n)
+    size = count(count_name, n)
     rng = np.random.default_rng(check_seed(seed))
     return [tree.unflatten(treedef, [rng.standard_normal(shape) for shape in layout.shapes])
-            for _ in range(count)], True
+            for _ in range(size)], True
 
 
 def direction_matrix(given: Sequence[Any], name: str, ref: str, layout: tree.Layout,
@@ -205,3 +205,23 @@ def direction_matrix(given: Sequence[Any], name: str, ref: str, layout: tree.Lay
             raise ValueError(f"`{name}[{j}]` must be finite and not all zero")
         rows.append(flat)
     return np.array(rows)
+
+
+def generator(rng: object) -> np.random.Generator:
+    """A Generator from ``rng``: None (seed 0: reproducible by default), a seed or one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"`rng` is {rng!r}; it must be None, an int seed >= 0 or a Generator")
+    return np.random.default_rng(int(rng))
+
+
+def count(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` is {value!r}; it must be an int >= 1")
+    if value < 1:
+        raise ValueError(f"`{name}` is {value!r}; it must be an int >= 1")
+    return int(value)

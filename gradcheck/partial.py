@@ -6,7 +6,7 @@ states the probability that a wrong gradient goes unnoticed; :func:`check_sample
 full element-wise check (:func:`gradcheck.check_gradient`) on k coordinates drawn at random;
 :func:`taylor_test` fits the order of the Taylor remainder along random directions, with no
 step to choose. The points near x that they evaluate f at, the random draws and the gradient's
-leaves come from :mod:`gradcheck._moved`.
+leaves come from the section "f at x moved along one direction" below.
 
 Example
 -------
@@ -35,12 +35,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _moved, check, report, steps
+from gradcheck import check, options, report, steps
 from gradcheck import evaluators as _evaluate
 from gradcheck import steps as _problem
 from gradcheck import tree as _tree
 from gradcheck import verdict as _verdict
 from gradcheck.diagnosis import Hints, diagnose_named
+from gradcheck.steps import gradient_leaves
 
 __all__ = [
     "SLOPE_THRESHOLD",
@@ -169,13 +170,14 @@ def check_directional(
     -----
     The analytic side is ``aᵀd / h`` with d the displacement f really saw (x + hv rounded to
     each leaf's dtype, minus x), so rounding of the point does not count as an error. The
-    tolerance τ is the central-difference error model of :mod:`gradcheck.numerical` along v:
+    tolerance τ is the central-difference error model of :mod:`gradcheck.methods` along v:
     ``SAFETY (ε F / h + h² / 6 max(F / m³, |f''_v| / m) + ANALYTIC ε_a (Σ|a_k v_k| + F / m))``
     (forward: ``2 ε F / h + h F / (2 m²)``; complex: ``ε |n| + h² F / (6 m³)``), with F the
     largest |f| seen and m = max(1, max |x_k|). Cost: 1 + 2n calls of f (central).
     Memory beyond x and the gradient: one point at a time and the flat float64 x, a view of x
     when x is one contiguous float64 array: one copy of such an x (two for the complex step,
-    whose point is complex), one more for a pytree (see :mod:`gradcheck._moved`).
+    whose point is complex), one more for a pytree (see the section "f at x moved along one
+    direction" below).
 
     *Probability of missing a bug.* Let e = a - ∇f be the error of the gradient. Along v the
     check sees vᵀe and misses it when |vᵀe| <= τ. For z ~ N(0, I_P), zᵀe ~ N(0, ‖e‖²) and
@@ -200,15 +202,15 @@ def check_directional(
         raise ValueError(f"`method` is {method!r}; check_directional takes one of "
                          f"{', '.join(_METHODS)}")
     pb = _problem.prepare(f, x, args, method)
-    n = _moved.count("n_directions", n_directions)
+    n = options.count("n_directions", n_directions)
     if step is not None and not (isinstance(step, (int, float)) and 0 < step < math.inf):
         raise ValueError(f"`step` is {step!r}; it must be a positive finite number or None")
     distribution = _check_distribution(distribution)
     pair = check._PairValue(pb.f) if grad is None else None
-    call = _moved.Mover(pb, pair or pb.f)
+    call = Mover(pb, pair or pb.f)
     f0 = call.at_x()
-    call.analytic, eps_a = _moved.gradient_leaves(pb, grad, pair)
-    gen, m = _moved.generator(rng), _moved.max_abs(pb.x_flat)
+    call.analytic, eps_a = gradient_leaves(pb, grad, pair)
+    gen, m = options.generator(rng), max_abs(pb.x_flat)
     eps = max(float(np.max(pb.layout.eps())), call.eps)
     h = steps.relative_step(method, eps) * m if step is None else float(step)
     rows = [_along(call, method, gen, distribution, h, f0, eps, m) for _ in range(n)]
@@ -220,11 +222,11 @@ def check_directional(
 
 
 def _along(
-    call: _moved.Mover, method: str, gen: np.random.Generator, distribution: str, h: float,
+    call: Mover, method: str, gen: np.random.Generator, distribution: str, h: float,
     f0: float, eps: float, m: float,
 ) -> tuple[float, float, float, float, float]:
     """(numeric, aᵀd/h, error estimate, F, |a|ᵀ|v|) along a new random direction v."""
-    v = _moved.Direction(gen, distribution, call.pb.layout.size)
+    v = Direction(gen, distribution, call.pb.layout.size)
     if method == "complex":
         value, a_d, abs_a_d = call(v.imaginary_point(call.pb, h))
         numeric, f_max = value.imag / h, abs(value.real)
@@ -359,12 +361,12 @@ def check_sampled(
     (True, 3, 100)
     """
     pb = _problem.prepare(f, x, args, method)
-    count = min(_moved.count("k", k), pb.layout.size)
-    chosen = np.sort(_moved.generator(rng).choice(pb.layout.size, size=count, replace=False))
+    count = min(options.count("k", k), pb.layout.size)
+    chosen = np.sort(options.generator(rng).choice(pb.layout.size, size=count, replace=False))
     pair = check._PairValue(pb.f) if grad is None else None
     if pair is not None:
         pair(pb.fresh_x(), *pb.args)
-    analytic, _ = _moved.gradient_leaves(pb, grad, pair)
+    analytic, _ = gradient_leaves(pb, grad, pair)
     leaf_of = np.searchsorted(pb.layout.offsets[1:], chosen, side="right")
     used = [int(i) for i in np.unique(leaf_of)]
     local = {i: chosen[leaf_of == i] - pb.layout.offsets[i] for i in used}
@@ -618,7 +620,7 @@ def taylor_test(
     with |vᵀe| below the floor at every step cannot be seen. Cost: 1 + n·K calls of f.
     Memory beyond x and the gradient: one point at a time and the flat float64 x, a view of x
     when x is one contiguous float64 array, else a copy: one or two copies of a float64 x
-    (see :mod:`gradcheck._moved`).
+    (see the section "f at x moved along one direction" below).
 
     Examples
     --------
@@ -628,17 +630,17 @@ def taylor_test(
     (True, True)
     """
     pb = _problem.prepare(f, x, args, "central")
-    n = _moved.count("n_directions", n_directions)
+    n = options.count("n_directions", n_directions)
     pair = check._PairValue(pb.f) if grad is None else None
-    call = _moved.Mover(pb, pair or pb.f)
+    call = Mover(pb, pair or pb.f)
     f0 = call.at_x()
-    call.analytic, _ = _moved.gradient_leaves(pb, grad, pair)
-    ladder = _ladder(steps, _moved.max_abs(pb.x_flat))
-    gen = _moved.generator(rng)
+    call.analytic, _ = gradient_leaves(pb, grad, pair)
+    ladder = _ladder(steps, max_abs(pb.x_flat))
+    gen = options.generator(rng)
     remainders = np.empty((n, len(ladder)))
     f_max = abs(f0)
     for j in range(n):
-        v = _moved.Direction(gen, "gaussian", pb.layout.size)
+        v = Direction(gen, "gaussian", pb.layout.size)
         for i, h in enumerate(ladder):
             value, a_d, _ = call(v.point(pb, float(h)))
             f_max = max(f_max, abs(value.real))
@@ -650,3 +652,148 @@ def taylor_test(
     passed = bool(np.all(np.isnan(slopes) | (slopes >= SLOPE_THRESHOLD)))
     fitted = np.array([mask for _, mask in fits])
     return TaylorResult(passed, slopes, ladder, remainders, fitted, floor, call.count)
+
+
+# ----------------------------------------------------------------------------------------------
+# f at x moved along one direction, in a few copies of x.
+#
+# What the partial checks stand on: f at x moved along one direction, in memory bounded by a few
+# copies of x; the gradient's leaves; the random draws and counts of the randomized checks.
+#
+# The partial checks (:func:`gradcheck.check_directional`, :func:`gradcheck.taylor_test`) are
+# meant for huge P, so they evaluate ``f(x + h v)`` holding, beyond x and the gradient, one
+# point at a time and the flat float64 x that every check makes (a read-only view of x when x is
+# one contiguous float64 array, else a copy): one copy of such an x (two for the complex step,
+# whose point is complex), one more for a pytree. The random unit direction v is never
+# stored (:class:`Direction` draws it again, chunk by chunk, for each point), and the products
+# over P (``aᵀd``, ``|a|ᵀ|d|``, ``‖z‖``) are taken over chunks of :data:`CHUNK` coordinates, so
+# no other array of P elements is made. :func:`gradient_leaves` serves the full check too, and
+# :func:`count` the directions of :func:`gradcheck.check_jvp` and :func:`gradcheck.check_vjp`.
+
+CHUNK = 1 << 13
+"""Coordinates per chunk of a product over P (64 KiB of float64)."""
+
+_SIGNS = np.array([-1.0, 1.0])
+
+
+class Direction:
+    """A random unit direction v = z/‖z‖, never stored: drawn again for each point made.
+
+    z is Gaussian or ±1. Making the direction draws z once from ``gen`` (chunk by chunk, for
+    ‖z‖), which advances ``gen`` as one draw of P numbers does; each point draws z again,
+    with the same numbers, from a copy of ``gen``'s state taken before.
+    """
+
+    def __init__(self, gen: np.random.Generator, distribution: str, size: int) -> None:
+        self._bits = type(gen.bit_generator)
+        self._state = gen.bit_generator.state
+        self._distribution = distribution
+        self._size = size
+        squares = sum(float(z @ z) for _, z in self._chunks(gen))
+        self.norm = math.sqrt(squares)
+
+    def _chunks(self, gen: np.random.Generator) -> Iterator[tuple[slice, Float64Array]]:
+        """(slice, z on it) over the P coordinates, drawn from ``gen``."""
+        for lo in range(0, self._size, CHUNK):
+            n = min(CHUNK, self._size - lo)
+            z = (gen.standard_normal(n) if self._distribution == "gaussian"
+                 else gen.choice(_SIGNS, size=n))
+            yield slice(lo, lo + n), z
+
+    def _again(self) -> Iterator[tuple[slice, Float64Array]]:
+        """The chunks of v = z/‖z‖, drawn again."""
+        bits = self._bits()
+        bits.state = self._state
+        for part, z in self._chunks(np.random.Generator(bits)):
+            z /= self.norm
+            yield part, z
+
+    def point(self, pb: _problem.Problem, h: float) -> Float64Array:
+        """``x + h v`` as a new flat float64 (P,) array."""
+        point = np.empty(self._size)
+        for part, v in self._again():
+            v *= h
+            np.add(pb.x_flat[part], v, out=point[part])
+        return point
+
+    def imaginary_point(self, pb: _problem.Problem, h: float) -> npt.NDArray[np.complex128]:
+        """``x + i h v`` as a new flat complex128 (P,) array."""
+        point = np.empty(self._size, dtype=np.complex128)
+        point.real = pb.x_flat
+        for part, v in self._again():
+            v *= h
+            point.imag[part] = v
+        return point
+
+
+def _products(a: Any, point: Any, x: Any) -> tuple[float, float]:
+    """``(aᵀd, |a|ᵀ|d|)`` with d = Im point (complex) or point − x, chunk by chunk (1-D)."""
+    a_d = abs_a_d = 0.0
+    for lo in range(0, a.shape[0], CHUNK):
+        part = slice(lo, lo + CHUNK)
+        d = point[part].imag if np.iscomplexobj(point) else point[part] - x[part]
+        d = d.astype(np.float64)
+        a_d += float(a[part] @ d)
+        abs_a_d += float(np.abs(np.nan_to_num(a[part])) @ np.abs(d))
+    return a_d, abs_a_d
+
+
+class Mover:
+    """f at points near x, on fresh arrays; values validated, f's precision recorded.
+
+    ``analytic`` are the gradient's leaves (see :func:`gradient_leaves`); each call returns
+    f at the point rounded to the leaves' dtypes, with ``aᵀd`` and ``|a|ᵀ|d|`` for the
+    displacement d that f really saw (the imaginary part for a complex point), computed before
+    f is called, whatever f then does with its argument.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> pb = steps.prepare(lambda w: float(w @ w), np.array([3.0, 4.0]), (), "central")
+    >>> v = Direction(np.random.default_rng(2), "rademacher", 2)  # (1, -1)/√2
+    >>> v.point(pb, np.sqrt(2))
+    array([4., 3.])
+    >>> mover = Mover(pb, pb.f)
+    >>> mover.analytic = gradient_leaves(pb, np.array([6.0, 8.0]), None)[0]
+    >>> mover(v.point(pb, np.sqrt(2)))  # f(x + √2 v) = 16 + 9, aᵀd = 6 - 8, |a|ᵀ|d| = 6 + 8
+    (25.0, -2.0, 14.0)
+    """
+
+    def __init__(self, pb: _problem.Problem, f: Any) -> None:
+        self.pb, self.f = pb, f
+        self.analytic: list[_tree.FloatArray] = []
+        """Set once f(x) has been called (f may return the gradient with its value)."""
+        self.count, self.eps = 0, 0.0
+
+    def at_x(self) -> float:
+        """``f(x)``, on a fresh copy of x."""
+        return self._value(self.pb.fresh_x(), complex_input=False).real
+
+    def __call__(self, point: Any) -> tuple[complex, float, float]:
+        """f at the flat point (real, or complex for the complex step), aᵀd and |a|ᵀ|d|."""
+        imaginary = np.iscomplexobj(point)
+        leaves, a_d, abs_a_d = [], 0.0, 0.0
+        for leaf, part, a in zip(self.pb.leaves, self.pb.split(point), self.analytic,
+                                 strict=True):
+            ctype = np.result_type(leaf.dtype, np.complex64) if imaginary else leaf.dtype
+            moved = part.astype(ctype, copy=False)
+            ad, abs_ad = _products(a.reshape(-1), moved.reshape(-1), leaf.reshape(-1))
+            a_d, abs_a_d = a_d + ad, abs_a_d + abs_ad
+            leaves.append(moved)
+        value = self._value(_tree.unflatten(self.pb.treedef, leaves), complex_input=imaginary)
+        return value, a_d, abs_a_d
+
+    def _value(self, x: Any, *, complex_input: bool) -> complex:
+        """f(x), validated: a finite scalar."""
+        self.count += 1
+        raw = self.f(x, *self.pb.args)
+        value, eps = _evaluate.scalar_value(raw, complex_input=complex_input)
+        if not np.isfinite(value):
+            raise ValueError(f"`f` returned {value} near x; f must be finite near x")
+        self.eps = max(self.eps, eps)
+        return value
+
+
+def max_abs(x: npt.NDArray[np.float64]) -> float:
+    """``max(1, max_k |x_k|)``, without a temporary of P elements."""
+    return max(1.0, float(np.max(x)), -float(np.min(x)))

@@ -78,8 +78,9 @@ bound and ``tol_c`` its tolerance:
 
 Where the confirmation decided, its value and tolerance are reported. Before the
 confirmation, every element it will look at has the noise of its own evaluations measured
-(:mod:`gradcheck._local_noise`): where that noise is well beyond the model's (BEYOND times
-u), it joins the element's error and f's noise for the confirmation. Last, a passing
+(:func:`gradcheck.steps.measure_own_noise`): where that noise is well beyond the model's
+(REPEAT_BEYOND times u), it joins the element's error and f's noise for the confirmation.
+Last, a passing
 element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
 (Resolution, below), and so is a complex-step mismatch smaller than the premise
 check could see (f 0 by cancellation through ``var``: see :mod:`gradcheck.methods`).
@@ -151,8 +152,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _local_noise, methods, steps
 from gradcheck import evaluators as _evaluate
+from gradcheck import methods, steps
 from gradcheck.diagnosis import Finding
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
 from gradcheck.steps import Noise, Problem
@@ -474,21 +475,22 @@ def _own_noise(
 ) -> tuple[methods.Estimate, Noise, int]:
     """The estimate with the noise of the failing elements' own evaluations in its error.
 
-    See :mod:`gradcheck._local_noise`: ``σ_k`` adds ``GAIN · σ_k / h_k`` to the error, and
-    ``σ_k / ε`` (the size of the values f cancels) to the scale F of the analytic rounding;
+    See :func:`gradcheck.steps.measure_own_noise`: ``σ_k`` adds ``REPEAT_GAIN · σ_k / h_k`` to
+    the error, and ``σ_k / ε`` (the size of the values f cancels) to the scale F of the
+    analytic rounding;
     ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
     """
     look = np.flatnonzero(fail)
     # Richardson's finest level, h/4, is where rounding weighs most
     finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
-    sigma, calls = _local_noise.measure(pb, function, finest, look)
-    sigma = _local_noise.pooled(pb, look, sigma, finest)
+    sigma, calls = steps.measure_own_noise(pb, function, finest, look)
+    sigma = steps.pooled_own_noise(pb, look, sigma, finest)
     # only noise well beyond the model's counts: rounding the model already bounds (f's
     # values in float32, say) would come back inflated by the measurement's own safety factor
     model = noise.rounding(est.f_max[look], look)
-    sigma = np.where(sigma > _local_noise.BEYOND * model, sigma, 0.0)
+    sigma = np.where(sigma > steps.REPEAT_BEYOND * model, sigma, 0.0)
     error, f_max = est.error.copy(), est.f_max.copy()
-    error[look] += _local_noise.GAIN[pb.method] * sigma / est.step[look]
+    error[look] += steps.REPEAT_GAIN[pb.method] * sigma / est.step[look]
     f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
     probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), f_max.shape).copy()
     probed[look] = np.maximum(probed[look], sigma)

@@ -1,6 +1,6 @@
 """The evaluation layer: ``f`` at ``x`` and at ``x`` moved along single coordinates.
 
-Every estimator in :mod:`gradcheck.numerical` talks to ``f`` only through an :class:`Evaluator`,
+Every estimator in :mod:`gradcheck.methods` talks to ``f`` only through an :class:`Evaluator`,
 so a batched, parallel or structure-aware evaluator can replace :class:`SerialEvaluator`
 without touching the estimators. Coordinates are numbered ``k = 0 .. P-1`` over all leaves of
 ``x``, each leaf in C order, leaves in flatten order (see :class:`gradcheck.tree.Layout`).
