@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gradcheck.check import assert_gradient, check_gradient
+from gradcheck.check import assert_gradient, check_gradient, numerical_gradient
 from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 from gradcheck.diagnosis import Hints
 from gradcheck.hessian import assert_hessian, check_hessian
@@ -34,7 +34,6 @@ from gradcheck.jacobian import (
     check_jvp,
     check_vjp,
 )
-from gradcheck.methods import numerical_gradient
 from gradcheck.partial import (
     DirectionalResult,
     SampledResult,

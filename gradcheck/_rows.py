@@ -2,8 +2,8 @@
 
 Each row of a derivative matrix (an output element of f, or ``⟨ct, f(x)⟩`` for a cotangent)
 is checked by :func:`gradcheck.check.run_check`, the verdict of :func:`gradcheck.check_gradient`,
-on a :class:`gradcheck.evaluators.factory.Component` whose evaluators are views of one
-:class:`gradcheck.evaluators.factory.VectorSource`: a point is evaluated once for all rows.
+on a :class:`gradcheck.evaluators.vector.Component` whose evaluators are views of one
+:class:`gradcheck.evaluators.vector.VectorSource`: a point is evaluated once for all rows.
 Here too: the moves of a JVP along its tangents (:class:`Along`), the symmetry of a Hessian
 and the error a numerical inner gradient brings into it (:class:`InnerError`).
 
@@ -14,8 +14,8 @@ verdict is decided by its first step: every element within the error-model toler
 suspect (central differences' kink test) or coarse, so no confirmation runs and only the
 resolution rule can still mark an element. :func:`settle` computes that first step for all
 rows together, as (rows, P) arrays from the values of f already cached by the
-:class:`gradcheck.evaluators.factory.VectorSource` (the same points, the same formulas, the same
-order of floating-point operations as :func:`gradcheck.steps.probe_noise`,
+:class:`gradcheck.evaluators.vector.VectorSource` (the same points, the same formulas, the same
+order of floating-point operations as :func:`gradcheck.methods.probe_noise`,
 :func:`gradcheck.methods.central` and :func:`gradcheck.verdict.judge`), and settles the rows
 where it is final. Every other row (a failing, suspect or coarse element) goes through
 ``run_check`` as before, so the result is the per-row result, bit for bit
@@ -30,10 +30,10 @@ first pass's own calls too, up to 2P + 14 more than the per-row checks make.
 
 Example
 -------
->>> pb = steps.prepare(np.sin, np.array([0.3, -0.7]), (), "central")
->>> source = factory.VectorSource(pb)
+>>> pb = methods.prepare(np.sin, np.array([0.3, -0.7]), (), "central")
+>>> source = vector.VectorSource(pb)
 >>> jac = np.diag(np.cos(pb.x_flat)) * [[1.0], [1.001]]   # the second row 0.1 % off
->>> rows = [(factory.Component(source, i), jac[i]) for i in range(2)]
+>>> rows = [(vector.Component(source, i), jac[i]) for i in range(2)]
 >>> out = (np.empty((2, 2)), np.empty((2, 2)), np.empty((2, 2), np.int8))
 >>> settle(source, CheckOptions(), 0.0, rows, out).tolist(), out[2][0].tolist()
 ([True, False], [0, 0])
@@ -52,13 +52,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import check, diagnosis, methods, report, steps, tree, verdict
+from gradcheck import check, diagnosis, methods, report, tree, verdict
+from gradcheck.check import CheckOptions
 from gradcheck.derivative_report import Axis, DerivativeCheckResult, build_derivative_result
 from gradcheck.diagnosis import Finding
-from gradcheck.evaluators import factory
-from gradcheck.options import CheckOptions
+from gradcheck.evaluators import vector
+from gradcheck.methods import Noise
 from gradcheck.report import PASS
-from gradcheck.steps import Noise
 from gradcheck.tree import OutputLayout
 
 Float64Array = npt.NDArray[np.float64]
@@ -71,19 +71,19 @@ class Start:
         self.clock = time.perf_counter()
         self.options = options
         self.x = x
-        self.pb = steps.prepare(f, x, options.args, options.method)
+        self.pb = methods.prepare(f, x, options.args, options.method)
         options.validate(self.pb)
         self.allowed = options.allowed_spread()
         evaluation = options.evaluation()
         batch = evaluation.max_batch_bytes if evaluation.vectorized else None
-        self.source = factory.VectorSource(self.pb, evaluation.executor, batch)
+        self.source = vector.VectorSource(self.pb, evaluation.executor, batch)
         self.reasons: list[str] = []
         """Why the rows' unresolved elements are unresolved, each reason once, in order."""
 
     @staticmethod
-    def validate(f: object, x: object, options: CheckOptions) -> steps.Problem:
+    def validate(f: object, x: object, options: CheckOptions) -> methods.Problem:
         """f, x, args and method checked, x flattened (no call of f)."""
-        return steps.prepare(f, x, options.args, options.method)
+        return methods.prepare(f, x, options.args, options.method)
 
     @property
     def outputs(self) -> OutputLayout:
@@ -101,7 +101,7 @@ class Start:
         return Axis(tuple("x" + p for p in layout.paths), layout.shapes)
 
     def compare(
-        self, rows: Sequence[tuple[factory.Component, Any]],
+        self, rows: Sequence[tuple[vector.Component, Any]],
         analytic: Analytic | None = None,
     ) -> tuple[Float64Array, Float64Array, npt.NDArray[np.int8]]:
         """(numeric, tolerance, status), each (rows, P): the scalar check of each row.
@@ -161,7 +161,7 @@ ENABLED = True
 BLOCK_ELEMENTS = 1 << 22
 
 
-def applies(pb: steps.Problem, options: CheckOptions) -> bool:
+def applies(pb: methods.Problem, options: CheckOptions) -> bool:
     """Whether the first pass can decide rows: central differences, error-model tolerance."""
     return (ENABLED and pb.method == "central" and options.rtol is None
             and options.atol is None and pb.layout.size > 0)
@@ -170,7 +170,7 @@ def applies(pb: steps.Problem, options: CheckOptions) -> bool:
 Picker = Callable[[npt.NDArray[Any]], Any]
 
 
-def picker(components: Sequence[factory.Component]) -> Picker:
+def picker(components: Sequence[vector.Component]) -> Picker:
     """The values of every component from values of f (last axis: outputs → components)."""
     if all(c.weights is None for c in components):
         index = np.array([c.index for c in components], np.intp)
@@ -178,17 +178,17 @@ def picker(components: Sequence[factory.Component]) -> Picker:
     return lambda values: np.stack([c.pick(values) for c in components], axis=-1)
 
 
-def _leaves(pb: steps.Problem, shift: Float64Array) -> list[npt.NDArray[Any]]:
-    """The point ``x + shift`` as leaves in x's dtypes (as :func:`steps.evaluator_at`)."""
+def _leaves(pb: methods.Problem, shift: Float64Array) -> list[npt.NDArray[Any]]:
+    """The point ``x + shift`` as leaves in x's dtypes (as :func:`methods.evaluator_at`)."""
     flat = pb.x_flat + shift
     return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
 
 
-def _value_at(source: factory.VectorSource, pick: Picker, shift: Float64Array) -> Float64Array:
+def _value_at(source: vector.VectorSource, pick: Picker, shift: Float64Array) -> Float64Array:
     """Every component at ``x + shift``; NaN where f raises a domain error there."""
     try:
         values = source.value_at(_leaves(source.problem, shift))
-    except steps.DOMAIN_ERRORS:
+    except methods.DOMAIN_ERRORS:
         values = np.full(source.outputs.layout.size, np.nan)
     return np.asarray(pick(values), np.float64)
 
@@ -198,7 +198,7 @@ Analytic = Callable[[slice], tuple[Float64Array, Float64Array]]
 :func:`gradcheck.check._analytic` reads them, both (rows, P)."""
 
 
-def per_row(pb: steps.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
+def per_row(pb: methods.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
     """The rows' analytic values and epsilons read from their trees, one row at a time."""
     def of(part: slice) -> tuple[Float64Array, Float64Array]:
         pairs = [check._analytic(pb, tree, None) for _, tree in rows[part]]
@@ -212,9 +212,9 @@ def per_row(pb: steps.Problem, rows: Sequence[tuple[Any, Any]]) -> Analytic:
 _J = np.array([[-2.0], [-1.0], [1.0], [2.0]])
 
 
-def _exact(pb: steps.Problem, base: Float64Array, shift: Float64Array) -> BoolArray:
+def _exact(pb: methods.Problem, base: Float64Array, shift: Float64Array) -> BoolArray:
     """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2: the test of
-    ``steps._exact``, the four points rounded together."""
+    ``methods._exact``, the four points rounded together."""
     moved = base + _J * shift
     back = np.empty_like(moved)
     for dtype, a, b in pb.layout.runs():
@@ -223,9 +223,9 @@ def _exact(pb: steps.Problem, base: Float64Array, shift: Float64Array) -> BoolAr
     return exact
 
 
-def probe_shifts(pb: steps.Problem, eps: Float64Array) -> list[Float64Array]:
-    """:func:`gradcheck.steps.probe_shifts` with the faster :func:`_exact`."""
-    delta = 2.0 ** np.ceil(np.log2(steps.PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
+def probe_shifts(pb: methods.Problem, eps: Float64Array) -> list[Float64Array]:
+    """:func:`gradcheck.methods.probe_shifts` with the faster :func:`_exact`."""
+    delta = 2.0 ** np.ceil(np.log2(methods.PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
     shifts = []
     for signs in _signs(pb.layout.size):
         shift = delta * signs
@@ -236,54 +236,54 @@ def probe_shifts(pb: steps.Problem, eps: Float64Array) -> list[Float64Array]:
 @functools.lru_cache(maxsize=8)
 def _signs(size: int) -> tuple[Float64Array, ...]:
     """The probe's seeded ±1 directions for ``size`` coordinates (read-only, drawn once)."""
-    rng = np.random.default_rng(steps.PROBE_SEED)
-    out = tuple(rng.choice([-1.0, 1.0], size=size) for _ in range(steps.PROBE_DIRECTIONS))
+    rng = np.random.default_rng(methods.PROBE_SEED)
+    out = tuple(rng.choice([-1.0, 1.0], size=size) for _ in range(methods.PROBE_DIRECTIONS))
     for signs in out:
         signs.flags.writeable = False
     return out
 
 
 def probe(
-    source: factory.VectorSource, pick: Picker, f0: Float64Array, eps: Float64Array,
+    source: vector.VectorSource, pick: Picker, f0: Float64Array, eps: Float64Array,
     reach: Float64Array,
 ) -> Float64Array:
-    """``σ_f`` of every component: :func:`gradcheck.steps.probe_noise`, all rows at once."""
+    """``σ_f`` of every component: :func:`gradcheck.methods.probe_noise`, all rows at once."""
     pb = source.problem
     worst = np.zeros(len(f0))
     for d, shift in enumerate(probe_shifts(pb, eps)):
-        base = steps.rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        base = methods.rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
         center = f0 if d == 0 else _value_at(source, pick, base - pb.x_flat)
         values = [_value_at(source, pick, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
-        d4 = steps.fourth_difference(values, center)
+        d4 = methods.fourth_difference(values, center)
         finite = np.isfinite(d4)
         worst[finite] = np.maximum(worst[finite], np.abs(d4[finite]))
-    out: Float64Array = steps.PROBE_SAFETY * worst / math.sqrt(70.0)
+    out: Float64Array = methods.PROBE_SAFETY * worst / math.sqrt(70.0)
     return out
 
 
 class _Shared:
     """What every row shares: the steps, the shifted points, f's noise model without σ_f."""
 
-    def __init__(self, source: factory.VectorSource, step: Any, allowed: float) -> None:
+    def __init__(self, source: vector.VectorSource, step: Any, allowed: float) -> None:
         pb = self.pb = source.problem
         eps_f = source.outputs.eps
-        self.noise: Noise = steps.noise_for(pb, eps_f, allowed)
-        h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step,
+        self.noise: Noise = methods.noise_for(pb, eps_f, allowed)
+        h = methods.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step,
                                 eps_floor=eps_f)
-        confirm = steps.confirmation_steps(pb.method, h, pb.leaves, eps_floor=eps_f)
+        confirm = methods.confirmation_steps(pb.method, h, pb.leaves, eps_floor=eps_f)
         self.reach = np.maximum(confirm, h)
-        self.index = index = steps.all_coordinates(pb)
+        self.index = index = methods.all_coordinates(pb)
         full = np.zeros((2, pb.layout.size))
         full[:, index] = np.array([[1.0], [-1.0]]) * h[index]  # as numerical._sides
-        self.hp, self.hm = steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[:, index]
-        self.m = steps.scale(pb, index)
+        self.hp, self.hm = methods.shifted_steps(pb.x_flat, pb.layout, full, only=index)[:, index]
+        self.m = methods.scale(pb, index)
         self.float32 = bool(np.any(self.noise.eps > 1e-10))
 
 
 def settle(
-    source: factory.VectorSource, options: CheckOptions, allowed: float,
-    rows: Sequence[tuple[factory.Component, Any]],
+    source: vector.VectorSource, options: CheckOptions, allowed: float,
+    rows: Sequence[tuple[vector.Component, Any]],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
     analytic: Analytic | None = None,
 ) -> BoolArray:
@@ -305,7 +305,7 @@ def settle(
     try:
         values = source.along(np.concatenate([index, index]),
                               np.concatenate([shared.hp, shared.hm]))
-    except steps.DOMAIN_ERRORS:  # run_check shrinks the steps there, row by row
+    except methods.DOMAIN_ERRORS:  # run_check shrinks the steps there, row by row
         return settled
     block = max(1, BLOCK_ELEMENTS // (3 * len(index)))
     rows_analytic = analytic or per_row(source.problem, rows)

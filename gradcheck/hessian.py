@@ -16,16 +16,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck import _rows, evaluators, jacobian, steps, tree
-from gradcheck import methods as numerical
-from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
-from gradcheck.options import (
+from gradcheck import _rows, check, evaluators, jacobian, methods, tree
+from gradcheck.check import (
     CheckOptions,
     asserting,
     check_callable,
     direction_matrix,
     directions,
 )
+from gradcheck.derivative_report import DerivativeCheckResult, DerivativeMismatch
 
 __all__ = ["assert_hessian", "check_hessian"]
 
@@ -61,15 +60,16 @@ class _NumericalGradient:
         self.calls_per_gradient = 6 * size
 
     def __call__(self, x: Any, *args: Any) -> Any:
-        return numerical.numerical_gradient(self._f, x, args=args, method="richardson",
-                                            step=self._step)
+        return check.numerical_gradient(self._f, x, args=args, method="richardson",
+                                        step=self._step)
 
 
 def _nested(pb: Any, f_size: float, f_eps: float, method: str) -> _Nested:
     """The steps of the nested differences and the inner gradient's error bound."""
     eps = max(f_eps, float(pb.layout.eps().max()))
     scale = np.maximum(1.0, np.abs(pb.x_flat))
-    h = steps.shifted_steps(pb.x_flat, pb.layout, steps.relative_step("richardson", eps) * scale)
+    relative = methods.relative_step("richardson", eps)
+    h = methods.shifted_steps(pb.x_flat, pb.layout, relative * scale)
     rounding = F_ROUNDING_ULPS * eps * max(f_size, 1e-300)
     error = _rows.InnerError(bound=_rows.OUTER_GAIN["richardson"] * rounding / h, method=method)
 

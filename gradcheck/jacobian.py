@@ -32,16 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import _rows, report, steps, tree
-from gradcheck.derivative_report import (
-    Axis,
-    DerivativeCheckResult,
-    DerivativeMismatch,
-    slip_fields,
-)
-from gradcheck.diagnosis import SLACK, Finding, matrix_finding
-from gradcheck.evaluators import factory
-from gradcheck.options import (
+from gradcheck import _rows, methods, report, tree
+from gradcheck.check import (
     CheckOptions,
     asserting,
     check_callable,
@@ -50,6 +42,14 @@ from gradcheck.options import (
     directions,
     float_tree,
 )
+from gradcheck.derivative_report import (
+    Axis,
+    DerivativeCheckResult,
+    DerivativeMismatch,
+    slip_fields,
+)
+from gradcheck.diagnosis import SLACK, Finding, matrix_finding
+from gradcheck.evaluators import vector
 
 __all__ = ["assert_jacobian", "assert_jvp", "assert_vjp", "check_jacobian", "check_jvp",
            "check_vjp"]
@@ -127,7 +127,7 @@ def _jacobian(f: Any, x: Any, jacobian: Any, options: CheckOptions, *, kind: str
     rows, cols, analytic = start.output_axis(prefix), start.input_axis(), _matrix(blocks)
     if start.nondeterministic():
         return start.unchecked(kind, rows, cols, analytic)
-    components = [factory.Component(start.source, index=i) for i in range(len(analytic))]
+    components = [vector.Component(start.source, index=i) for i in range(len(analytic))]
     numeric, tolerance, status = start.compare(
         list(zip(components, _row_trees(blocks, start), strict=True)),
         _rows_analytic(blocks, analytic),
@@ -135,7 +135,7 @@ def _jacobian(f: Any, x: Any, jacobian: Any, options: CheckOptions, *, kind: str
     notes: tuple[str, ...] = ()
     if inner is not None:
         pb = start.pb
-        outer = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, options.step,
+        outer = methods.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, options.step,
                                     eps_floor=0.0)
         tolerance, status, notes = inner.widen(outer, analytic, numeric, tolerance, status)
     findings = _rows.diagnose_matrix(
@@ -293,7 +293,7 @@ def _vjp(f: Any, x: Any, vjp: Any, cotangents: Any, n: Any, seed: Any,
     cols = start.input_axis()
     if start.nondeterministic():
         return start.unchecked("vjp", rows, cols, analytic)
-    components = [factory.Component(start.source, weights=w) for w in weights]
+    components = [vector.Component(start.source, weights=w) for w in weights]
     numeric, tolerance, status = start.compare(list(zip(components, trees, strict=True)))
     findings = _rows.diagnose_matrix(rows, cols, analytic, numeric, tolerance, status)
     if np.any(status == report.MISMATCH) and not findings:
@@ -403,7 +403,7 @@ def _jvp_columns(jvp: Any, tangents: list[Any], start: _rows.Start, pb_x: Any) -
 def _base_steps(start: _rows.Start, dtype: Any) -> Float64Array:
     """The checker's base step in each ``s_j`` (the user's ``step`` or the method's default)."""
     pb = start.pb
-    h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, start.options.step,
+    h = methods.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, start.options.step,
                             eps_floor=start.outputs.eps)
     based: Float64Array = h.astype(dtype).astype(np.float64)
     return based
@@ -434,7 +434,7 @@ def _jvp(f: Any, x: Any, jvp: Any, tangents: list[Any], drawn: bool, options: Ch
                                                  ((),) * len(t))
     if start.nondeterministic():
         return start.unchecked(kind, rows, cols, analytic / c)
-    components = [factory.Component(start.source, index=i) for i in range(len(analytic))]
+    components = [vector.Component(start.source, index=i) for i in range(len(analytic))]
     numeric, tolerance, status = start.compare(list(zip(components, analytic, strict=True)))
     analytic, numeric, tolerance = analytic / c, numeric / c, tolerance / c
     notes: tuple[str, ...] = ()

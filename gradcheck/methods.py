@@ -1,14 +1,14 @@
 """The numerical methods: forward, central, complex-step and Richardson estimators.
 
-Each method is one :class:`gradcheck.steps.Method` entry at the end of this module (its
+Each method is one :class:`Method` entry at the end of this module (its
 estimator, derivative-only form, calls per coordinate, relative step and premise check),
-registered in ``gradcheck.steps.METHODS``. Each estimator works on a set of coordinates
+registered in ``METHODS``. Each estimator works on a set of coordinates
 through an evaluator (see :mod:`gradcheck.evaluators`) and returns an :class:`Estimate`:
 the derivative, an estimate of its absolute error, the steps, and what the checker needs
 to judge it. The error estimates use, per coordinate k: the step ``h``, the largest
 ``F = max |f|`` over the values used, ``u = max(ε F, σ_f) + s`` the uncertainty of one
 value of f (``ε`` the epsilon of the coordinate's and f's dtype, ``σ_f`` the noise of f
-measured near x by :func:`gradcheck.steps.probe_noise` when the checker asks for it, ``s``
+measured near x by :func:`probe_noise` when the checker asks for it, ``s``
 the known nondeterminism of f), and ``m = max(1, |x_k|)``. Where a derivative of f is not
 measured, the scaling model ``|f^(j)| ≈ F / m**j`` stands in for it.
 
@@ -61,7 +61,7 @@ gradient ``n`` is compared with real differences along DIRECTIONS seeded random 
 f(x - s w)) / 2s - n · w`` at s = 1 and 1/2, extrapolated to ``Δ = (4 Δ(1/2) - Δ(1)) / 3``
 (the real side's truncation removed to fourth order). For an analytic f, ``Δ`` is within
 ``SAFETY · (|Δ(1/2) - Δ(1)| + 3 u + Σ_k e_k |w_k| + 10 ε Σ_k |n_k w_k|)``: the truncation
-left, the rounding of the real values (u, see :class:`gradcheck.steps.Noise`), and the
+left, the rounding of the real values (u, see :class:`Noise`), and the
 complex step's own error. Beyond it, a TypeError names the likely causes and points to the
 real methods. 4 calls of f per direction.
 
@@ -80,37 +80,693 @@ Example
 Traceback (most recent call last):
 ...
 TypeError: `method="complex"` cannot check this f: ...
+
+Steps and the problem
+---------------------
+Step sizes, and the checked problem (f, x as leaves, args, noise) they are chosen for.
+
+Step sizes for each method and dtype, and the user's ``step=`` checked.
+
+Every default step is a relative step times ``max(1, |x_k|)``, so that it is an absolute step
+for coordinates near zero and a relative one for large coordinates. The relative steps come
+from balancing the method's truncation error against rounding, with ``ε`` the machine epsilon
+of the coordinate (the lower precision of the leaf's dtype and of the values ``f`` returns) and
+with derivatives of order k assumed to scale like ``F / max(1, |x|)**k`` (F the size of f):
+
+==========  ===================  =========================================================
+method      relative step        reasoning
+==========  ===================  =========================================================
+forward     ``ε**(1/2)``         truncation ``h |f''| / 2`` against rounding ``2 ε F / h``
+central     ``ε**(1/3)``         truncation ``h² |f'''| / 6`` against rounding ``ε F / h``
+richardson  ``ε**(1/7)``         see below
+complex     1e-20 (float64),     no subtraction, so no rounding term: any ``h`` with
+            1e-10 (float32)      ``h² ≪ ε`` is exact; float32 keeps ``h`` far above its
+                                 smallest normal number (1.2e-38) so that ``h`` times small
+                                 intermediate derivatives does not underflow
+==========  ===================  =========================================================
+
+Richardson extrapolates central differences at ``h, h/2, h/4`` twice, which cancels the
+``h²`` and ``h⁴`` terms and leaves ``O(h⁶)``. The extrapolation weights ``(1, -20, 64) / 45`` on
+``D(h), D(h/2), D(h/4)`` amplify rounding to about ``6.6 ε F / h``. Minimising
+``C h⁶ + 6.6 ε F / h`` under the scaling model gives ``h ∝ ε**(1/7)`` (5.8e-3 for float64):
+a larger base step than central differences, which the extrapolation can afford.
+
+Real steps are then replaced by the exactly representable ``(x_k + h) - x_k`` in the leaf's
+dtype, so that the step the formula divides by is the step ``f`` really saw.
+
+Example
+-------
+>>> import numpy as np
+>>> relative_step("central", float(np.finfo(np.float64).eps))
+6.055454452393343e-06
+>>> default_steps("forward", [np.array([0.5, 100.0])], eps_floor=0.0)
+array([1.49011612e-08, 1.49011612e-06])
+
+The problem
+-----------
+The checked inputs shared by the estimators and the checker: f, x as leaves, args, noise.
+
+The noise of f is measured, not only assumed: :func:`probe_noise` evaluates f at
+``c + j δ v`` (``j = ±1, ±2``) along ``PROBE_DIRECTIONS`` seeded random directions ``v`` of
+±1 entries, with ``δ_k`` the power of two at or above ``PROBE_STEP · ε_k · max(1, |x_k|)``,
+so that every probe point is exact in x's dtypes; ``c = x`` for the first direction and
+``c = x ± reach · v`` for the others, as far from x as the check will go (the noise of a cost
+near zero by cancellation grows with its residuals away from x): 4 + 5 + 5 = 14 calls.
+The fourth difference ``Δ⁴ = f₋₂ - 4 f₋₁ + 6 f₀ - 4 f₁ + f₂`` removes the smooth part of f
+up to ``δ⁴ f⁗`` (about ``1e-51 F`` in float64: nothing), so what is left is rounding noise;
+for independent errors of standard deviation σ its standard deviation is ``√70 σ``. The
+noise level of one value of f is then ``σ_f = PROBE_SAFETY · max |Δ⁴| / √70``:
+PROBE_SAFETY = 3 covers the chance that the few differences all land small (three
+differences, each within a third of its standard deviation, happen about once in fifty
+checks for Gaussian noise, and rounding noise has lighter tails).
+It is what ``ε |f|`` misses where f is the small difference of large intermediate values (a
+cost near zero computed as the residual of large predictions and targets).
+
+Example
+-------
+>>> import numpy as np
+>>> pb = prepare(np.sum, {"a": np.ones(2), "b": np.zeros((1, 2), np.float32)}, (), "central")
+>>> pb.layout.size, pb.layout.describe(3)
+(4, "x['b'][0, 1]")
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from gradcheck import evaluators as _evaluate
-from gradcheck import steps
 from gradcheck import tree as _tree
-from gradcheck.evaluators import factory as _evaluation
-from gradcheck.evaluators import parallel as _parallel
-from gradcheck.steps import Noise, Problem
 
 __all__ = [
+    "METHODS",
     "Estimate",
+    "Method",
+    "check_method",
     "complex_noise",
+    "confirmation_steps",
+    "default_steps",
     "derivative",
     "estimate",
-    "gradient_with",
-    "numerical_gradient",
+    "gradient_leaves",
+    "imaginary_steps",
+    "register",
+    "relative_step",
+    "resolve_steps",
     "richardson",
+    "shifted_steps",
 ]
 
+_EPS64 = float(np.finfo(np.float64).eps)
 Float64Array = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of estimating a derivative: all that the checker needs to know of it.
+
+    The entries are made in :mod:`gradcheck.methods`, beside their estimators; the registry
+    lives here because the step rules and the evaluators' progress totals, which sit below the
+    estimators in the import order, read it too.
+    """
+
+    name: str
+    calls: int
+    """Evaluations of f per coordinate of its estimate."""
+    relative_step: Callable[[float], float]
+    """The relative step for machine epsilon ``eps`` (see the module notes)."""
+    estimate: Callable[..., Any]
+    """``(ev, pb, noise, h, index, f0) -> Estimate``: the derivative and its error model."""
+    derivative: Callable[..., Any]
+    """``(ev, pb, h, index) -> (len(index),)``: the same derivative without the error model."""
+    premise: Callable[..., Any] | None = None
+    """``(pb, g, f0, est, noise) -> (calls, resolution)``: a check that f suits the method."""
+
+
+METHODS: dict[str, Method] = {}
+"""The registry, by name, in the order error messages list them."""
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to :data:`METHODS` (a new method is one call of this)."""
+    METHODS[method.name] = method
+    relative_step.cache_clear()
+    return method
+
+
+def check_method(method: object) -> str:
+    """The method name, or ValueError listing the valid ones."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"`method` is {method!r}; it must be one of {', '.join(METHODS)}")
+    return method
+
+
+@functools.lru_cache(maxsize=64)
+def relative_step(method: str, eps: float) -> float:
+    """The relative step of ``method`` for machine epsilon ``eps`` (see the module notes)."""
+    return METHODS[method].relative_step(eps)
+
+
+def _leaf_eps(leaves: Sequence[_tree.FloatArray], eps_floor: float) -> list[float]:
+    """Per leaf, the larger of the dtype's epsilon and ``eps_floor`` (the precision of f)."""
+    return [max(float(np.finfo(leaf.dtype).eps), eps_floor) for leaf in leaves]
+
+
+def default_steps(
+    method: str, leaves: Sequence[_tree.FloatArray], *, eps_floor: float
+) -> Float64Array:
+    """Default nominal steps ``relative_step · max(1, |x_k|)``, shape (P,), in C order."""
+    relative = [relative_step(method, eps) for eps in _leaf_eps(leaves, eps_floor)]
+    if len(set(relative)) > 1:
+        scale: float | Float64Array = np.repeat(relative, [leaf.size for leaf in leaves])
+    else:
+        scale = relative[0] if relative else 0.0
+    return scale * np.maximum(1.0, np.abs(_tree.concat(leaves)))
+
+
+def confirmation_steps(
+    method: str, h: Float64Array, leaves: Sequence[_tree.FloatArray], *, eps_floor: float
+) -> Float64Array:
+    """Base steps H of the Richardson confirmation, never much beyond the method's step ``h``.
+
+    The confirmation uses central differences at ``H, H/2, H/4``. Forward and central
+    differences: ``H = 4 h``, so that its finest level is the method's own step. Richardson,
+    whose own base step is large (ε^(1/7)), and the complex step, whose ``h`` is no length
+    scale for real differences: ``H`` is four times the default central step, capped at the
+    method's ``h`` (a user's small Richardson step stays the farthest the check goes).
+    """
+    if method in ("forward", "central"):
+        return 4.0 * h
+    central = 4.0 * default_steps("central", leaves, eps_floor=eps_floor)
+    return central if method == "complex" else np.minimum(central, h)
+
+
+def _positive_scalar(step: object) -> float | None:
+    """``step`` as a float when it is a real number (not a bool), else None."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Real):
+        return None
+    return float(step)
+
+
+def resolve_steps(
+    method: str,
+    leaves: Sequence[_tree.FloatArray],
+    layout: _tree.Layout,
+    treedef: _tree.TreeDef,
+    step: object,
+    *,
+    eps_floor: float,
+) -> Float64Array:
+    """Nominal positive steps, shape (P,): the default (``step=None``) or the user's.
+
+    ``step`` may be a positive finite number (one step for every coordinate) or a pytree of
+    positive finite float arrays with the structure and shapes of ``x``.
+    """
+    if step is None:
+        return default_steps(method, leaves, eps_floor=eps_floor)
+    scalar = _positive_scalar(step)
+    if scalar is not None:
+        if not (np.isfinite(scalar) and scalar > 0):
+            raise ValueError(
+                f"`step` is {step!r}; it must be a positive finite number or a pytree of "
+                "positive finite arrays shaped like `x`"
+            )
+        return np.full(layout.size, scalar)
+    if isinstance(step, (str, bytes, bool, complex, np.complexfloating)):
+        raise TypeError(
+            f"`step` is {step!r}; it must be None, a positive finite number or a pytree of "
+            "positive finite arrays shaped like `x`"
+        )
+    raw = _tree.flatten_like(step, treedef, "step", "x")
+    arrays = _tree.float_leaves(raw, layout.paths, "step", strict=False)
+    _tree.check_shapes(arrays, leaves, layout.paths, "step", "x")
+    _tree.check_finite(arrays, layout.paths, "step", "positive and finite")
+    for array, path in zip(arrays, layout.paths, strict=True):
+        if (array <= 0).any():
+            index = tuple(int(i) for i in np.argwhere(array <= 0)[0])
+            raise ValueError(
+                f"`step{path}` has {array[index]} at index {index}; `step` must be positive "
+                "and finite"
+            )
+    return _tree.concat(arrays)
+
+
+def shifted_steps(
+    x: Float64Array, layout: _tree.Layout, h: Float64Array, *,
+    only: npt.NDArray[np.intp] | None = None,
+) -> Float64Array:
+    """The representable signed shifts ``(x_k + h_k) - x_k`` in each coordinate's dtype.
+
+    ``x`` holds the coordinates as float64, shape (P,). ``h`` has shape (..., P): several
+    sets of steps (both signs, say) are shifted at once, and the result has the shape of
+    ``h``. Raises ValueError when a shift rounds to zero (the step is below the resolution of
+    x_k), among the coordinates ``only`` when it is given (the others' steps may be 0).
+    """
+    out = np.empty(h.shape)
+    for dtype, a, b in layout.runs():
+        xs = x[a:b].astype(dtype)
+        out[..., a:b] = (xs + h[..., a:b].astype(dtype)) - xs
+    checked = np.ones(out.shape, bool) if only is None else np.zeros(out.shape, bool)
+    if only is not None:
+        checked[..., only] = True
+    if (out != 0)[checked].all():
+        return out
+    where = np.argwhere((out == 0) & checked)[0]
+    k = int(where[-1])
+    dtype = layout.dtypes[layout.locate(k)[0]]
+    raise ValueError(
+        f"`step` {abs(h[tuple(where)])!r} is below the resolution of `{layout.describe(k)}` "
+        f"(value {dtype.type(x[k])!r}): (x + step) - x is 0 in {dtype}; use a larger step"
+    )
+
+
+def imaginary_steps(layout: _tree.Layout, h: Float64Array) -> Float64Array:
+    """Complex-step ``h`` rounded to each leaf's dtype, shape (P,); ValueError if one is 0."""
+    out = np.empty(layout.size)
+    for dtype, a, b in layout.runs():
+        out[a:b] = h[a:b].astype(dtype)
+    if out.all():
+        return out
+    k = int(np.flatnonzero(out == 0)[0])
+    raise ValueError(
+        f"`step` {h[k]!r} underflows to 0 in the dtype of `{layout.describe(k)}`; "
+        "use a larger step"
+    )
+
+
+_EPS32 = float(np.finfo(np.float32).eps)
+_TINY16, _TINY32, _TINY64 = (float(np.finfo(t).tiny) for t in (np.float16, np.float32, np.float64))
+
+#: Random ±1 directions along which f is probed for its noise (4 calls each).
+PROBE_DIRECTIONS = 3
+#: Calls of f the probe makes: 4 around x, 5 around each displaced centre.
+PROBE_CALLS = 4 + 5 * (PROBE_DIRECTIONS - 1)
+#: The probe's spacing in units of ``ε_k · max(1, |x_k|)``, rounded up to a power of two.
+PROBE_STEP = 1e3
+#: ``σ_f = PROBE_SAFETY · max |Δ⁴ f| / √70`` (see the module notes).
+PROBE_SAFETY = 3.0
+#: Seed of the probe's directions: a check is reproducible.
+PROBE_SEED = 20240611
+#: Exceptions from f away from x that mean "outside f's domain" (taken as a NaN value).
+DOMAIN_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """``f``, its extra ``args``, and ``x`` as validated float leaves with their layout."""
+
+    f: Callable[..., Any]
+    args: tuple[Any, ...]
+    method: str
+    leaves: tuple[_tree.FloatArray, ...]
+    treedef: _tree.TreeDef
+    layout: _tree.Layout
+    x_flat: Float64Array
+    """All coordinates of ``x`` as one float64 vector, shape (P,)."""
+    make_evaluator: _evaluate.EvaluatorFactory = _evaluate.SerialEvaluator
+
+    def evaluator(self, f: Callable[..., Any] | None = None) -> _evaluate.Evaluator:
+        """A new evaluator of ``f`` (or of the given scalar function) at ``x``."""
+        return self.make_evaluator(self.f if f is None else f, self.leaves, self.treedef, self.args)
+
+    def fresh_x(self) -> Any:
+        """A fresh copy of ``x`` (its pytree rebuilt), safe to hand to user code."""
+        return _tree.unflatten(self.treedef, [leaf.copy() for leaf in self.leaves])
+
+    def split(self, flat: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
+        """A flat (P,) array as per-leaf arrays shaped like the leaves of ``x``."""
+        return self.layout.split(flat)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """What limits the accuracy of values of ``f``: per-coordinate ε and the known spread.
+
+    ``eps[k]`` is the larger machine epsilon of coordinate k's dtype and of the values f
+    returns; ``spread`` is an absolute bound on the differences between two calls of f at the
+    same point (0 for a deterministic f).
+    """
+
+    eps: Float64Array
+    spread: float
+    probed: float | Float64Array = 0.0
+    """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed);
+    per coordinate, shape (P,), once elements' own evaluations have been measured (see
+    :func:`gradcheck.verdict.judge`): one element's noise, a kink it straddles say, is never
+    lent to the others."""
+
+    def rounding(self, f_max: Float64Array, index: IntArray) -> Float64Array:
+        """The absolute uncertainty of one value of f, ``max(ε_k F, σ_f, ulp₀) + spread``."""
+        probed = self.probed if np.ndim(self.probed) == 0 else np.asarray(self.probed)[index]
+        level = np.maximum(self.eps[index] * f_max, probed)
+        return np.maximum(level, self.resolution(index)) + self.spread
+
+    def resolution(self, index: IntArray) -> Float64Array:
+        """``ulp₀ = ε_k · tiny_k``, the spacing of subnormal numbers: no value is finer."""
+        eps = self.eps[index]
+        tiny = np.where(eps > _EPS32, _TINY16, np.where(eps > _EPS64, _TINY32, _TINY64))
+        return eps * tiny
+
+
+def prepare(
+    f: object,
+    x: object,
+    args: object,
+    method: object,
+    make_evaluator: _evaluate.EvaluatorFactory = _evaluate.SerialEvaluator,
+) -> Problem:
+    """Validate the arguments shared by every public function and flatten ``x``."""
+    if not callable(f):
+        raise TypeError(f"`f` is {_short(f)}; it must be a callable f(x, *args) -> float")
+    if not isinstance(args, tuple):
+        raise TypeError(
+            f"`args` is {_short(args)}; it must be a tuple of extra positional arguments for f"
+        )
+    name = check_method(method)
+    raw, paths, treedef = _tree.flatten(x, "x")
+    if not raw:
+        raise ValueError(f"`x` is {_short(x)}; it must hold at least one array")
+    leaves = _tree.float_leaves(raw, paths, "x", strict=True)
+    x_flat = _flat(leaves)
+    if not np.isfinite(x_flat).all():
+        _tree.check_finite(leaves, paths, "x", "finite")
+    layout = _tree.Layout.of(leaves, paths, "x")
+    return Problem(f, args, name, tuple(leaves), treedef, layout, x_flat, make_evaluator)
+
+
+def _flat(leaves: list[_tree.FloatArray]) -> Float64Array:
+    """x as one float64 (P,) vector: for a lone contiguous float64 leaf a read-only view of
+    it, not a copy (the partial checks hold a few copies of a huge x at most), else new."""
+    if len(leaves) == 1 and leaves[0].dtype == np.float64 and leaves[0].flags.c_contiguous:
+        view: Float64Array = leaves[0].reshape(-1).view()
+        view.flags.writeable = False
+        return view
+    return _tree.concat(leaves)
+
+
+def _short(value: object) -> str:
+    """A short description of a bad argument for messages."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def noise_for(pb: Problem, result_eps: float, spread: float, probed: float = 0.0) -> Noise:
+    """The noise model of ``pb`` given the precision of f's values, its spread and ``σ_f``."""
+    return Noise(np.maximum(pb.layout.eps(), result_eps), float(spread), float(probed))
+
+
+def probe_noise(
+    pb: Problem, g: Callable[..., Any], f0: float, eps: Float64Array, reach: Float64Array
+) -> tuple[float, int]:
+    """``(σ_f, calls of g)``: f's rounding noise measured near x (see the module notes).
+
+    ``g`` is f as the checker evaluates it, ``f0 = g(x)``, ``eps`` the per-coordinate
+    epsilon and ``reach`` (P,) the farthest the check moves each coordinate. The first
+    direction is probed around x (4 calls), the others around ``x ± reach · v`` (5 calls
+    each), where the noise of a cost near zero by cancellation has grown with the residuals.
+    A site where g is not finite is left out.
+    """
+    worst, calls = 0.0, 0
+    for d, shift in enumerate(probe_shifts(pb, eps)):
+        base = rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
+        shift = np.where(_exact(pb, base, shift), shift, 0.0)
+        center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
+        values = [value_at(pb, g, base + j * shift - pb.x_flat) for j in (-2, -1, 1, 2)]
+        calls += 4 if d == 0 else 5
+        d4 = fourth_difference(values, center)
+        if np.isfinite(d4):
+            worst = max(worst, abs(d4))
+    return PROBE_SAFETY * worst / math.sqrt(70.0), calls
+
+
+def probe_shifts(pb: Problem, eps: Float64Array) -> list[Float64Array]:
+    """The probe's ``δ v`` around x, one (P,) array per direction (j δ v exact, j = ±1, ±2).
+
+    Coordinates whose probe points would not be exact in x's dtype stay at x.
+    """
+    rng = np.random.default_rng(PROBE_SEED)
+    delta = 2.0 ** np.ceil(np.log2(PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
+    shifts = []
+    for _ in range(PROBE_DIRECTIONS):
+        shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
+        shifts.append(np.where(_exact(pb, pb.x_flat, shift), shift, 0.0))
+    return shifts
+
+
+def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _evaluate.Evaluator:
+    """An evaluator of ``g`` at ``x + shift`` (a new one: its calls are counted apart)."""
+    return pb.make_evaluator(g, _leaves(pb, pb.x_flat + shift), pb.treedef, pb.args)
+
+
+def value_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> float:
+    """``g(x + shift)``, NaN where g raises one of DOMAIN_ERRORS there."""
+    try:
+        return evaluator_at(pb, g, shift).at_x()
+    except DOMAIN_ERRORS:
+        return math.nan
+
+
+def fourth_difference(values: list[Any], center: Any) -> Any:
+    """``v₋₂ - 4 v₋₁ + 6 v₀ - 4 v₁ + v₂`` from ``values = [v₋₂, v₋₁, v₁, v₂]``."""
+    return values[0] - 4.0 * values[1] + 6.0 * center - 4.0 * values[2] + values[3]
+
+
+def _leaves(pb: Problem, flat: Float64Array) -> list[npt.NDArray[Any]]:
+    """The (P,) point ``flat`` as leaves shaped like x's, each in its leaf's dtype."""
+    return [part.astype(leaf.dtype) for leaf, part in zip(pb.leaves, pb.split(flat), strict=True)]
+
+
+def rounded(pb: Problem, flat: Float64Array) -> Float64Array:
+    """``flat`` rounded to x's dtypes, as float64, shape (P,)."""
+    return _tree.concat(_leaves(pb, flat))
+
+
+def _exact(pb: Problem, base: Float64Array, shift: Float64Array) -> npt.NDArray[np.bool_]:
+    """Where ``base + j shift`` is exact in x's dtypes for j = ±1, ±2, shape (P,)."""
+    ok = np.ones(pb.layout.size, bool)
+    for j in (-2.0, -1.0, 1.0, 2.0):
+        ok &= rounded(pb, base + j * shift) - base == j * shift
+    return ok
+
+
+def scale(pb: Problem, index: IntArray) -> Float64Array:
+    """``max(1, |x_k|)``, the length scale of each coordinate in the scaling model."""
+    return np.maximum(1.0, np.abs(pb.x_flat[index]))
+
+
+def all_coordinates(pb: Problem) -> IntArray:
+    """Every coordinate index 0..P-1."""
+    return np.arange(pb.layout.size, dtype=np.intp)
+
+
+def gradient_leaves(
+    pb: Problem, grad: Any, pair: Any
+) -> tuple[list[_tree.FloatArray], float]:
+    """The analytic gradient's leaves, validated like x's (no copy), and their largest ε.
+
+    ``pair`` is the (value, gradient) wrapper of f when ``grad`` is None, after its call at x.
+    """
+    if pair is not None:
+        tree, name = pair.gradient, "f(x)[1]"
+    elif callable(grad):
+        tree, name = grad(pb.fresh_x(), *pb.args), "grad"
+    else:
+        tree, name = grad, "grad"
+    raw = _tree.flatten_like(tree, pb.treedef, name, "x")
+    leaves = _tree.float_leaves(raw, pb.layout.paths, name, strict=False)
+    _tree.check_shapes(leaves, pb.leaves, pb.layout.paths, name, "x")
+    return leaves, max(float(np.finfo(leaf.dtype).eps) for leaf in leaves)
+
+
+# ----------------------------------------------------------------------------------------------
+# The rounding noise of f at an element's own evaluations: the repeats of the verdict.
+#
+# The rounding noise of f at an element's own evaluations, measured by repeating them.
+#
+# The noise probe (:func:`probe_noise`) measures f's noise along a few
+# directions; where f is the small difference of large values (a layer norm of a row with a
+# small spread or a constant row, an f that is 0 by cancellation) the rounding of f depends on
+# the very point it is evaluated at, and the probe's points can keep f's arithmetic exact where
+# the checker's steps do not. So an element that fails is first repeated: its central
+# difference ``D(b, h) = (f(b + h e_k) - f(b - h e_k)) / 2h`` is evaluated at the bases ``b = x``
+# and ``b = x ± r``, r a tiny, non-dyadic, seeded offset (``|r_i| ≤ REPEAT_JITTER · ε_i · max(1,
+# |x_i|)``), and again at ``b = x + s`` (s another such offset) and ``x + s ± r`` with the
+# steps ``h ± δ``, δ of the same order: f's rounding can depend on the bits of the step itself
+# (on a layer norm's constant rows it did, and neither r nor the confirmation, whose levels are
+# h times powers of two, moved it). In ``D(b + r, h ± δ) + D(b - r, h ∓ δ) - 2 D(b, h)`` the
+# smooth part of f cancels to ``O((|r|² + δ²) f‴)``, nothing at this scale, while the rounding
+# of f's arithmetic at those points (a mean that rounds the other way, a cancellation whose
+# residue moves) changes entirely: for independent rounding of standard deviation σ per value
+# of f, the combination has standard deviation ``√3 σ / h``, so ``σ_k = PROBE_SAFETY · h ·
+# |combination| / √3`` is the uncertainty of one value of f that the element's own evaluations
+# show, the larger of the two combinations (one draw each, and a draw can land near 0). 12
+# calls of f per element.
+#
+# Forward differences need more. Their step is the smallest (2^-26 · max(1, |x_k|)), and
+# where f's rounding lives in an intermediate far coarser than ε |f| (a sigmoid output at
+# z = 13.5: J = (1 - σ)² / 2 ≈ 9e-13 is rounded in 1 + e^(-z), at 2e-22, not 2e-28), offsets
+# of 1e3 ulps move that intermediate by far less than its own ulp: every repeat rounds alike,
+# σ comes out 0, and forward quotients 4e-5 off (central ones at half-widths within 10% of h:
+# up to 3e-3) were confirmed by Richardson's levels at h, 2h, 4h, on the same binary lattice. So
+# around each base the forward repeats also take ``D(b + s ρ, h + s β) + D(b - s ρ, h - s β)
+# - 2 D(b, h)`` for s = 1, 2, with ρ_k, β_k seeded, non-dyadic, ``REPEAT_SPREAD / 2 ≤ |ρ_k|, |β_k| /
+# h_k ≤ REPEAT_SPREAD``: a fraction of the step, they move f's intermediates by a fraction of what
+# the step moves them (the last bias there: 5 to 18 ulps of 1 + e^(-z), the step 92). f's
+# smooth part leaves ``s² (ρ² + β² / 3) f‴ ≤ 0.053 h² |f‴|`` there, which adds at most
+# ``2 · 3 / √3 · 0.053 h² |f‴| ≈ 0.18 h² |f‴|`` to the element's error, next to the
+# ``h |f″| / 2`` of forward truncation already in it: ``0.37 h |f‴ / f″|`` of it, below 1e-6
+# at the default step wherever f″ varies on a scale above 0.006 · max(1, |x_k|). Central and
+# Richardson differences do not take these repeats: their truncation, ``h² f‴ / 6`` and far
+# less, is no larger than that leak, and near a pole (digamma at 0.002) the leak widened a
+# wrong gradient's tolerance past it. 28 calls of f per element with forward differences.
+
+#: The bases' offsets, in units of ``ε_i · max(1, |x_i|)``.
+REPEAT_JITTER = 1e3
+#: The forward repeats move the centre of element k's difference by up to
+#: ``s · REPEAT_SPREAD · h_k`` and its half-width by up to ``s · REPEAT_SPREAD · h_k``
+#: (s = 1, 2; non-dyadic, seeded): a fraction
+#: of the step, so they move f's intermediates by a fraction of what the step itself moves
+#: them, units in their last place wherever the difference quotient means anything.
+REPEAT_SPREAD = 0.1
+#: The repeats' steps around x + s are also moved by ± REPEAT_STEP_NUDGE · ε_k · max(1, |x_k|)
+#: (non-dyadic, some 700 units in the last place of x_k): rounding that depends on the bits
+#: of the step itself (a constant row's mean, where x + h e_k moves one value of four)
+#: changes with them, while the smooth part of f moves by ``δ² f‴ / 3``, nothing at this scale.
+REPEAT_STEP_NUDGE = 0.7 * REPEAT_JITTER
+#: Seed of the offsets: a check is reproducible.
+REPEAT_SEED = 20261202
+#: Measured noise counts where it exceeds the error model's own uncertainty u this many times.
+REPEAT_BEYOND = 10.0
+#: How much rounding each method's estimate gathers from its values, in units of ``u / h``
+#: (h its base step; Richardson: the weights (1, -20, 64) / 45 at h, h/2, h/4).
+REPEAT_GAIN = {"forward": 2.0, "central": 1.0, "richardson": 6.6}
+
+
+def measure_own_noise(
+    pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray
+) -> tuple[Float64Array, int]:
+    """``(σ, calls)``: per element of ``index`` (n,), the noise of one value of f near it.
+
+    ``h`` holds the elements' steps, shape (n,). A base where f is not finite is left out.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> f = lambda x: float(np.sum((x - x.mean()) / np.sqrt(x.var() + 1e-5)))  # 0 by cancellation
+    >>> pb = prepare(f, np.full(4, 1.5), (), "central")
+    >>> sigma, calls = measure_own_noise(pb, f, np.full(4, 9.08e-6), np.arange(4))
+    >>> bool(sigma.max() > 1e-15), calls
+    (True, 48)
+    """
+    scale = REPEAT_JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
+    rng = np.random.default_rng(REPEAT_SEED)
+    offset = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
+    centre = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
+    nudge = REPEAT_STEP_NUDGE * pb.layout.eps()[index] * np.maximum(1.0, np.abs(pb.x_flat[index]))
+    sigma = np.zeros(len(index))
+    calls = 12 * len(index)
+    # around x with the step's bits kept, then around x + s with them moved
+    for base, delta in ((0.0 * centre, 0.0 * nudge), (centre, nudge)):
+        ev = evaluator_at(pb, g, base)
+        mid = _repeat_difference(pb, ev, base, index, 0.0 * h, h)
+        if pb.method == "forward":
+            rho, beta = (REPEAT_SPREAD * h * _repeat_signed(rng, len(index)) for _ in range(2))
+            sigma = np.maximum(sigma, _repeat_spread(pb, ev, base, index, h, mid, rho, beta))
+            calls += 8 * len(index)
+        ev_p, ev_m = (evaluator_at(pb, g, base + t * offset) for t in (1.0, -1.0))
+        plus = _repeat_difference(pb, ev_p, base + offset, index, 0.0 * h, h + delta)
+        minus = _repeat_difference(pb, ev_m, base - offset, index, 0.0 * h, h - delta)
+        # D(b + r) + D(b - r) - 2 D(b): the smooth part cancels to O((|r|² + δ²) f‴), rounding
+        # stays; its standard deviation is √6 that of one difference, √2 σ / (2 h)
+        combined = _repeat_finite(np.abs(plus + minus - 2.0 * mid))
+        sigma = np.maximum(sigma, PROBE_SAFETY * h * combined / np.sqrt(3.0))
+    return sigma, calls
+
+
+def _repeat_spread(
+    pb: Problem, ev: Any, base: Float64Array, index: IntArray, h: Float64Array,
+    mid: Float64Array, rho: Float64Array, beta: Float64Array,
+) -> Float64Array:
+    """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2, around
+    ``x + base``, each pair against ``mid``, the difference at ``x + base`` (forward only)."""
+    d = {s: _repeat_difference(pb, ev, base, index, s * rho, h + s * beta)
+         for s in (1.0, -1.0, 2.0, -2.0)}
+    # C(s) = D(+s) + D(-s) - 2 D(0): the smooth part of f leaves (s² ρ² + s² β² / 3) f‴,
+    # rounding stays (see the module notes); either scale is one draw
+    near, far = (_repeat_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
+    sigma: Float64Array = PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
+    return sigma
+
+
+def _repeat_finite(values: Float64Array) -> Float64Array:
+    """``values`` with every NaN or inf set to 0 (a base where f is not finite is left out)."""
+    out: Float64Array = np.where(np.isfinite(values), values, 0.0)
+    return out
+
+
+def _repeat_signed(rng: np.random.Generator, n: int) -> Float64Array:
+    """n seeded non-dyadic factors, ``0.5 ≤ |t| ≤ 1``, of random sign."""
+    out: Float64Array = rng.uniform(0.5, 1.0, n) * rng.choice([-1.0, 1.0], n)
+    return out
+
+
+def _repeat_difference(
+    pb: Problem, ev: Any, base: Float64Array, index: IntArray, centre: Float64Array,
+    h: Float64Array,
+) -> Float64Array:
+    """Central differences at ``index`` centred ``centre`` from ``x + base``, half-widths ``h``."""
+    full = np.zeros((2, pb.layout.size))
+    full[:, index] = centre + np.array([[1.0], [-1.0]]) * h
+    hp, hm = shifted_steps(pb.x_flat + base, pb.layout, full, only=index)[:, index]
+    values = _repeat_values(ev, np.concatenate([index, index]), np.concatenate([hp, hm]))
+    result: Float64Array = (values[: len(index)] - values[len(index) :]) / (hp - hm)
+    return result
+
+
+def _repeat_values(ev: Any, index: IntArray, shifts: Float64Array) -> Float64Array:
+    """``ev.along``, NaN where f raises a domain error at the repeats' points."""
+    try:
+        values: Float64Array = ev.along(index, shifts)
+    except DOMAIN_ERRORS:
+        return np.full(len(index), np.nan)
+    return values
+
+
+def pooled_own_noise(
+    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array
+) -> Float64Array:
+    """Each element's measured noise raised to the largest of its group's (elements ``look``
+    of one leaf whose steps ``h`` lie within the same power of two).
+
+    One value per element is one draw of f's noise near x, and a draw can land near 0 (a
+    constant row of a layer norm: two of twelve came out 1e-16 and 0 among 4.7e-13), so the
+    elements share the largest, as the probe takes the largest of its differences. Only within
+    a group: another leaf's precision (float32: its repeats' offsets are large enough to let
+    f's curvature in, 4e-10 next to 2e-15) or a step of another scale would lend an element
+    noise that is not its own, and hide a bug.
+    """
+    leaf = np.searchsorted(np.asarray(pb.layout.offsets), look, side="right") - 1
+    octave = np.floor(np.log2(np.maximum(h, 1e-300)))
+    groups = np.stack([leaf, octave])
+    out: Float64Array = sigma.copy()
+    for group in np.unique(groups, axis=1).T:
+        same = np.all(groups == group[:, None], axis=0)
+        out[same] = sigma[same].max()
+    return out
+
+
+# --- The estimators ----------------------------------------------------------------------------
+
 Complex128Array = npt.NDArray[np.complex128]
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
 
 #: A one-sided disagreement ``|f₊ - 2 f₀ + f₋| / h`` this many times larger than the scaling
 #: model's ``h F / m²`` (plus its rounding) makes central differences ask for a closer look.
@@ -126,8 +782,6 @@ ORDER_NOISE = 2.0
 NOISE_GROWTH = 1.5
 
 
-#: Exceptions from f at a shifted point that mean "outside f's domain" (the value is NaN).
-DOMAIN_ERRORS = steps.DOMAIN_ERRORS
 #: A step that leaves f's domain is divided by this, ...
 DOMAIN_SHRINK = 4.0
 #: ... up to this many times (4⁶ = 4096) before f is reported not finite near x.
@@ -313,7 +967,7 @@ def _forward_at(
 
 
 def _shifts(pb: Problem, h: Float64Array, index: IntArray) -> Float64Array:
-    """:func:`gradcheck.steps.shifted_steps` of the steps ``h`` (..., n) at ``index`` alone.
+    """:func:`gradcheck.shifted_steps` of the steps ``h`` (..., n) at ``index`` alone.
 
     Only the n coordinates are touched, not P; where a shift rounds to 0, shifted_steps
     itself raises its ValueError naming the coordinate.
@@ -328,7 +982,7 @@ def _shifts(pb: Problem, h: Float64Array, index: IntArray) -> Float64Array:
         return out
     full = np.zeros((*h.shape[:-1], pb.layout.size))
     full[..., index] = h
-    return steps.shifted_steps(pb.x_flat, pb.layout, full, only=index)[..., index]
+    return shifted_steps(pb.x_flat, pb.layout, full, only=index)[..., index]
 
 
 def _imaginary_points(
@@ -342,7 +996,7 @@ def _imaginary_points(
 
 
 def _imaginary_steps(pb: Problem, h: Float64Array, index: IntArray) -> Float64Array:
-    """:func:`gradcheck.steps.imaginary_steps` at ``index`` alone (its ValueError where one
+    """:func:`gradcheck.imaginary_steps` at ``index`` alone (its ValueError where one
     rounds to 0)."""
     out = np.array(h[index], dtype=float)
     for dtype, a, b in pb.layout.runs():
@@ -350,7 +1004,7 @@ def _imaginary_steps(pb: Problem, h: Float64Array, index: IntArray) -> Float64Ar
         out[inside] = out[inside].astype(dtype)
     if out.all():
         return out
-    return steps.imaginary_steps(pb.layout, h)[index]
+    return imaginary_steps(pb.layout, h)[index]
 
 
 def _in_blocks(one: Callable[[IntArray], Estimate], index: IntArray) -> Estimate:
@@ -392,7 +1046,7 @@ def _forward(
     """:func:`forward` at one block of coordinates."""
     hp, fp = _forward_points(ev, pb, h, index)
     f_max = np.maximum(abs(f0), np.abs(fp))
-    m = steps.scale(pb, index)
+    m = scale(pb, index)
     rounding = noise.rounding(f_max, index)
     size = np.abs(hp)  # a step taken on the other side of f's domain edge is negative
     error = 2.0 * rounding / size + size * f_max / (2.0 * m**2)
@@ -423,7 +1077,7 @@ def _central(
     f_max = np.maximum(np.abs(fp), np.abs(fm))
     if f0 is not None:
         f_max = np.maximum(f_max, abs(f0))
-    m = steps.scale(pb, index)
+    m = scale(pb, index)
     rounding = noise.rounding(f_max, index)
     third = f_max / m**3
     n = len(index)
@@ -458,7 +1112,7 @@ def _complex_step(
     value = values.imag / hi
     f_max = np.abs(values.real)
     relative = noise.eps[index] + noise.spread / np.maximum(f_max, max(noise.spread, 1e-300))
-    m = steps.scale(pb, index)
+    m = scale(pb, index)
     error = (relative * np.abs(value) + hi**2 * f_max / (6.0 * m**3)
              + noise.resolution(index) / hi)
     n = len(index)
@@ -475,19 +1129,19 @@ def complex_noise(
 ) -> tuple[Float64Array, int]:
     """``(σ_n, calls of g)``: the noise of the complex-step values ``value`` at ``index``.
 
-    Like :func:`gradcheck.steps.probe_noise` for f: the complex-step derivatives at the
+    Like :func:`gradcheck.probe_noise` for f: the complex-step derivatives at the
     probe points ``x + j δ v`` (``j = ±1, ±2``), ``σ_n = PROBE_SAFETY · max |Δ⁴| / √70``
     over the probe's directions; 4 calls of g per direction and coordinate.
     """
-    hi = steps.imaginary_steps(pb.layout, h)[index]
+    hi = imaginary_steps(pb.layout, h)[index]
     worst = np.zeros(len(index))
-    shifts = steps.probe_shifts(pb, noise.eps)
+    shifts = probe_shifts(pb, noise.eps)
     for shift in shifts:
-        values = [steps.evaluator_at(pb, g, j * shift).along_imaginary(index, hi).imag / hi
+        values = [evaluator_at(pb, g, j * shift).along_imaginary(index, hi).imag / hi
                   for j in (-2, -1, 1, 2)]
-        d4 = np.abs(steps.fourth_difference(values, value))
+        d4 = np.abs(fourth_difference(values, value))
         worst = np.where(np.isfinite(d4), np.maximum(worst, d4), worst)
-    sigma = steps.PROBE_SAFETY * worst / np.sqrt(70.0)
+    sigma = PROBE_SAFETY * worst / np.sqrt(70.0)
     return sigma, 4 * len(shifts) * len(index)
 
 
@@ -654,7 +1308,7 @@ def estimate(
     f0: float | None,
 ) -> Estimate:
     """The estimate of ``pb.method`` at ``index``; forward differences need ``f0``."""
-    estimate_: Estimate = steps.METHODS[pb.method].estimate(ev, pb, noise, h, index, f0)
+    estimate_: Estimate = METHODS[pb.method].estimate(ev, pb, noise, h, index, f0)
     return estimate_
 
 
@@ -667,7 +1321,7 @@ def derivative(
     coordinates) at less cost: what :func:`numerical_gradient` returns. Forward differences
     evaluate f(x) first.
     """
-    out: Float64Array = steps.METHODS[pb.method].derivative(ev, pb, h, index)
+    out: Float64Array = METHODS[pb.method].derivative(ev, pb, h, index)
     return out
 
 
@@ -747,154 +1401,6 @@ def value_at_x(ev: _evaluate.Evaluator) -> float:
     return value
 
 
-def numerical_gradient(
-    f: _evaluate.ScalarFunction,
-    x: Any,
-    *,
-    args: tuple[Any, ...] = (),
-    method: str = "central",
-    step: Any = None,
-    vectorized: bool = False,
-    executor: _parallel.SupportsSubmit | None = None,
-    max_batch_bytes: int | None = None,
-    progress: Callable[[int, int], None] | bool | None = None,
-) -> Any:
-    """Estimate the gradient of a scalar function by finite differences or the complex step.
-
-    Parameters
-    ----------
-    f : callable
-        ``f(x, *args)`` returns a real scalar (Python or numpy float, or a 0-d array).
-    x : ndarray or pytree of ndarrays
-        The point: one float32/float64 array of any shape, or a dict, list, tuple or
-        NamedTuple of them, nested to any depth. Must be finite. Never changed.
-    args : tuple, optional
-        Extra positional arguments passed to ``f``.
-    method : {"central", "forward", "complex", "richardson"}, optional
-        The estimator (see Notes).
-    step : float or pytree of arrays, optional
-        Absolute step: one positive number for every coordinate, or positive arrays with the
-        structure and shapes of ``x``. ``None`` chooses the method's default,
-        ``relative_step · max(1, |x_k|)`` (see :mod:`gradcheck.steps`).
-    vectorized : bool, optional
-        f accepts a batch of points: every leaf of x with a leading batch axis of length B,
-        returning an array of shape (B,), one value per row (see Notes). Default False.
-    executor : concurrent.futures.Executor or dask.distributed.Client, optional
-        Evaluate chunks of points as parallel tasks on it (see Notes). Default: this thread.
-    max_batch_bytes : int, optional
-        With ``vectorized=True``, the most bytes of input in one batch handed to f; default
-        256 KiB, cache-sized (complex input counts twice).
-    progress : bool or callable, optional
-        True: a progress bar on stderr for a check that takes more than a second, on a
-        terminal only (:class:`gradcheck.progress.TextProgress`). A callable:
-        ``progress(done, total)``, called as blocks of evaluations of f complete.
-
-    Returns
-    -------
-    gradient : ndarray or pytree of ndarrays
-        ∂f/∂x with the structure, shapes and dtypes of ``x``.
-
-    Raises
-    ------
-    TypeError
-        ``f`` not callable, ``args`` not a tuple, a leaf of ``x`` not a float32/float64
-        array, ``f`` not returning a real scalar (with ``vectorized=True``: an array of shape
-        (B,)), ``f`` not accepting complex input for ``method="complex"``, ``vectorized`` not
-        a bool, ``executor`` without ``submit``, or ``progress`` not callable.
-    ValueError
-        Unknown ``method``, bad ``step``, NaN or inf in ``x``, ``f`` not finite at or near x,
-        or ``max_batch_bytes`` not positive (or given without ``vectorized=True``).
-
-    Notes
-    -----
-    With P coordinates, h the step and ε the machine epsilon:
-
-    * forward: ``(f(x + h e_k) - f(x)) / h``; error O(h) + O(ε/h); P + 1 calls of f.
-    * central: ``(f(x + h e_k) - f(x - h e_k)) / 2h``; error O(h²) + O(ε/h); 2P calls.
-    * complex: ``Im f(x + i h e_k) / h``; no subtractive cancellation, so the error is
-      O(h²) + O(ε) with ``h = 1e-20``; P calls. Valid only when f accepts complex input and is
-      analytic in x: ``abs``, ``np.real``, comparisons, ``max``/``min`` and ``float()`` casts
-      break it (a TypeError says so when they are detected).
-    * richardson: central differences at h, h/2 and h/4 extrapolated twice; error O(h⁶) +
-      O(ε/h); 6P calls.
-
-    Steps are recomputed as the representable ``(x_k + h) - x_k`` in the leaf's dtype.
-
-    The evaluation options change how f is called, not the steps, the formulas or the result:
-
-    * ``vectorized=True``: f is called once per block of B points, as ``f(xb, *args)`` where
-      ``xb`` has the structure of x and each leaf of shape ``s`` arrives with shape ``(B, *s)``,
-      row j holding x with one element moved; f returns an array of shape (B,) (real, or complex
-      for ``method="complex"``). B is the number of rows that fit in ``max_batch_bytes`` (at
-      least 1), so memory is bounded by about ``max_batch_bytes`` plus what f allocates per
-      block; the default keeps a block and f's temporaries in the CPU cache, raise it for an f
-      with a high cost per call. f(x) is evaluated as a batch of one row. f may write into its
-      argument (the next block is filled afresh) but must not keep it from one call to the next.
-      Values agree with the serial path up to the rounding of f's own batched arithmetic.
-      Batching saves the cost of a call of f per point, not f's arithmetic: it pays most for
-      small P and cheap f.
-    * ``executor``: any object with ``submit(fn, *args) -> future`` and ``future.result()``: a
-      ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` or a ``dask.distributed.Client``. Each
-      request of the estimator (up to P points: x moved by +h along every coordinate, say) is
-      split into at most 32 tasks of consecutive points (with ``vectorized=True``, no more
-      tasks than blocks); a task receives x, f and args and evaluates its points on its own copies,
-      serially or, with ``vectorized=True``, in blocks. Values are gathered in order, so the
-      result is bit-identical to the serial path. For a process pool or a Dask cluster, f, args
-      and the leaves are pickled once per task: f must be picklable (a module-level function or
-      a picklable callable object, not a lambda or closure) and importable on the workers.
-      Threads help when f releases the GIL (large numpy operations). f(x) is evaluated in the
-      calling thread. An exception raised in a task propagates with its type; tasks not yet
-      gathered are cancelled. A function's own ``gradcheck_evaluator`` is not used when
-      ``vectorized`` or ``executor`` is given.
-    * ``progress(done, total)``: ``done`` and ``total`` count evaluations of f (points). It
-      is called after each block completes (each call of f on the serial path, each batch,
-      each task) and a last time with ``done == total``. ``total`` is the plan, P + 1, 2P, P
-      or 6P (forward, central, complex, richardson). Exceptions from it propagate.
-
-    ``n_evaluations`` (in a check's result) counts points in every case, not calls of f.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> g = numerical_gradient(lambda p: float(np.sum(p["w"] ** 3)), {"w": np.array([1.0, 2.0])})
-    >>> np.round(g["w"], 6)
-    array([ 3., 12.])
-    >>> batch = lambda p: np.sum(p["w"] ** 3, axis=1)  # p["w"] arrives with shape (B, 2)
-    >>> g = numerical_gradient(batch, {"w": np.array([1.0, 2.0])}, vectorized=True)
-    >>> np.round(g["w"], 6)
-    array([ 3., 12.])
-    """
-    plan = _evaluation.Plan(
-        f,
-        _evaluation.options(vectorized=vectorized, executor=executor,
-                            max_batch_bytes=max_batch_bytes, progress=progress),
-        method,
-        calls_at_x=1 if method == "forward" else 0,
-    )
-    gradient = gradient_with(plan.factory, f, x, args=args, method=method, step=step)
-    plan.finish()
-    return gradient
-
-
-def gradient_with(
-    make_evaluator: _evaluate.EvaluatorFactory,
-    f: _evaluate.ScalarFunction,
-    x: Any,
-    *,
-    args: tuple[Any, ...] = (),
-    method: str = "central",
-    step: Any = None,
-) -> Any:
-    """:func:`numerical_gradient` evaluating f through evaluators made by ``make_evaluator``."""
-    pb = steps.prepare(f, x, args, method, make_evaluator)
-    ev = pb.evaluator()
-    h = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=0.0)
-    parts = pb.split(derivative(ev, pb, h, steps.all_coordinates(pb)))
-    return _tree.unflatten(
-        pb.treedef, [part.astype(leaf.dtype) for part, leaf in zip(parts, pb.leaves, strict=True)]
-    )
-
-
 #: Random directions along which the complex step is compared with real differences.
 DIRECTIONS = 2
 #: Seed of the directions: a check is reproducible.
@@ -931,7 +1437,7 @@ def check_complex_resolution(
     ``min over directions of bound / |w_k|``. Below it a complex-step value is not vouched for
     by real differences (0 where no direction was finite: nothing to go by).
     """
-    h = steps.default_steps("central", pb.leaves, eps_floor=float(noise.eps.max()))
+    h = default_steps("central", pb.leaves, eps_floor=float(noise.eps.max()))
     rng = np.random.default_rng(SEED)
     calls = 0
     resolution = np.full(pb.layout.size, np.inf)
@@ -961,9 +1467,9 @@ def _compare(
     """``(real, complex, bound)`` along ``w``; None where f is not finite there."""
     gaps, values, reals = [], [abs(f0)], []
     for s in (1.0, 0.5):
-        plus = steps.rounded(pb, pb.x_flat + s * w) - pb.x_flat
-        minus = steps.rounded(pb, pb.x_flat - s * w) - pb.x_flat
-        fp, fm = steps.value_at(pb, g, plus), steps.value_at(pb, g, minus)
+        plus = rounded(pb, pb.x_flat + s * w) - pb.x_flat
+        minus = rounded(pb, pb.x_flat - s * w) - pb.x_flat
+        fp, fm = value_at(pb, g, plus), value_at(pb, g, minus)
         if not (np.isfinite(fp) and np.isfinite(fm)):
             return None
         values += [abs(fp), abs(fm)]
@@ -981,27 +1487,27 @@ def _compare(
 
 _EPS64 = float(np.finfo(np.float64).eps)
 
-# The registry (see gradcheck.steps.Method, whose module notes derive the relative steps):
+# The registry (see gradcheck.Method, whose module notes derive the relative steps):
 # a new method is one entry here.
 _ENTRIES = (
-    steps.Method(
+    Method(
         "forward", calls=1, relative_step=lambda eps: float(eps**0.5),
         estimate=_forward_estimate, derivative=_forward_derivative,
     ),
-    steps.Method(
+    Method(
         "central", calls=2, relative_step=lambda eps: float(eps ** (1.0 / 3.0)),
         estimate=central, derivative=_central_derivative,
     ),
-    steps.Method(
+    Method(
         # h² ≪ ε makes any step exact; float32's keeps h far above its smallest normal number
         "complex", calls=1, relative_step=lambda eps: 1e-20 if eps <= _EPS64 else 1e-10,
         estimate=lambda ev, pb, noise, h, index, f0: complex_step(ev, pb, noise, h, index),
         derivative=_complex_derivative, premise=check_complex_resolution,
     ),
-    steps.Method(
+    Method(
         "richardson", calls=6, relative_step=lambda eps: float(eps ** (1.0 / 7.0)),
         estimate=richardson, derivative=_richardson_derivative,
     ),
 )
 for _method in _ENTRIES:
-    steps.register(_method)
+    register(_method)

@@ -35,13 +35,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck import check, options, report, steps
+from gradcheck import check, methods, report
 from gradcheck import evaluators as _evaluate
-from gradcheck import steps as _problem
 from gradcheck import tree as _tree
 from gradcheck import verdict as _verdict
 from gradcheck.diagnosis import Hints, diagnose_named
-from gradcheck.steps import gradient_leaves
+from gradcheck.methods import gradient_leaves
 
 __all__ = [
     "SLOPE_THRESHOLD",
@@ -151,7 +150,7 @@ def check_directional(
     distribution : {"gaussian", "rademacher"}
         v = z/‖z‖ for z standard normal, or v_k = ±1/√P.
     step : float, optional
-        h > 0; by default the method's relative step (see :mod:`gradcheck.steps`) times
+        h > 0; by default the method's relative step (see :mod:`gradcheck.methods`) times
         ``max(1, max_k |x_k|)``.
 
     Returns
@@ -201,8 +200,8 @@ def check_directional(
     if method not in _METHODS:
         raise ValueError(f"`method` is {method!r}; check_directional takes one of "
                          f"{', '.join(_METHODS)}")
-    pb = _problem.prepare(f, x, args, method)
-    n = options.count("n_directions", n_directions)
+    pb = methods.prepare(f, x, args, method)
+    n = check.count("n_directions", n_directions)
     if step is not None and not (isinstance(step, (int, float)) and 0 < step < math.inf):
         raise ValueError(f"`step` is {step!r}; it must be a positive finite number or None")
     distribution = _check_distribution(distribution)
@@ -210,9 +209,9 @@ def check_directional(
     call = Mover(pb, pair or pb.f)
     f0 = call.at_x()
     call.analytic, eps_a = gradient_leaves(pb, grad, pair)
-    gen, m = options.generator(rng), max_abs(pb.x_flat)
+    gen, m = check.generator(rng), max_abs(pb.x_flat)
     eps = max(float(np.max(pb.layout.eps())), call.eps)
-    h = steps.relative_step(method, eps) * m if step is None else float(step)
+    h = methods.relative_step(method, eps) * m if step is None else float(step)
     rows = [_along(call, method, gen, distribution, h, f0, eps, m) for _ in range(n)]
     numeric, along_a, error, f_max, size = (np.array(c) for c in zip(*rows, strict=True))
     tol = _verdict.SAFETY * (error + _verdict.ANALYTIC * eps_a * (size + f_max / m))
@@ -360,9 +359,9 @@ def check_sampled(
     >>> sampled.passed, len(sampled.coordinates), sampled.size
     (True, 3, 100)
     """
-    pb = _problem.prepare(f, x, args, method)
-    count = min(options.count("k", k), pb.layout.size)
-    chosen = np.sort(options.generator(rng).choice(pb.layout.size, size=count, replace=False))
+    pb = methods.prepare(f, x, args, method)
+    count = min(check.count("k", k), pb.layout.size)
+    chosen = np.sort(check.generator(rng).choice(pb.layout.size, size=count, replace=False))
     pair = check._PairValue(pb.f) if grad is None else None
     if pair is not None:
         pair(pb.fresh_x(), *pb.args)
@@ -629,14 +628,14 @@ def taylor_test(
     >>> result.passed, bool(np.all(np.abs(result.slopes - 2.0) < 0.05))
     (True, True)
     """
-    pb = _problem.prepare(f, x, args, "central")
-    n = options.count("n_directions", n_directions)
+    pb = methods.prepare(f, x, args, "central")
+    n = check.count("n_directions", n_directions)
     pair = check._PairValue(pb.f) if grad is None else None
     call = Mover(pb, pair or pb.f)
     f0 = call.at_x()
     call.analytic, _ = gradient_leaves(pb, grad, pair)
     ladder = _ladder(steps, max_abs(pb.x_flat))
-    gen = options.generator(rng)
+    gen = check.generator(rng)
     remainders = np.empty((n, len(ladder)))
     f_max = abs(f0)
     for j in range(n):
@@ -708,7 +707,7 @@ class Direction:
             z /= self.norm
             yield part, z
 
-    def point(self, pb: _problem.Problem, h: float) -> Float64Array:
+    def point(self, pb: methods.Problem, h: float) -> Float64Array:
         """``x + h v`` as a new flat float64 (P,) array."""
         point = np.empty(self._size)
         for part, v in self._again():
@@ -716,7 +715,7 @@ class Direction:
             np.add(pb.x_flat[part], v, out=point[part])
         return point
 
-    def imaginary_point(self, pb: _problem.Problem, h: float) -> npt.NDArray[np.complex128]:
+    def imaginary_point(self, pb: methods.Problem, h: float) -> npt.NDArray[np.complex128]:
         """``x + i h v`` as a new flat complex128 (P,) array."""
         point = np.empty(self._size, dtype=np.complex128)
         point.real = pb.x_flat
@@ -749,7 +748,7 @@ class Mover:
     Example
     -------
     >>> import numpy as np
-    >>> pb = steps.prepare(lambda w: float(w @ w), np.array([3.0, 4.0]), (), "central")
+    >>> pb = methods.prepare(lambda w: float(w @ w), np.array([3.0, 4.0]), (), "central")
     >>> v = Direction(np.random.default_rng(2), "rademacher", 2)  # (1, -1)/√2
     >>> v.point(pb, np.sqrt(2))
     array([4., 3.])
@@ -759,7 +758,7 @@ class Mover:
     (25.0, -2.0, 14.0)
     """
 
-    def __init__(self, pb: _problem.Problem, f: Any) -> None:
+    def __init__(self, pb: methods.Problem, f: Any) -> None:
         self.pb, self.f = pb, f
         self.analytic: list[_tree.FloatArray] = []
         """Set once f(x) has been called (f may return the gradient with its value)."""

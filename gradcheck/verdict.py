@@ -26,7 +26,7 @@ harness networks failed.
 
 The uncertainty ``u`` of one value of f in every error estimate is
 ``max(ε F, σ_f, ulp₀)`` (plus a declared spread), where ``σ_f`` is f's rounding noise measured
-by :func:`gradcheck.steps.probe_noise` (14 calls of f, around x and around points as far
+by :func:`gradcheck.methods.probe_noise` (14 calls of f, around x and around points as far
 from x as the check goes, where the noise of a cost near zero has grown with its residuals):
 ``ε |f|`` alone misses noise where f is the small difference of large intermediate values.
 
@@ -78,7 +78,7 @@ bound and ``tol_c`` its tolerance:
 
 Where the confirmation decided, its value and tolerance are reported. Before the
 confirmation, every element it will look at has the noise of its own evaluations measured
-(:func:`gradcheck.steps.measure_own_noise`): where that noise is well beyond the model's
+(:func:`gradcheck.methods.measure_own_noise`): where that noise is well beyond the model's
 (REPEAT_BEYOND times u), it joins the element's error and f's noise for the confirmation.
 Last, a passing
 element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
@@ -153,10 +153,10 @@ import numpy as np
 import numpy.typing as npt
 
 from gradcheck import evaluators as _evaluate
-from gradcheck import methods, steps
+from gradcheck import methods
 from gradcheck.diagnosis import Finding
+from gradcheck.methods import Noise, Problem
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
-from gradcheck.steps import Noise, Problem
 
 Float64Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -242,7 +242,7 @@ def judge(
     """
     if outside is None:
         outside = np.zeros(analytic.shape, bool)
-    m = steps.scale(pb, steps.all_coordinates(pb))
+    m = methods.scale(pb, methods.all_coordinates(pb))
     est, noise, tolerance, look, calls = _first_pass(
         pb, noise, est, analytic, eps_a, m, outside, function)
     numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
@@ -329,7 +329,7 @@ def _resolve(
     numeric, tolerance, status = out
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
-    resolution = noise.resolution(steps.all_coordinates(pb)) / est.step
+    resolution = noise.resolution(methods.all_coordinates(pb)) / est.step
     floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
                        10.0 * SAFETY * resolution)
     status, reason = mark(
@@ -475,7 +475,7 @@ def _own_noise(
 ) -> tuple[methods.Estimate, Noise, int]:
     """The estimate with the noise of the failing elements' own evaluations in its error.
 
-    See :func:`gradcheck.steps.measure_own_noise`: ``σ_k`` adds ``REPEAT_GAIN · σ_k / h_k`` to
+    See :func:`gradcheck.methods.measure_own_noise`: ``σ_k`` adds ``REPEAT_GAIN · σ_k / h_k`` to
     the error, and ``σ_k / ε`` (the size of the values f cancels) to the scale F of the
     analytic rounding;
     ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
@@ -483,14 +483,14 @@ def _own_noise(
     look = np.flatnonzero(fail)
     # Richardson's finest level, h/4, is where rounding weighs most
     finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
-    sigma, calls = steps.measure_own_noise(pb, function, finest, look)
-    sigma = steps.pooled_own_noise(pb, look, sigma, finest)
+    sigma, calls = methods.measure_own_noise(pb, function, finest, look)
+    sigma = methods.pooled_own_noise(pb, look, sigma, finest)
     # only noise well beyond the model's counts: rounding the model already bounds (f's
     # values in float32, say) would come back inflated by the measurement's own safety factor
     model = noise.rounding(est.f_max[look], look)
-    sigma = np.where(sigma > steps.REPEAT_BEYOND * model, sigma, 0.0)
+    sigma = np.where(sigma > methods.REPEAT_BEYOND * model, sigma, 0.0)
     error, f_max = est.error.copy(), est.f_max.copy()
-    error[look] += steps.REPEAT_GAIN[pb.method] * sigma / est.step[look]
+    error[look] += methods.REPEAT_GAIN[pb.method] * sigma / est.step[look]
     f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
     probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), f_max.shape).copy()
     probed[look] = np.maximum(probed[look], sigma)

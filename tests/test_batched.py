@@ -9,9 +9,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
+from gradcheck import check as _check
 from gradcheck import check_gradient, numerical_gradient
 from gradcheck.evaluators import batched as _batched
-from gradcheck.evaluators import factory as _evaluation
 from gradcheck.report import MISMATCH
 
 METHODS = ("forward", "central", "complex", "richardson")
@@ -245,5 +245,5 @@ def test_rows_per_block() -> None:
 
 
 def test_doctests() -> None:
-    for module in (_batched, _evaluation):
+    for module in (_batched, _check):
         assert doctest.testmod(module).failed == 0

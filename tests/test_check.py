@@ -20,8 +20,8 @@ from gradcheck import (
     GradientMismatch,
     assert_gradient,
     check_gradient,
+    methods,
     report,
-    steps,
 )
 from gradcheck import evaluators as _evaluate
 from gradcheck.check import CheckOptions, run_check
@@ -399,7 +399,7 @@ def test_explicit_rtol_atol_replace_the_error_model() -> None:
 def test_evaluation_count_includes_the_two_calls_the_probe_and_the_confirmation() -> None:
     x = np.linspace(0.1, 1.0, 5)
     grad = np.cos(x)
-    probe = 5 * steps.PROBE_DIRECTIONS - 1
+    probe = 5 * methods.PROBE_DIRECTIONS - 1
     assert check_gradient(lambda v: np.sum(np.sin(v)), x, grad).n_evaluations == (
         2 + probe + 2 * 5
     )
@@ -507,8 +507,8 @@ def test_results_are_gradient_check_results() -> None:
 
 
 @pytest.mark.parametrize("module", [
-    "gradcheck", "gradcheck.tree", "gradcheck.steps", "gradcheck.evaluators",
-    "gradcheck.steps", "gradcheck.methods", "gradcheck.verdict", "gradcheck.check",
+    "gradcheck", "gradcheck.tree", "gradcheck.evaluators", "gradcheck.evaluators.vector",
+    "gradcheck.methods", "gradcheck.verdict", "gradcheck.check",
     "gradcheck.report",
 ])
 def test_doctests(module: str) -> None:
@@ -614,3 +614,32 @@ def test_a_zeroed_leaf_is_caught_where_f_is_noisier_than_probed(method: str) -> 
     zeroed = [(np.zeros_like(grads[0][0]), grads[0][1]), *grads[1:]]
     result = check_gradient(cost, params, zeroed, method=method)
     assert not result.passed and result.leaves[0].n_mismatches == 5
+
+
+PASSING_PATH = {"gradcheck.check", "gradcheck.methods", "gradcheck.verdict",
+                "gradcheck.evaluators", "gradcheck.report", "gradcheck.tree"}
+"""The core modules a passing check runs code of (issue 13: at most 6), README's Architecture."""
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_passing_check_goes_through_six_core_modules(method: str) -> None:
+    x = {"w": np.linspace(0.1, 1.0, 6).reshape(2, 3), "b": np.array([0.3, -0.2])}
+
+    def check() -> GradientCheckResult:
+        return check_gradient(lambda p: np.sum(np.sin(p["w"])) + np.sum(np.exp(p["b"])), x,
+                              lambda p: {"w": np.cos(p["w"]), "b": np.exp(p["b"])},
+                              method=method)
+
+    entered: set[str] = set()
+
+    def record(frame: Any, event: str, arg: object) -> None:
+        if event == "call" and frame.f_globals.get("__name__", "").startswith("gradcheck"):
+            entered.add(frame.f_globals["__name__"])
+
+    check()  # imports done before the count
+    sys.setprofile(record)
+    try:
+        result = check()
+    finally:
+        sys.setprofile(None)
+    assert result.passed and entered == PASSING_PATH

@@ -27,10 +27,10 @@ def test_jvp_far_from_zero_still_fails_a_slightly_wrong_jvp() -> None:
 
 
 def test_jvp_moves_are_exact_and_the_tangents_barely_rounded() -> None:
-    from gradcheck import _rows, steps
+    from gradcheck import _rows, methods
 
     x = 1e3 + np.random.default_rng(1).normal(size=4)
-    pb = steps.prepare(lambda x: x, x, (), "central")
+    pb = methods.prepare(lambda x: x, x, (), "central")
     wanted = np.outer([6e-6, 3e-6], x) * np.random.default_rng(2).normal(size=(2, 4))
     moves = _rows.exact_moves(pb, wanted)
     assert np.allclose(moves, wanted, rtol=1e-7, atol=0)

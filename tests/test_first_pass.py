@@ -169,20 +169,20 @@ def test_a_first_pass_that_drifts_is_reported(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_probe_geometry_is_the_scalar_checks() -> None:
-    from gradcheck import steps
+    from gradcheck import methods
 
     rng = np.random.default_rng(0)
     x = {"a": (rng.standard_normal(7) * 1e6).astype(np.float32),
          "b": rng.standard_normal((2, 3)), "c": np.array([1e30], np.float32)}
-    pb = steps.prepare(lambda v: v["b"], x, (), "central")
+    pb = methods.prepare(lambda v: v["b"], x, (), "central")
     for eps in (pb.layout.eps(), np.maximum(pb.layout.eps(), 1e-3)):
-        ours, theirs = _rows.probe_shifts(pb, eps), steps.probe_shifts(pb, eps)
+        ours, theirs = _rows.probe_shifts(pb, eps), methods.probe_shifts(pb, eps)
         assert [s.tobytes() for s in ours] == [s.tobytes() for s in theirs]
     for scale in (1e-7, 1e-3, 1e3, 1e20):
         shift = rng.standard_normal(pb.layout.size) * scale
         assert (_rows._exact(pb, pb.x_flat, shift)
-                == steps._exact(pb, pb.x_flat, shift)).all()
-    assert not steps._exact(pb, pb.x_flat, np.full(pb.layout.size, 1e-3)).all()
+                == methods._exact(pb, pb.x_flat, shift)).all()
+    assert not methods._exact(pb, pb.x_flat, np.full(pb.layout.size, 1e-3)).all()
 
 
 @pytest.mark.parametrize("outside", ["raises", "nan"])

@@ -409,8 +409,8 @@ def test_statuses_are_those_of_the_scalar_report() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["diagnosis", "_rows", "evaluators.factory", "derivative_report", "hessian", "jacobian",
-     "options"],
+    ["diagnosis", "_rows", "evaluators.vector", "derivative_report", "hessian", "jacobian",
+     "check"],
 )
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"gradcheck.{name}")

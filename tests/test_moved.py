@@ -9,8 +9,8 @@ import weakref
 import numpy as np
 import pytest
 
+from gradcheck import methods
 from gradcheck import partial as _moved
-from gradcheck import steps
 from gradcheck import tree as _tree
 
 
@@ -20,7 +20,7 @@ def test_a_direction_is_one_draw_of_p_numbers_made_again_for_each_point(
 ) -> None:
     size = 3 * _moved.CHUNK + 5  # several chunks, the last one short
     x = np.linspace(-1.0, 1.0, size)
-    pb = steps.prepare(np.sum, x, (), "central")
+    pb = methods.prepare(np.sum, x, (), "central")
     gen, reference = np.random.default_rng(7), np.random.default_rng(7)
     v = _moved.Direction(gen, distribution, size)
     z = (reference.standard_normal(size) if distribution == "gaussian"
@@ -36,7 +36,7 @@ def test_a_direction_is_one_draw_of_p_numbers_made_again_for_each_point(
 
 def test_the_products_are_those_of_the_displacement_f_saw() -> None:
     x = np.array([1.0, 2.0, 3.0], dtype=np.float32)
-    pb = steps.prepare(lambda w: float(np.sum(w)), x, (), "central")
+    pb = methods.prepare(lambda w: float(np.sum(w)), x, (), "central")
     mover = _moved.Mover(pb, pb.f)
     mover.analytic = [np.array([1.0, 5.0, -2.0])]
     value, a_d, abs_a_d = mover(np.array([1.1, 2.0, 2.9]))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gradcheck import evaluators as _evaluate
-from gradcheck import methods, numerical_gradient, steps
+from gradcheck import methods, numerical_gradient
 from gradcheck import tree as _tree
 
 RNG_SEED = 20240611
@@ -75,14 +75,14 @@ def test_tolerance_ladder_float32(name: str, method: str) -> None:
 
 
 def _estimate(f: Callable[..., Any], x: Any, method: str, *, with_f0: bool = True
-              ) -> tuple[methods.Estimate, steps.Problem]:
-    pb = steps.prepare(f, x, (), method)
+              ) -> tuple[methods.Estimate, methods.Problem]:
+    pb = methods.prepare(f, x, (), method)
     ev = pb.evaluator()
     f0 = ev.at_x() if with_f0 or method == "forward" else None
-    noise = steps.noise_for(pb, ev.result_eps, 0.0)
-    h = steps.resolve_steps(method, pb.leaves, pb.layout, pb.treedef, None,
+    noise = methods.noise_for(pb, ev.result_eps, 0.0)
+    h = methods.resolve_steps(method, pb.leaves, pb.layout, pb.treedef, None,
                             eps_floor=ev.result_eps)
-    return methods.estimate(ev, pb, noise, h, steps.all_coordinates(pb), f0), pb
+    return methods.estimate(ev, pb, noise, h, methods.all_coordinates(pb), f0), pb
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH))
@@ -310,15 +310,15 @@ def test_one_sided_range_is_unbounded_where_a_second_kink_lies_within_the_step()
 
 
 def _probe(f: Callable[[Any], Any], x: np.ndarray) -> tuple[float, int]:
-    pb = steps.prepare(f, x, (), "central")
-    reach = steps.default_steps("central", pb.leaves, eps_floor=0.0)
-    return steps.probe_noise(pb, f, float(f(x)), steps.noise_for(pb, 0.0, 0.0).eps, reach)
+    pb = methods.prepare(f, x, (), "central")
+    reach = methods.default_steps("central", pb.leaves, eps_floor=0.0)
+    return methods.probe_noise(pb, f, float(f(x)), methods.noise_for(pb, 0.0, 0.0).eps, reach)
 
 
 def test_noise_probe_sees_cancellation_that_eps_times_f_misses() -> None:
     x = np.array([0.3, -0.2])
     sigma, calls = _probe(lambda v: np.sum(np.sin(v)), x)
-    assert calls == 5 * steps.PROBE_DIRECTIONS - 1
+    assert calls == 5 * methods.PROBE_DIRECTIONS - 1
     assert sigma < 10 * EPS64  # |f| ~ 0.1: rounding noise of order ε |f|
     # f = ((1e4 + v0) - 1e4)² - v0² is 0 up to the rounding of 1e4 + v0: ~1e-12 · |v0|
     sigma, _ = _probe(lambda v: ((1e4 + v[0]) - 1e4) ** 2 - v[0] ** 2 + v[1], x)
@@ -337,8 +337,8 @@ def test_a_method_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None
     def backward(ev: Any, pb: Any, h: Any, index: Any) -> Any:
         return methods._forward_derivative(ev, pb, -h, index)
 
-    entry = dataclasses.replace(steps.METHODS["forward"], name="backward", derivative=backward)
-    monkeypatch.setitem(steps.METHODS, "backward", entry)
+    entry = dataclasses.replace(methods.METHODS["forward"], name="backward", derivative=backward)
+    monkeypatch.setitem(methods.METHODS, "backward", entry)
     x = np.array([2.0, 3.0, 5.0])
     cube = lambda v: float(np.sum(v**3))  # noqa: E731
     exact = 3.0 * x**2

@@ -1,7 +1,8 @@
 """The one options module: the public signatures as they were, validation in one place.
 
 The signatures below were read with ``inspect.signature`` from the tree before the options
-moved into :mod:`gradcheck.options`; an ``assert_`` form now shows its check's parameters.
+moved into one module (now in :mod:`gradcheck.check`); an ``assert_`` form now shows its
+check's parameters.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck import options, steps
+from gradcheck import check as options
+from gradcheck import methods
 
 _EVALUATION = [("executor", None), ("vectorized", False), ("max_batch_bytes", None)]
 _TOLERANCES = [("args", ()), ("method", "central"), ("step", None), ("rtol", None),
@@ -119,7 +121,7 @@ def test_every_check_rejects_a_bad_number_with_one_message(
 
 
 def test_directions_drawn_are_standard_normal_trees_and_validated() -> None:
-    pb = steps.prepare(lambda x: 0.0, {"a": np.zeros(2), "b": np.zeros((1, 3))}, (),
+    pb = methods.prepare(lambda x: 0.0, {"a": np.zeros(2), "b": np.zeros((1, 3))}, (),
                           "central")
     names = ("tangents", "n_tangents", "x")
     drawn, was_drawn = options.directions(None, 2, 5, pb.layout, pb.treedef, names)

@@ -16,8 +16,8 @@ from gradcheck import check_gradient, cli, numerical_gradient, progress
 from gradcheck import evaluators as _evaluate
 from gradcheck import progress as _progress
 from gradcheck import tree as _tree
+from gradcheck.methods import PROBE_CALLS
 from gradcheck.progress import TextProgress
-from gradcheck.steps import PROBE_CALLS
 
 METHODS = ("forward", "central", "complex", "richardson")
 CALLS = {"forward": 1, "central": 2, "complex": 1, "richardson": 6}

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from backprop_ref import MLP, Layer, vectorized
 from backprop_ref.bugs import plant
-from gradcheck import check_gradient, steps
+from gradcheck import check_gradient, methods
 from gradcheck.cli._verify import METHODS, Case, bug_statuses
 from gradcheck.strategies import Case as DrawnCase
 from gradcheck.strategies import checkable_cases
@@ -186,7 +186,7 @@ def _one_sided_swap(case: Case, correct: Any, name: str) -> bool:
 
 def _one_sided(f: Any, params: list[Layer], index: Any) -> tuple[Any, Any]:
     """Forward and backward quotients of f at a step of 1e-8 along the coordinates ``index``."""
-    pb = steps.prepare(f, params, (), "central")
+    pb = methods.prepare(f, params, (), "central")
     ev = pb.evaluator()
     f0 = ev.at_x()
     h = 1e-8 * np.maximum(1.0, np.abs(pb.x_flat[index]))
@@ -237,7 +237,8 @@ def _below_forward_resolution(
     for e in result.unresolved:
         layer, field = re.fullmatch(r"\[(\d+)\]\.(W|b)", e.path).groups()  # type: ignore[union-attr]
         x_k = getattr(params[int(layer)], field)[e.index]
-        step = steps.relative_step("forward", float(np.finfo(np.float64).eps)) * max(1.0, abs(x_k))
+        relative = methods.relative_step("forward", float(np.finfo(np.float64).eps))
+        step = relative * max(1.0, abs(x_k))
         if abs(e.analytic) * step > 16.0 * ulp:
             return False
     return True

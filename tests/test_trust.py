@@ -159,7 +159,7 @@ def test_f_not_finite_on_any_neighbourhood_is_not_verifiable_with_the_point_name
         numerical_gradient(lambda v: float(np.sqrt(v[0]) if v[0] == 1.0 else np.nan), x[:1])
 
 
-@pytest.mark.parametrize("module", ["gradcheck.methods", "gradcheck.verdict", "gradcheck.steps"])
+@pytest.mark.parametrize("module", ["gradcheck.methods", "gradcheck.verdict", "gradcheck.check"])
 def test_doctests(module: str) -> None:
     outcome = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert outcome.failed == 0 and outcome.attempted > 0
