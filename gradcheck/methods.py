@@ -189,6 +189,8 @@ Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 
+# --- The registry of methods, and the step rules ----------------------------------------------
+
 @dataclass(frozen=True)
 class Method:
     """One way of estimating a derivative: all that the checker needs to know of it.
@@ -361,6 +363,8 @@ def imaginary_steps(layout: _tree.Layout, h: Float64Array) -> Float64Array:
         "use a larger step"
     )
 
+
+# --- The checked problem, and f's noise measured near x -----------------------------------------
 
 _EPS32 = float(np.finfo(np.float32).eps)
 _TINY16, _TINY32, _TINY64 = (float(np.finfo(t).tiny) for t in (np.float16, np.float32, np.float64))
@@ -586,10 +590,7 @@ def gradient_leaves(
     return leaves, max(float(np.finfo(leaf.dtype).eps) for leaf in leaves)
 
 
-# ----------------------------------------------------------------------------------------------
-# The rounding noise of f at an element's own evaluations: the repeats of the verdict.
-#
-# The rounding noise of f at an element's own evaluations, measured by repeating them.
+# --- The rounding noise of f at an element's own evaluations: the verdict's repeats ------------
 #
 # The noise probe (:func:`probe_noise`) measures f's noise along a few
 # directions; where f is the small difference of large values (a layer norm of a row with a
@@ -1485,9 +1486,7 @@ def _compare(
     return real, real - gap, bound
 
 
-_EPS64 = float(np.finfo(np.float64).eps)
-
-# The registry (see gradcheck.Method, whose module notes derive the relative steps):
+# The registry (see Method, and the module notes that derive the relative steps):
 # a new method is one entry here.
 _ENTRIES = (
     Method(
