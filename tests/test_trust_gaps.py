@@ -152,6 +152,21 @@ def test_a_saturated_f_is_unresolved_so_a_sign_flip_there_cannot_pass(method: st
         assert "f's values do not move over the step (f saturated" in result.unresolved_reason
 
 
+@pytest.mark.parametrize("wrong", [1e-16, 1e-14, 1e-12, 1e-10, 1e-8])
+def test_the_complex_step_never_passes_a_wrong_element_where_real_differences_are_flat(
+    wrong: float,
+) -> None:
+    # tanh at 100: the gradient is about 1e-87. An analytic element of 1e-14 or 1e-12 lies
+    # within the premise check's resolution, so the real confirmation decides it, and its
+    # values do not move over the step: it sees 0 and would pass it (flat, so unresolved)
+    x = np.array([100.0, 101.0, 99.5])
+    grad = 1.0 / np.cosh(x) ** 2
+    grad[0] = wrong
+    result = check_gradient(lambda v: np.sum(np.tanh(v)), x, grad, method="complex")
+    assert not result.passed and result.status[0][0] in (report.MISMATCH, report.UNRESOLVED)
+    assert result.status[0][1:].tolist() == [report.PASS, report.PASS], str(result)
+
+
 def test_a_gradient_that_is_zero_by_structure_still_passes_where_f_is_flat() -> None:
     x = np.array([100.0, 0.5])  # f flat in x[0] (saturated) whose analytic element is 0 too
     result = check_gradient(lambda v: float(np.tanh(v[0]) * 0.0 + v[1] ** 2), x,
