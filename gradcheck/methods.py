@@ -66,10 +66,17 @@ complex step's own error. Beyond it, a TypeError names the likely causes and poi
 real methods. 4 calls of f per direction.
 
 Where f is 0 by cancellation through ``var`` (a sum of layer-norm rows), the complex values
-are 0 as well and the real differences are rounding: the comparison cannot tell. So the check
-also states how small an error per element it would have seen (``bound / |w_k|``, see
-:func:`check_complex_resolution`); a complex-step mismatch below that is *unresolved* (the
-premise is unverified at that level), not a mismatch (see :func:`gradcheck.verdict.judge`).
+are 0 as well and the real differences are rounding: the comparison cannot tell. Nor can any
+other test of f's values: ``var`` through ``conj`` is real on the complex points, and its
+derivative multiplies the centred rows' sum, 0, so f computed at ``x + i h v`` is 0 for every
+h and v, as the analytic continuation of f ≡ 0 is (a second imaginary step h/3, or a
+direction with coefficients ``e^{iθ}``, sees the same 0). So the check states how small an
+error per element it would have seen (``bound / |w_k|``, see
+:func:`check_complex_resolution`). A complex-step mismatch below that is *unresolved* (the
+premise is unverified at that level), not a mismatch; and an element whose analytic and
+complex values both lie below it (f's rounding, both) is judged by the real confirmation, as
+a central difference is, its own noise measured (see :func:`gradcheck.verdict.judge`): a
+correct gradient of an f ≡ 0 passes at the real differences' resolution, 1e-9 to 1e-8 there.
 
 Example
 -------

@@ -70,7 +70,10 @@ bound and ``tol_c`` its tolerance:
   far sharper than any confirmation, and Richardson's where it is not suspect (its three
   levels converged at a smooth f's orders, so its error is measured; the confirmation's
   smaller step only adds rounding); where a loose confirmation agrees with a against such
-  an estimate, neither is trusted: unresolved.
+  an estimate, neither is trusted: unresolved. A complex-step element whose analytic and
+  complex values both lie within the premise check's resolution (f 0 by cancellation
+  through ``var``: both are rounding, see :mod:`gradcheck.methods`) is suspect and does not
+  stand: the confirmation decides it, with its own noise measured first.
 * a suspicious element that passed, or one whose tolerance is coarse (above COARSE times
   the element and the gradient: Richardson's large step near a pole, say), stays a pass,
   unless the confirmation is sharper (``tol_c`` below the first tolerance) and the analytic
@@ -245,6 +248,10 @@ def judge(
     m = methods.scale(pb, methods.all_coordinates(pb))
     est, noise, tolerance, look, calls = _first_pass(
         pb, noise, est, analytic, eps_a, m, outside, function)
+    if premise is not None:  # the complex step: its elements at 0 that its premise can't vouch
+        est, noise, more = _unvouched_zeros(
+            pb, noise, est, analytic, premise, look, confirm_step, function)
+        calls += more
     numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
     status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
     status[outside] = UNVERIFIABLE
@@ -411,13 +418,13 @@ def _compare(
         # (a layer norm at 100 + N(0, 1) varies on the scale of the spread, 1)
         t1_data = t1 + SAFETY * conf.fine_truncation
     loose = bound >= np.abs(a - n)
-    # undecided: the complex step's verdict stands, sharper than any real difference, and so
-    # does Richardson's where its own levels converged as a smooth f's (not suspect): its
-    # error estimate is then measured, not assumed, and the confirmation's smaller step only
-    # adds rounding
-    stands = ~loose | (pb.method == "complex") | (
-        (pb.method == "richardson") & ~est.suspect[look]
-    )
+    # undecided: the complex step's verdict stands, sharper than any real difference, except
+    # where its premise cannot vouch for it (suspect, see _unvouched_zeros); and so does
+    # Richardson's where its own levels converged as a smooth f's (not suspect): its error
+    # estimate is then measured, not assumed, and the confirmation's smaller step only adds
+    # rounding
+    sharp = (pb.method == "complex") | (pb.method == "richardson")
+    stands = ~loose | (sharp & ~est.suspect[look])
     return _Comparison(
         agrees=np.abs(a - conf.value) <= tol_c, first_agrees=np.abs(a - n) <= t1_data,
         first_off=np.abs(n - conf.value) > bound, loose=loose, stands=stands,
@@ -512,7 +519,8 @@ def _sharp(
     size = np.where(np.isfinite(size), size, 0.0)
     own = np.maximum(est.error - est.step**2 * est.f_max / (6.0 * m**3), resolution)
     sharp: Float64Array = SAFETY * (own + ANALYTIC * eps_a * size * m)
-    return sharp
+    # a suspect element's value is not vouched for (see _unvouched_zeros): it resolves nothing
+    return np.where(est.suspect, np.inf, sharp)
 
 
 def _flat(
@@ -522,16 +530,53 @@ def _flat(
     and so are both one-sided quotients (central, Richardson); forward differences see one
     side only, so there the noise probe must also have found f's values all equal, or the
     confirmation's levels (``still``) none moving (an f 0 by cancellation can be exactly 0
-    at x and at x + h, not at the probe's points nor at the confirmation's). Never for the
-    complex step."""
-    if pb.method == "complex":
-        return np.zeros(est.value.shape, bool)
+    at x and at x + h, not at the probe's points nor at the confirmation's). For the complex
+    step only where the confirmation's levels did not move and it decided (the elements its
+    premise could not vouch for: suspect, see :func:`_unvouched_zeros`)."""
+    if pb.method == "complex":  # only where the confirmation decided (see _unvouched_zeros)
+        return still & est.suspect
     flat: npt.NDArray[np.bool_] = est.value == 0.0
     if pb.method == "forward":
         flat &= still | bool(np.all(noise.probed == 0.0))
     else:
         flat &= (est.low == 0.0) & (est.high == 0.0)
     return flat
+
+
+def _unvouched_zeros(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    premise: Float64Array, look: _Look, confirm_step: Float64Array,
+    function: _evaluate.ScalarFunction,
+) -> tuple[methods.Estimate, Noise, int]:
+    """The complex-step estimate with its failing elements that the premise cannot tell from
+    0 made suspect, and the noise of the confirmation's own evaluations measured for them and
+    for the coarse ones at 0.
+
+    Where the analytic and the complex-step values both lie within ``premise`` (the premise
+    check's resolution, see :func:`gradcheck.methods.check_complex_resolution`) the real
+    differences vouch for neither: f may be 0 there by cancellation through ``var``, whose
+    complex values are rounding, as the analytic ones are. Such a failing element is judged by
+    the confirmation as a central difference is (its estimate does not stand, see
+    ``_compare``); a coarse one that passed keeps its pass unless the confirmation disagrees.
+    Either way the confirmation needs the noise of its own evaluations, measured at its finest
+    step (``confirm_step / 4``), or f's rounding looks like a kink. Returns the estimate, the
+    noise and the calls of f.
+    """
+    size = np.maximum(np.abs(analytic), np.abs(est.value))
+    near_zero = size <= premise
+    doubt = look.fail & near_zero
+    index = np.flatnonzero((doubt | look.coarse) & near_zero)
+    if not index.size:
+        return est, noise, 0
+    finest = confirm_step[index] / 4.0
+    sigma, calls = methods.measure_own_noise(pb, function, finest, index)
+    sigma = methods.pooled_own_noise(pb, index, sigma, finest)
+    model = noise.rounding(est.f_max[index], index)  # as _own_noise: only noise beyond it
+    sigma = np.where(sigma > methods.REPEAT_BEYOND * model, sigma, 0.0)
+    probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), size.shape).copy()
+    probed[index] = np.maximum(probed[index], sigma)
+    est = est._replace(suspect=est.suspect | doubt)
+    return est, dataclasses.replace(noise, probed=probed), calls
 
 
 def _complex_noise(
