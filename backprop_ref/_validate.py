@@ -27,7 +27,7 @@ _CONCAT_LIMIT = 1 << 14
 """Arrays of at most this many elements in all are tested for finiteness as one copy."""
 
 _SEQUENCES = (list, tuple, Layer)
-_FAST_DTYPES = frozenset(FLOAT_DTYPES)  # a hash, not == with each in turn
+_F32, _F64 = FLOAT_DTYPES  # compared with ==, cheaper than hashing into a set
 
 
 def _type_name(value: object) -> str:
@@ -193,36 +193,48 @@ def layer_shapes(layer_sizes: tuple[int, ...]) -> LayerShapes:
 
 
 def _all_finite(arrays: list[FloatArray], size: int) -> bool:
-    """True if Σa² over the arrays (``size`` elements in all) is finite, so every element is.
+    """True if Σa² over the 1-D arrays (``size`` elements in all) is finite, so every element is.
 
-    False may also be an overflow of Σa². One vdot over one concatenated copy when they are
-    small (numpy's calls, not the passes, are the cost there), else one vdot per array.
+    False may also be an overflow of Σa², which np.vdot (unlike ndarray.dot) does not warn of.
+    One vdot over one concatenated copy when they are small (numpy's calls, not the passes, are
+    the cost there), else one vdot per array.
     """
     if size <= _CONCAT_LIMIT:
-        flat = np.concatenate([array.ravel() for array in arrays])  # faster than axis=None
+        flat = np.concatenate(arrays)
         return math.isfinite(np.vdot(flat, flat))
     return all(math.isfinite(np.vdot(array, array)) for array in arrays)
 
 
-def _fast_layers(params: object, shapes: LayerShapes) -> tuple[list[Layer], int] | None:
-    """``params`` as Layers, and their size, if ndarrays of ``shapes`` and one float dtype."""
+def _fast_layers(
+    params: object, shapes: LayerShapes
+) -> tuple[list[Layer], list[FloatArray], int] | None:
+    """``params`` as Layers, their arrays flattened, and their size, if ndarrays of ``shapes``
+    and one float dtype."""
     if type(params) not in _SEQUENCES or len(params) != len(shapes):  # type: ignore[arg-type]
         return None
     layers: list[Layer] = []
-    dtype, size = None, 0
+    flat: list[FloatArray] = []
+    size = 0
     for layer, (w_shape, b_shape) in zip(params, shapes, strict=True):  # type: ignore[call-overload]
-        if type(layer) not in _SEQUENCES or len(layer) != 2:
-            return None
+        if type(layer) is not Layer:  # a Layer has two fields; a list or tuple may not
+            if type(layer) not in _SEQUENCES or len(layer) != 2:
+                return None
+            layer = Layer(*layer)
         W, b = layer
-        if not (type(W) is type(b) is np.ndarray and W.shape == w_shape and b.shape == b_shape):
+        if type(W) is not np.ndarray or type(b) is not np.ndarray:
             return None
-        if dtype is None:
-            dtype = W.dtype
+        if W.shape != w_shape or b.shape != b_shape:
+            return None
+        layers.append(layer)
+        flat += (W.ravel(), b)  # b is 1-D: concatenate takes it as it is
+        size += W.size + b.size
+    dtype = layers[0].W.dtype
+    if dtype != _F64 and dtype != _F32:
+        return None
+    for W, b in layers:
         if W.dtype != dtype or b.dtype != dtype:
             return None
-        layers.append(layer if type(layer) is Layer else Layer(W, b))
-        size += W.size + b.size
-    return (layers, size) if dtype in _FAST_DTYPES else None
+    return layers, flat, size
 
 
 def fast_checked(
@@ -234,22 +246,25 @@ def fast_checked(
     ndarrays of the right shapes, all finite (and Y in [0, 1] if ``unit``). None for anything
     else, valid or not: the full checks then decide, and name what is wrong.
     """
-    found = _fast_layers(params, shapes)
-    if found is None or type(X) is not np.ndarray or type(Y) is not np.ndarray:
+    if type(X) is not np.ndarray or type(Y) is not np.ndarray or X.ndim != 2:
         return None
-    if X.dtype not in _FAST_DTYPES or Y.dtype not in _FAST_DTYPES or X.ndim != 2:
+    x_dtype, y_dtype, m = X.dtype, Y.dtype, X.shape[0]
+    if (x_dtype != _F64 and x_dtype != _F32) or (y_dtype != _F64 and y_dtype != _F32):
         return None
-    (layers, size), m = found, X.shape[0]
     if m < 1 or X.shape[1] != shapes[0][0][1] or Y.shape != (m, shapes[-1][1][0]):
         return None
-    arrays = [array for layer in layers for array in layer] + [X, Y]
-    if not _all_finite(arrays, size + X.size + Y.size):
+    found = _fast_layers(params, shapes)
+    if found is None:
+        return None
+    layers, flat, size = found
+    flat += (X.ravel(), Y.ravel())
+    if not _all_finite(flat, size + X.size + Y.size):
         return None
     if unit and (Y.min() < 0 or Y.max() > 1):
         return None
     dtype = layers[0].W.dtype
-    inputs = X if X.dtype == dtype else X.astype(dtype)
-    return layers, inputs, Y if Y.dtype == dtype else Y.astype(dtype)
+    inputs = X if x_dtype == dtype else X.astype(dtype)
+    return layers, inputs, Y if y_dtype == dtype else Y.astype(dtype)
 
 
 def check_rng(rng: object) -> np.random.Generator:
