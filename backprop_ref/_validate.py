@@ -27,7 +27,7 @@ _CONCAT_LIMIT = 1 << 14
 """Arrays of at most this many elements in all are tested for finiteness as one copy."""
 
 _SEQUENCES = (list, tuple, Layer)
-_F32, _F64 = FLOAT_DTYPES  # compared with ==, cheaper than hashing into a set
+_NDARRAY = np.ndarray  # one lookup, not two, on the fast path
 
 
 def _type_name(value: object) -> str:
@@ -205,38 +205,6 @@ def _all_finite(arrays: list[FloatArray], size: int) -> bool:
     return all(math.isfinite(np.vdot(array, array)) for array in arrays)
 
 
-def _fast_layers(
-    params: object, shapes: LayerShapes
-) -> tuple[list[Layer], list[FloatArray], int] | None:
-    """``params`` as Layers, their arrays flattened, and their size, if ndarrays of ``shapes``
-    and one float dtype."""
-    if type(params) not in _SEQUENCES or len(params) != len(shapes):  # type: ignore[arg-type]
-        return None
-    layers: list[Layer] = []
-    flat: list[FloatArray] = []
-    size = 0
-    for layer, (w_shape, b_shape) in zip(params, shapes, strict=True):  # type: ignore[call-overload]
-        if type(layer) is not Layer:  # a Layer has two fields; a list or tuple may not
-            if type(layer) not in _SEQUENCES or len(layer) != 2:
-                return None
-            layer = Layer(*layer)
-        W, b = layer
-        if type(W) is not np.ndarray or type(b) is not np.ndarray:
-            return None
-        if W.shape != w_shape or b.shape != b_shape:
-            return None
-        layers.append(layer)
-        flat += (W.ravel(), b)  # b is 1-D: concatenate takes it as it is
-        size += W.size + b.size
-    dtype = layers[0].W.dtype
-    if dtype != _F64 and dtype != _F32:
-        return None
-    for W, b in layers:
-        if W.dtype != dtype or b.dtype != dtype:
-            return None
-    return layers, flat, size
-
-
 def fast_checked(
     params: object, X: object, Y: object, shapes: LayerShapes, *, unit: bool
 ) -> tuple[list[Layer], FloatArray, FloatArray] | None:
@@ -244,25 +212,39 @@ def fast_checked(
 
     That case: a list of (W, b) ndarrays of ``shapes`` and one float dtype, X and Y float
     ndarrays of the right shapes, all finite (and Y in [0, 1] if ``unit``). None for anything
-    else, valid or not: the full checks then decide, and name what is wrong.
+    else, valid or not: the full checks then decide, and name what is wrong. One function, as
+    few Python steps as it can: at small m, each step here is a percent of the whole call.
     """
-    if type(X) is not np.ndarray or type(Y) is not np.ndarray or X.ndim != 2:
+    if type(X) is not _NDARRAY or type(Y) is not _NDARRAY or X.ndim != 2:
         return None
-    x_dtype, y_dtype, m = X.dtype, Y.dtype, X.shape[0]
-    if (x_dtype != _F64 and x_dtype != _F32) or (y_dtype != _F64 and y_dtype != _F32):
+    x_dtype, y_dtype, (m, n_inputs) = X.dtype, Y.dtype, X.shape
+    if x_dtype not in FLOAT_DTYPES or y_dtype not in FLOAT_DTYPES:  # `is`, then ==
         return None
-    if m < 1 or X.shape[1] != shapes[0][0][1] or Y.shape != (m, shapes[-1][1][0]):
+    if m < 1 or n_inputs != shapes[0][0][1] or Y.shape != (m, shapes[-1][1][0]):
         return None
-    found = _fast_layers(params, shapes)
-    if found is None:
+    if type(params) not in _SEQUENCES or len(params) != len(shapes):  # type: ignore[arg-type]
         return None
-    layers, flat, size = found
-    flat += (X.ravel(), Y.ravel())
-    if not _all_finite(flat, size + X.size + Y.size):
+    layers, flat, size, dtype = [], [X.ravel(), Y.ravel()], X.size + Y.size, None
+    # The lengths are equal: zip's strict check would only cost time.
+    for layer, (w_shape, b_shape) in zip(params, shapes):  # type: ignore[call-overload]  # noqa: B905
+        if type(layer) is not Layer:  # a Layer has two fields; a list or tuple may not
+            if type(layer) not in _SEQUENCES or len(layer) != 2:
+                return None
+            layer = Layer(*layer)
+        W, b = layer
+        if type(W) is not _NDARRAY or type(b) is not _NDARRAY or W.shape != w_shape:
+            return None
+        if dtype is None:
+            dtype = W.dtype
+        if b.shape != b_shape or W.dtype != dtype or b.dtype != dtype:
+            return None
+        layers.append(layer)
+        flat += (W.ravel(), b)  # b is 1-D: concatenate takes it as it is
+        size += W.size + b.size
+    if dtype not in FLOAT_DTYPES or not _all_finite(flat, size):
         return None
     if unit and (Y.min() < 0 or Y.max() > 1):
         return None
-    dtype = layers[0].W.dtype
     inputs = X if x_dtype == dtype else X.astype(dtype)
     return layers, inputs, Y if y_dtype == dtype else Y.astype(dtype)
 
