@@ -64,13 +64,6 @@ def _sigmoid_forward(z: FloatArray, b: FloatArray) -> None:
     np.reciprocal(z, out=z)
 
 
-def _sigmoid_tail(t: FloatArray) -> None:
-    """t ← 1 / (1 + e^t) in place, the last passes of `sigmoid`, for a caller ignoring overflow."""
-    np.exp(t, out=t)
-    t += 1.0
-    np.reciprocal(t, out=t)
-
-
 def _tanh_forward(z: FloatArray, b: FloatArray) -> None:
     """z ← tanh(z + b) in place."""
     z += b
@@ -129,6 +122,7 @@ def _identity_backward(a: FloatArray, g: FloatArray) -> None:
 
 _SIGMOID = ACTIVATIONS["sigmoid"].function
 _SIGMOID_BACKWARD = ACTIVATIONS["sigmoid"].backward
+_new_tuple = tuple.__new__
 _Kernel = Callable[[FloatArray, FloatArray], None]
 _FORWARD: dict[str, _Kernel] = {
     "identity": _identity_forward,
@@ -301,18 +295,22 @@ def _small_forward(
     name, activations = functions.hidden.name, [X]
     for W, b in layers[:-1]:
         z = activations[-1] @ W.T  # (m, s_{l+1})
-        if name == "sigmoid":  # `_sigmoid_forward` without its own errstate
+        if name == "sigmoid":  # `_sigmoid_forward`'s passes, without its errstate
             np.subtract(-b, z, out=z)
-            _sigmoid_tail(z)
+            np.exp(z, out=z)
+            z += 1.0
+            np.reciprocal(z, out=z)
         else:
             _FORWARD[name](z, b)
         activations.append(z)
     W, b = layers[-1]
     z_out = activations[-1] @ W.T
     z_out += b
-    if functions.output.function is _SIGMOID:  # `sigmoid` without its own errstate
+    if functions.output.function is _SIGMOID:  # `sigmoid`'s passes, without its errstate
         a_out = np.negative(z_out)
-        _sigmoid_tail(a_out)
+        np.exp(a_out, out=a_out)
+        a_out += 1.0
+        np.reciprocal(a_out, out=a_out)
     else:
         a_out = functions.output.function(z_out)
     return activations, z_out, a_out
@@ -345,8 +343,8 @@ def _small_cost_and_gradient(
 ) -> tuple[float, list[Layer]]:
     """`cost_and_gradient` for a real X of few rows and a hidden activation with kernels."""
     activations, z_out, a_out = _small_forward(functions, layers, X)
-    hidden_backward = _BACKWARD[functions.hidden.name]
-    m = X.shape[0]
+    name, m = functions.hidden.name, X.shape[0]
+    hidden_backward = _BACKWARD[name]
     data_cost, delta = _small_output_delta(functions, z_out, a_out, Y, m)
     grads = []
     for k in range(len(layers) - 1, -1, -1):
@@ -358,10 +356,15 @@ def _small_cost_and_gradient(
             grad_W, grad_b = delta.T @ a, np.add.reduce(delta, axis=0)
         if decay:
             grad_W += decay * W
-        grads.append(Layer(grad_W, grad_b))
+        grads.append(_new_tuple(Layer, (grad_W, grad_b)))  # Layer(...) without its Python frame
         if k > 0:
             delta = delta @ W
-            hidden_backward(a, delta)
+            if name == "sigmoid":  # `_sigmoid_backward`'s passes, without its frame
+                t = np.subtract(1.0, a)
+                t *= a
+                delta *= t
+            else:
+                hidden_backward(a, delta)
     grads.reverse()
     return float(data_cost + _decay_cost(layers, decay)), grads
 
