@@ -64,13 +64,6 @@ def _sigmoid_forward(z: FloatArray, b: FloatArray) -> None:
     np.reciprocal(z, out=z)
 
 
-def _sigmoid_tail(t: FloatArray) -> None:
-    """t ← 1 / (1 + e^t) in place, the last passes of `sigmoid`, for a caller ignoring overflow."""
-    np.exp(t, out=t)
-    t += 1.0
-    np.reciprocal(t, out=t)
-
-
 def _tanh_forward(z: FloatArray, b: FloatArray) -> None:
     """z ← tanh(z + b) in place."""
     z += b
@@ -128,6 +121,8 @@ def _identity_backward(a: FloatArray, g: FloatArray) -> None:
 
 
 _SIGMOID = ACTIVATIONS["sigmoid"].function
+_SIGMOID_BACKWARD = ACTIVATIONS["sigmoid"].backward
+_new_tuple = tuple.__new__
 _Kernel = Callable[[FloatArray, FloatArray], None]
 _FORWARD: dict[str, _Kernel] = {
     "identity": _identity_forward,
@@ -160,12 +155,12 @@ def _fast(hidden: Activation, part: str, array: FloatArray) -> bool:
 
 def _has_kernels(hidden: Activation) -> bool:
     """Whether kernels stand in for both parts of ``hidden`` (as `_fast`, the dtype aside)."""
-    registered = ACTIVATIONS.get(hidden.name)
-    return (
-        hidden.name in _FORWARD
-        and registered is not None
-        and hidden.function is registered.function
-        and hidden.backward is registered.backward
+    name = hidden.name
+    if name not in _FORWARD:
+        return False
+    registered = ACTIVATIONS[name]
+    return hidden is registered or (  # the record itself, as `MLP` holds it: the quick test
+        hidden.function is registered.function and hidden.backward is registered.backward
     )
 
 
@@ -289,29 +284,58 @@ def cost(
     return float(data_cost + _decay_cost(layers, decay))
 
 
+@np.errstate(over="ignore")  # e^(−z) = inf for z < −709 gives σ = 0, the limit
 def _small_forward(
     functions: NetworkFunctions, layers: list[Layer], X: FloatArray
 ) -> tuple[list[FloatArray], FloatArray, FloatArray]:
-    """A(1), ..., A(L−1), Z(L) and A(L) as fresh arrays, under one errstate (see above)."""
+    """A(1), ..., A(L−1), Z(L) and A(L) as fresh arrays, under one errstate (see above).
+
+    The errstate decorates the function: cheaper per call than a ``with`` block.
+    """
     name, activations = functions.hidden.name, [X]
-    with np.errstate(over="ignore"):  # e^(−z) = inf for z < −709 gives σ = 0, the limit
-        for W, b in layers[:-1]:
-            z = activations[-1] @ W.T  # (m, s_{l+1})
-            if name == "sigmoid":  # `_sigmoid_forward` without its own errstate
-                np.subtract(-b, z, out=z)
-                _sigmoid_tail(z)
-            else:
-                _FORWARD[name](z, b)
-            activations.append(z)
-        W, b = layers[-1]
-        z_out = activations[-1] @ W.T
-        z_out += b
-        if functions.output.function is _SIGMOID:  # `sigmoid` without its own errstate
-            a_out = np.negative(z_out)
-            _sigmoid_tail(a_out)
+    for W, b in layers[:-1]:
+        z = activations[-1] @ W.T  # (m, s_{l+1})
+        if name == "sigmoid":  # `_sigmoid_forward`'s passes, without its errstate
+            np.subtract(-b, z, out=z)
+            np.exp(z, out=z)
+            z += 1.0
+            np.reciprocal(z, out=z)
         else:
-            a_out = functions.output.function(z_out)
+            _FORWARD[name](z, b)
+        activations.append(z)
+    W, b = layers[-1]
+    z_out = activations[-1] @ W.T
+    z_out += b
+    if functions.output.function is _SIGMOID:  # `sigmoid`'s passes, without its errstate
+        a_out = np.negative(z_out)
+        np.exp(a_out, out=a_out)
+        a_out += 1.0
+        np.reciprocal(a_out, out=a_out)
+    else:
+        a_out = functions.output.function(z_out)
     return activations, z_out, a_out
+
+
+def _small_output_delta(
+    functions: NetworkFunctions, z_out: FloatArray, a_out: FloatArray, Y: FloatArray, m: int
+) -> tuple[Any, FloatArray]:
+    """The data cost Σ loss / m and Δ(L) = δ(L) / m, as fresh arrays."""
+    output = functions.output
+    if functions.loss.cost is squared_error:  # a − y once, for the cost and for δ(L)
+        error: FloatArray = a_out - Y
+        data_cost = 0.5 * np.vdot(error, error) / m
+        if output.backward is _SIGMOID_BACKWARD:  # its passes, without two Python frames
+            t: FloatArray = np.subtract(1.0, a_out)
+            t *= a_out
+            error *= t
+            delta = error
+        else:
+            delta = output.backward(a_out, error)
+    else:
+        data_cost = functions.loss.cost(z_out, a_out, Y) / m
+        delta = functions.loss.delta(z_out, a_out, Y)
+    delta /= m
+    return data_cost, delta
 
 
 def _small_cost_and_gradient(
@@ -319,30 +343,30 @@ def _small_cost_and_gradient(
 ) -> tuple[float, list[Layer]]:
     """`cost_and_gradient` for a real X of few rows and a hidden activation with kernels."""
     activations, z_out, a_out = _small_forward(functions, layers, X)
-    hidden_backward = _BACKWARD[functions.hidden.name]
-    m = X.shape[0]
-    if functions.loss.cost is squared_error:  # a − y once, for the cost and for δ(L)
-        error = a_out - Y
-        data_cost = 0.5 * np.vdot(error, error) / m
-        delta = functions.output.backward(a_out, error)
-    else:
-        data_cost = functions.loss.cost(z_out, a_out, Y) / m
-        delta = functions.loss.delta(z_out, a_out, Y)
-    delta /= m
+    name, m = functions.hidden.name, X.shape[0]
+    hidden_backward = _BACKWARD[name]
+    data_cost, delta = _small_output_delta(functions, z_out, a_out, Y, m)
     grads = []
     for k in range(len(layers) - 1, -1, -1):
         W, a = layers[k].W, activations[k]
-        if m == 1:  # an outer product and a copy of the one row: BLAS is slow at inner size 1
-            grad_W, grad_b = np.multiply(delta.T, a), delta[0].copy()
+        if m == 1:  # an outer product, and Δ's one row: BLAS is slow at inner size 1
+            # The row is a view of a Δ that nothing writes to again (the next Δ is a new array).
+            grad_W, grad_b = np.multiply(delta.T, a), delta[0]
         else:
             grad_W, grad_b = delta.T @ a, np.add.reduce(delta, axis=0)
         if decay:
             grad_W += decay * W
-        grads.append(Layer(grad_W, grad_b))
+        grads.append(_new_tuple(Layer, (grad_W, grad_b)))  # Layer(...) without its Python frame
         if k > 0:
             delta = delta @ W
-            hidden_backward(a, delta)
-    return float(data_cost + _decay_cost(layers, decay)), grads[::-1]
+            if name == "sigmoid":  # `_sigmoid_backward`'s passes, without its frame
+                t = np.subtract(1.0, a)
+                t *= a
+                delta *= t
+            else:
+                hidden_backward(a, delta)
+    grads.reverse()
+    return float(data_cost + _decay_cost(layers, decay)), grads
 
 
 def cost_and_gradient(
@@ -352,8 +376,9 @@ def cost_and_gradient(
     m = X.shape[0]
     if (
         m <= _SMALL_M
+        and X.dtype.kind == "f"
+        and layers[0].W.dtype.kind == "f"
         and _has_kernels(functions.hidden)
-        and X.dtype.kind == layers[0].W.dtype.kind == "f"
     ):
         return _small_cost_and_gradient(functions, layers, X, Y, decay)
     widths = [W.shape[0] for W, _ in layers[:-1]]  # s_2, ..., s_{L−1}

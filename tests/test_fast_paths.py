@@ -79,6 +79,11 @@ def _poisoned(index: int, field: int, value: float) -> list[Any]:
     return _set(index, field, array)
 
 
+def _float32_layer() -> list[Any]:
+    """Each layer of one dtype, but not the same one: W(2) and b(2) float32."""
+    return [params()[0], tuple(array.astype("f4") for array in params()[1])]
+
+
 def _bad_x(value: float) -> Any:
     x = X.copy()
     x[2, 1] = value
@@ -94,6 +99,7 @@ INVALID: dict[str, tuple[MLP, Any, Any, Any, type[Exception], str]] = {
     "float16 b": (NET, _set(1, 1, params()[1].b.astype("f2")), X, Y, TypeError, "dtype float16"),
     "int X": (NET, params(), X.astype(int), Y, TypeError, "`X` has dtype int"),
     "mixed dtypes": (NET, _set(1, 0, params()[1].W.astype("f4")), X, Y, TypeError, "one dtype"),
+    "a float32 layer": (NET, _float32_layer(), X, Y, TypeError, r"`params\[1\].W` has dtype f"),
     "complex W": (NET, _set(0, 0, params()[0].W + 0j), X, Y, TypeError, "complex"),
     "W transposed": (NET, _set(0, 0, params()[0].W.T), X, Y, ValueError, r"shape \(2, 3\)"),
     "one layer": (NET, params()[:1], X, Y, ValueError, "has 1 layer"),
