@@ -56,7 +56,7 @@ def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float
     eps = np.repeat(
         [float(np.finfo(leaf.dtype).eps) for leaf in leaves], np.diff(pb.layout.offsets)
     )
-    return _tree.concat(leaves), eps
+    return _tree.concat(leaves), steps.compact(eps)
 
 
 def _result(
@@ -283,6 +283,7 @@ def run_check(
     if abs(f0 - again) > allowed:
         return _nondeterministic(pb, analytic, abs(f0 - again), allowed, ev, start)
     noise = steps.noise_for(pb, ev.result_eps, allowed)
+    noise = dataclasses.replace(noise, eps=steps.compact(noise.eps))  # one dtype: no (P,)
     h = steps.resolve_steps(
         pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
     )
@@ -304,12 +305,13 @@ def run_check(
         verdict = _verdict.explicit(est, analytic, *explicit)
         rule = f"rtol={explicit[0]:g}, atol={explicit[1]:g}"
     else:
-        eps_a = np.maximum(eps_a, noise.eps)
+        eps_a = steps.compact(np.maximum(eps_a, noise.eps))
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
                                  confirm_step=confirm, function=function, premise=premise,
                                  outside=outside, domain_why=why)
         outside, why = verdict.outside or (outside, why)
         rule = "error model"
+    del est, confirm, eps_a, noise, premise  # (P,) arrays the result does not keep: freed
     findings = _diagnosis(pb, analytic, verdict, hints) + _verdict.domain_finding(pb, outside, why)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations

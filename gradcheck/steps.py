@@ -346,6 +346,15 @@ class Noise:
         return eps * tiny
 
 
+def compact(a: Float64Array) -> Float64Array:
+    """``a`` (P,) as a read-only view of its one value where all its values are equal (a
+    per-coordinate epsilon of one dtype: no memory of the size of P), else ``a`` itself."""
+    if a.size > 1 and a.strides != (0,) and bool(np.all(a == a[0])):
+        one: Float64Array = np.broadcast_to(a[0], a.shape)
+        return one
+    return a
+
+
 def prepare(
     f: object,
     x: object,
@@ -561,11 +570,15 @@ REPEAT_GAIN = {"forward": 2.0, "central": 1.0, "richardson": 6.6}
 
 
 def measure_own_noise(
-    pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray
+    pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray, *,
+    block: int = 1 << 12,
 ) -> tuple[Float64Array, int]:
     """``(σ, calls)``: per element of ``index`` (n,), the noise of one value of f near it.
 
-    ``h`` holds the elements' steps, shape (n,). A base where f is not finite is left out.
+    ``h`` holds the elements' steps, shape (n,); ``index`` holds distinct coordinates. A base
+    where f is not finite is left out. The elements are measured ``block`` at a time and the
+    seeded offsets drawn chunk by chunk: one point of x's size exists at a time, besides three
+    values per element, and σ does not depend on ``block``.
 
     Example
     -------
@@ -576,44 +589,133 @@ def measure_own_noise(
     >>> bool(sigma.max() > 1e-15), calls
     (True, 48)
     """
-    scale = REPEAT_JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
-    rng = np.random.default_rng(REPEAT_SEED)
-    offset = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
-    centre = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
-    nudge = REPEAT_STEP_NUDGE * pb.layout.eps()[index] * np.maximum(1.0, np.abs(pb.x_flat[index]))
-    sigma = np.zeros(len(index))
-    calls = 12 * len(index)
-    # around x with the step's bits kept, then around x + s with them moved
-    for base, delta in ((0.0 * centre, 0.0 * nudge), (centre, nudge)):
-        ev = evaluator_at(pb, g, base)
-        mid = _repeat_difference(pb, ev, base, index, 0.0 * h, h)
-        if pb.method == "forward":
-            rho, beta = (REPEAT_SPREAD * h * _repeat_signed(rng, len(index)) for _ in range(2))
-            sigma = np.maximum(sigma, _repeat_spread(pb, ev, base, index, h, mid, rho, beta))
-            calls += 8 * len(index)
-        ev_p, ev_m = (evaluator_at(pb, g, base + t * offset) for t in (1.0, -1.0))
-        plus = _repeat_difference(pb, ev_p, base + offset, index, 0.0 * h, h + delta)
-        minus = _repeat_difference(pb, ev_m, base - offset, index, 0.0 * h, h - delta)
-        # D(b + r) + D(b - r) - 2 D(b): the smooth part cancels to O((|r|² + δ²) f‴), rounding
-        # stays; its standard deviation is √6 that of one difference, √2 σ / (2 h)
-        combined = _repeat_finite(np.abs(plus + minus - 2.0 * mid))
-        sigma = np.maximum(sigma, PROBE_SAFETY * h * combined / np.sqrt(3.0))
-    return sigma, calls
+    failed: frozenset[tuple[bool, float, str]] = frozenset()
+    while True:  # a request where f raised is NaN for every element, as one request was
+        try:
+            sigma = _Repeats(pb, g, h, index, max(1, int(block)), failed).sigma()
+        except _RepeatFailed as exc:
+            failed |= {exc.key}
+            continue
+        return sigma, (12 + (16 if pb.method == "forward" else 0)) * len(index)
 
 
-def _repeat_spread(
-    pb: Problem, ev: Any, base: Float64Array, index: IntArray, h: Float64Array,
-    mid: Float64Array, rho: Float64Array, beta: Float64Array,
-) -> Float64Array:
-    """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2, around
-    ``x + base``, each pair against ``mid``, the difference at ``x + base`` (forward only)."""
-    d = {s: _repeat_difference(pb, ev, base, index, s * rho, h + s * beta)
-         for s in (1.0, -1.0, 2.0, -2.0)}
-    # C(s) = D(+s) + D(-s) - 2 D(0): the smooth part of f leaves (s² ρ² + s² β² / 3) f‴,
-    # rounding stays (see the module notes); either scale is one draw
-    near, far = (_repeat_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
-    sigma: Float64Array = PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
-    return sigma
+class _RepeatFailed(Exception):
+    """f raised a domain error in one block of the request ``key``."""
+
+    def __init__(self, key: tuple[bool, float, str]) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _Repeats:
+    """The repeats of :func:`measure_own_noise`, base by base, each block of elements in turn.
+
+    Draws of the seeded stream, in order: the offsets r (P), the centres s (P), then for
+    forward differences ρ and β around x, then around x + s (n each, see
+    :func:`_repeat_signed_streams`). The requests in ``failed`` are NaN, as f's domain error
+    made them."""
+
+    def __init__(
+        self, pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray,
+        block: int, failed: frozenset[tuple[bool, float, str]],
+    ) -> None:
+        self.pb, self.g, self.h, self.index, self.block = pb, g, h, index, block
+        self.failed = failed
+        self.n = len(index)
+
+    def sigma(self) -> Float64Array:
+        """σ per element, the larger over both bases (see :func:`measure_own_noise`)."""
+        n = self.n
+        sigma, mid, plus = np.zeros(n), np.empty(n), np.empty(n)
+        streams = _repeat_signed_streams(self.pb.layout.size, n)
+        for moved in (False, True):
+            ev, point = self._evaluator(moved, 0.0)
+            for lo, i, h in self._blocks():
+                mid[lo : lo + len(i)] = self._difference(ev, point, (moved, 0.0, "mid"),
+                                                         i, 0.0 * h, h)
+            if self.pb.method == "forward":
+                draws = streams[2:] if moved else streams[:2]
+                for lo, i, h in self._blocks():
+                    part = slice(lo, lo + len(i))
+                    rho, beta = (REPEAT_SPREAD * h * (u.uniform(0.5, 1.0, len(i))
+                                                      * sign.choice([-1.0, 1.0], len(i)))
+                                 for u, sign in draws)
+                    sigma[part] = np.maximum(sigma[part], self._spread(
+                        ev, point, moved, i, h, mid[part], rho, beta))
+            del ev, point
+            for t in (1.0, -1.0):
+                ev, point = self._evaluator(moved, t)
+                for lo, i, h in self._blocks():
+                    part = slice(lo, lo + len(i))
+                    delta = self._nudge(i) if moved else 0.0 * self._nudge(i)
+                    d = self._difference(ev, point, (moved, t, "side"), i, 0.0 * h,
+                                         h + delta if t > 0 else h - delta)
+                    if t > 0:
+                        plus[part] = d
+                        continue
+                    combined = _repeat_finite(np.abs(plus[part] + d - 2.0 * mid[part]))
+                    sigma[part] = np.maximum(sigma[part],
+                                             PROBE_SAFETY * h * combined / np.sqrt(3.0))
+                del ev, point
+        return sigma
+
+    def _blocks(self) -> Any:
+        """``(start, index, h)`` of each block of elements."""
+        for lo in range(0, self.n, self.block):
+            yield lo, self.index[lo : lo + self.block], self.h[lo : lo + self.block]
+
+    def _nudge(self, i: IntArray) -> Float64Array:
+        """The repeats' step nudge ``REPEAT_STEP_NUDGE · ε_k · max(1, |x_k|)`` at ``i``."""
+        out: Float64Array = (
+            REPEAT_STEP_NUDGE * _eps_at(self.pb, i) * np.maximum(1.0, np.abs(self.pb.x_flat[i])))
+        return out
+
+    def _evaluator(self, moved: bool, t: float) -> tuple[Any, Float64Array]:
+        """An evaluator of g at the base ``x + s + t r`` (s as 0 · s around x), and that point,
+        shape (P,), made chunk by chunk from the seeded draws."""
+        pb, size = self.pb, self.pb.layout.size
+        offsets, centres = _repeat_stream(0), _repeat_stream(size)
+        point = np.empty(size)
+        for lo in range(0, size, self.block):
+            part = slice(lo, min(lo + self.block, size))
+            scale = REPEAT_JITTER * _eps_at(pb, np.arange(part.start, part.stop)) * np.maximum(
+                1.0, np.abs(pb.x_flat[part]))
+            offset = scale * offsets.uniform(-1.0, 1.0, part.stop - part.start)
+            centre = scale * centres.uniform(-1.0, 1.0, part.stop - part.start)
+            base = centre if moved else 0.0 * centre
+            point[part] = pb.x_flat[part] + (base + t * offset if t else base)
+        leaves = [part.astype(leaf.dtype, copy=False)
+                  for leaf, part in zip(pb.leaves, pb.split(point), strict=True)]
+        return pb.make_evaluator(self.g, leaves, pb.treedef, pb.args), point
+
+    def _spread(
+        self, ev: Any, point: Float64Array, moved: bool, i: IntArray, h: Float64Array,
+        mid: Float64Array, rho: Float64Array, beta: Float64Array,
+    ) -> Float64Array:
+        """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2,
+        around the base ``point``, each pair against ``mid``, the difference there, for one
+        block of elements (forward only)."""
+        d = {s: self._difference(ev, point, (moved, s, "spread"), i, s * rho, h + s * beta)
+             for s in (1.0, -1.0, 2.0, -2.0)}
+        near, far = (_repeat_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
+        sigma: Float64Array = PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
+        return sigma
+
+    def _difference(
+        self, ev: Any, point: Float64Array, key: tuple[bool, float, str], i: IntArray,
+        centre: Float64Array, h: Float64Array,
+    ) -> Float64Array:
+        """Central differences at ``i`` centred ``centre`` from the base ``point``, half-widths
+        ``h``: one block of the request ``key`` (f raising there raises _RepeatFailed)."""
+        if key in self.failed:
+            return np.full(len(i), np.nan)
+        hp, hm = _repeat_shifts(self.pb, point, i, centre + np.array([[1.0], [-1.0]]) * h)
+        try:
+            values = ev.along(np.concatenate([i, i]), np.concatenate([hp, hm]))
+        except DOMAIN_ERRORS:
+            raise _RepeatFailed(key) from None
+        result: Float64Array = (values[: len(i)] - values[len(i) :]) / (hp - hm)
+        return result
 
 
 def _repeat_finite(values: Float64Array) -> Float64Array:
@@ -622,39 +724,71 @@ def _repeat_finite(values: Float64Array) -> Float64Array:
     return out
 
 
-def _repeat_signed(rng: np.random.Generator, n: int) -> Float64Array:
-    """n seeded non-dyadic factors, ``0.5 ≤ |t| ≤ 1``, of random sign."""
-    out: Float64Array = rng.uniform(0.5, 1.0, n) * rng.choice([-1.0, 1.0], n)
+def _eps_at(pb: Problem, i: IntArray) -> Float64Array:
+    """Machine epsilon of the dtype of each coordinate ``i`` (``pb.layout.eps()[i]``)."""
+    out = np.empty(len(i))
+    for dtype, a, b in pb.layout.runs():
+        out[(i >= a) & (i < b)] = float(np.finfo(dtype).eps)
     return out
 
 
-def _repeat_difference(
-    pb: Problem, ev: Any, base: Float64Array, index: IntArray, centre: Float64Array,
-    h: Float64Array,
+def _repeat_stream(first: int) -> np.random.Generator:
+    """The repeats' seeded generator after ``first`` draws of 64 bits."""
+    bits = np.random.PCG64(REPEAT_SEED)
+    bits.advance(first)
+    return np.random.Generator(bits)
+
+
+def _repeat_signed_streams(
+    size: int, n: int
+) -> list[tuple[np.random.Generator, np.random.Generator]]:
+    """The generators of the forward repeats' factors ``ρ, β``: per base and factor, those of
+    ``rng.uniform(0.5, 1.0, n)`` and of ``rng.choice([-1.0, 1.0], n)`` (n seeded non-dyadic
+    factors, ``0.5 ≤ |t| ≤ 1``, of random sign, their product), as the repeats' one generator
+    made them after the offsets and centres (2 ``size`` draws of 64 bits), each drawn from
+    block by block. A uniform takes one draw; a sign takes 32 bits, the low half of a draw
+    then its high half, and a high half left over waits for the next sign."""
+    pos, pending, out = 2 * size, None, []
+    for _ in range(4):
+        factor = _repeat_stream(pos)
+        pos += n
+        sign = _repeat_stream(pos)
+        if pending is not None:  # the high half of draw ``pending`` is the first sign
+            state = sign.bit_generator.state
+            high = int(_repeat_stream(pending).bit_generator.random_raw()) >> 32
+            sign.bit_generator.state = {**state, "has_uint32": 1, "uinteger": high}
+        halves = n - int(pending is not None)
+        pending = pos + halves // 2 if halves % 2 else None
+        pos += (halves + 1) // 2
+        out.append((factor, sign))
+    return out
+
+
+def _repeat_shifts(
+    pb: Problem, point: Float64Array, i: IntArray, h: Float64Array
 ) -> Float64Array:
-    """Central differences at ``index`` centred ``centre`` from ``x + base``, half-widths ``h``."""
+    """:func:`shifted_steps` of the steps ``h`` (2, n) at the coordinates ``i`` alone of the
+    base ``point`` (P,), with its ValueError where a shift rounds to 0."""
+    out = np.empty(h.shape)
+    for dtype, a, b in pb.layout.runs():
+        inside = (i >= a) & (i < b)
+        if inside.any():
+            xs = point[i[inside]].astype(dtype)
+            out[:, inside] = (xs + h[:, inside].astype(dtype)) - xs
+    if (out != 0).all():
+        return out
     full = np.zeros((2, pb.layout.size))
-    full[:, index] = centre + np.array([[1.0], [-1.0]]) * h
-    hp, hm = shifted_steps(pb.x_flat + base, pb.layout, full, only=index)[:, index]
-    values = _repeat_values(ev, np.concatenate([index, index]), np.concatenate([hp, hm]))
-    result: Float64Array = (values[: len(index)] - values[len(index) :]) / (hp - hm)
-    return result
-
-
-def _repeat_values(ev: Any, index: IntArray, shifts: Float64Array) -> Float64Array:
-    """``ev.along``, NaN where f raises a domain error at the repeats' points."""
-    try:
-        values: Float64Array = ev.along(index, shifts)
-    except DOMAIN_ERRORS:
-        return np.full(len(index), np.nan)
-    return values
+    full[:, i] = h
+    return shifted_steps(point, pb.layout, full, only=i)[:, i]
 
 
 def pooled_own_noise(
-    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array
+    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array, *,
+    block: int = 1 << 12,
 ) -> Float64Array:
     """Each element's measured noise raised to the largest of its group's (elements ``look``
-    of one leaf whose steps ``h`` lie within the same power of two).
+    of one leaf whose steps ``h`` lie within the same power of two): ``sigma``, raised in
+    place (``block`` elements at a time).
 
     One value per element is one draw of f's noise near x, and a draw can land near 0 (a
     constant row of a layer norm: two of twelve came out 1e-16 and 0 among 4.7e-13), so the
@@ -663,11 +797,25 @@ def pooled_own_noise(
     f's curvature in, 4e-10 next to 2e-15) or a step of another scale would lend an element
     noise that is not its own, and hide a bug.
     """
+    block = max(1, int(block))
+    largest: dict[tuple[float, float], float] = {}
+    for lo in range(0, len(look), block):
+        groups, which = _noise_groups(pb, look[lo : lo + block], h[lo : lo + block])
+        top = np.full(len(groups), -np.inf)
+        np.maximum.at(top, which, sigma[lo : lo + block])
+        for group, value in zip(groups, top.tolist(), strict=True):
+            largest[group] = max(largest.get(group, -np.inf), value)
+    for lo in range(0, len(look), block):
+        groups, which = _noise_groups(pb, look[lo : lo + block], h[lo : lo + block])
+        sigma[lo : lo + block] = np.array([largest[group] for group in groups])[which]
+    return sigma
+
+
+def _noise_groups(
+    pb: Problem, look: IntArray, h: Float64Array
+) -> tuple[list[tuple[float, float]], IntArray]:
+    """The groups (leaf, octave of the step) of the elements ``look``, and each one's."""
     leaf = np.searchsorted(np.asarray(pb.layout.offsets), look, side="right") - 1
     octave = np.floor(np.log2(np.maximum(h, 1e-300)))
-    groups = np.stack([leaf, octave])
-    out: Float64Array = sigma.copy()
-    for group in np.unique(groups, axis=1).T:
-        same = np.all(groups == group[:, None], axis=0)
-        out[same] = sigma[same].max()
-    return out
+    groups, which = np.unique(np.stack([leaf, octave]), axis=1, return_inverse=True)
+    return [(float(a), float(b)) for a, b in groups.T], which.reshape(-1)

@@ -242,20 +242,25 @@ def judge(
     """
     if outside is None:
         outside = np.zeros(analytic.shape, bool)
-    m = steps.scale(pb, steps.all_coordinates(pb))
     est, noise, tolerance, look, calls = _first_pass(
-        pb, noise, est, analytic, eps_a, m, outside, function)
+        pb, noise, est, analytic, eps_a, outside, function)
     numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
     status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
     status[outside] = UNVERIFIABLE
     tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
     outside, why, still = _confirm_all(
-        ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step,
+        ev, pb, noise, est, analytic, eps_a, f0, confirm_step,
         np.flatnonzero(look.fail | est.suspect | look.coarse), (numeric, tolerance, status),
         outside, domain_why)
-    status, reason = _resolve(pb, noise, est, analytic, eps_a, m, still,
+    status, reason = _resolve(pb, noise, est, analytic, eps_a, still,
                               (numeric, tolerance, status), premise)
     return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
+
+
+def _scale(pb: Problem) -> Float64Array:
+    """``m = max(1, |x_k|)`` of every coordinate, shape (P,)."""
+    m: Float64Array = np.maximum(1.0, np.abs(pb.x_flat))
+    return m
 
 
 class _Look(NamedTuple):
@@ -269,8 +274,7 @@ class _Look(NamedTuple):
 
 def _first_pass(
     pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
-    eps_a: Float64Array, m: Float64Array, outside: BoolArray,
-    function: _evaluate.ScalarFunction,
+    eps_a: Float64Array, outside: BoolArray, function: _evaluate.ScalarFunction,
 ) -> tuple[methods.Estimate, Noise, Float64Array, _Look, int]:
     """The model tolerance, taken again where f's own noise is measured.
 
@@ -278,11 +282,13 @@ def _first_pass(
     own evaluations of every element the confirmation will look at. Returns the estimate and
     noise with it, the tolerance, the elements to look at, and the calls of f made.
     """
-    tolerance = model_tolerance(est, analytic, eps_a, m)
+    # m = max(1, |x_k|) is made where it is needed: not held through the noise measurement
+    tolerance = model_tolerance(est, analytic, eps_a, _scale(pb))
     fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
     calls = 0
     if pb.method == "complex" and fail.any():
-        est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
+        est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, _scale(pb), fail,
+                                               function)
         fail = ~(np.abs(analytic - est.value) <= tolerance)
     coarse = _coarse(analytic, est.value, tolerance) & ~outside
     if pb.method != "complex" and (fail | est.suspect | coarse).any():
@@ -290,14 +296,14 @@ def _first_pass(
         # again with it, so the first one is not held while the noise is measured)
         del tolerance
         est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
-        tolerance = model_tolerance(est, analytic, eps_a, m)
+        tolerance = model_tolerance(est, analytic, eps_a, _scale(pb))
         fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
     return est, noise, tolerance, _Look(fail, coarse), calls
 
 
 def _confirm_all(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
-    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    analytic: Float64Array, eps_a: Float64Array, f0: float,
     confirm_step: Float64Array, look: npt.NDArray[np.intp],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]], outside: BoolArray,
     why: str,
@@ -312,7 +318,7 @@ def _confirm_all(
     for lo in range(0, look.size, methods.BLOCK):
         block = look[lo : lo + methods.BLOCK]
         gone, confirm_why, still[block] = _confirm(
-            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block, out)
+            ev, pb, noise, est, analytic, eps_a, f0, confirm_step, block, out)
         outside[block[gone]] = True
         why = why or confirm_why
     return outside, why, still
@@ -320,13 +326,14 @@ def _confirm_all(
 
 def _resolve(
     pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
-    eps_a: Float64Array, m: Float64Array, still: BoolArray,
+    eps_a: Float64Array, still: BoolArray,
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
     premise: Float64Array | None,
 ) -> tuple[npt.NDArray[np.int8], str]:
     """The status with passes the check could not resolve marked unresolved (see
     :func:`mark` and :func:`unvouched`), and why."""
     numeric, tolerance, status = out
+    m = _scale(pb)
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
     resolution = noise.resolution(steps.all_coordinates(pb)) / est.step
@@ -345,7 +352,7 @@ def _resolve(
 
 def _confirm(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
-    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    analytic: Float64Array, eps_a: Float64Array, f0: float,
     confirm_step: Float64Array, look: npt.NDArray[np.intp],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
 ) -> tuple[npt.NDArray[np.bool_], str, npt.NDArray[np.bool_]]:
@@ -360,7 +367,7 @@ def _confirm(
     conf, gone, why = within(
         lambda index: methods.richardson(ev, pb, noise, confirm_step, index, f0), look)
     a, n, t1 = analytic[look], numeric[look], tolerance[look]
-    rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
+    rounding_a = _analytic_rounding(conf, a, eps_a[look], steps.scale(pb, look))
     tol_c = SAFETY * conf.error + SAFETY * rounding_a
     cmp = _compare(pb, est, conf, look, a, n, t1, tol_c)
     failed = status[look] == MISMATCH
@@ -483,19 +490,48 @@ def _own_noise(
     look = np.flatnonzero(fail)
     # Richardson's finest level, h/4, is where rounding weighs most
     finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
-    sigma, calls = steps.measure_own_noise(pb, function, finest, look)
-    sigma = steps.pooled_own_noise(pb, look, sigma, finest)
-    # only noise well beyond the model's counts: rounding the model already bounds (f's
-    # values in float32, say) would come back inflated by the measurement's own safety factor
-    model = noise.rounding(est.f_max[look], look)
-    sigma = np.where(sigma > steps.REPEAT_BEYOND * model, sigma, 0.0)
-    error, f_max = est.error.copy(), est.f_max.copy()
-    error[look] += steps.REPEAT_GAIN[pb.method] * sigma / est.step[look]
-    f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
-    probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), f_max.shape).copy()
-    probed[look] = np.maximum(probed[look], sigma)
+    sigma, calls = steps.measure_own_noise(pb, function, finest, look, block=methods.BLOCK)
+    sigma = steps.pooled_own_noise(pb, look, sigma, finest, block=methods.BLOCK)
+    del finest
+    # the estimate's error and F are raised in place (copied where shared): the caller's
+    # estimate is not read again, and a second (P,) copy of each would be the peak
+    error, f_max = (_own(a, est) for a in (est.error, est.f_max))
+    probed: float | Float64Array = noise.probed
+    for lo in range(0, look.size, methods.BLOCK):
+        k, part = look[lo : lo + methods.BLOCK], slice(lo, lo + methods.BLOCK)
+        # only noise well beyond the model's counts: rounding the model already bounds (f's
+        # values in float32, say) would come back inflated by the measurement's own safety
+        # factor
+        model = noise.rounding(f_max[k], k)
+        sigma[part] = np.where(sigma[part] > steps.REPEAT_BEYOND * model, sigma[part], 0.0)
+        error[k] += steps.REPEAT_GAIN[pb.method] * sigma[part] / est.step[k]
+        f_max[k] = np.maximum(f_max[k], sigma[part] / noise.eps[k])
+        probed = _raised(probed, k, sigma[part], pb.layout.size)
     noise = dataclasses.replace(noise, probed=probed)
     return est._replace(error=error, f_max=f_max), noise, calls
+
+
+def _own(a: Float64Array, est: methods.Estimate) -> Float64Array:
+    """``a``, a field of ``est``, itself where it may be written in place, else a copy."""
+    others = [v for v in est if isinstance(v, np.ndarray) and v is not a]
+    if a.flags.writeable and a.flags.owndata and not any(
+            np.may_share_memory(a, v) for v in others):
+        return a
+    copy: Float64Array = a.copy()
+    return copy
+
+
+def _raised(probed: float | Float64Array, k: npt.NDArray[np.intp], sigma: Float64Array,
+            size: int) -> float | Float64Array:
+    """``σ_f`` per coordinate with the elements ``k`` raised to their own noise ``sigma``:
+    still the one value while no element's exceeds it (no (P,) array of one value)."""
+    if np.ndim(probed) == 0:
+        if not np.any(sigma > probed):
+            return probed
+        probed = np.full(size, float(probed))
+    out = np.asarray(probed)
+    out[k] = np.maximum(out[k], sigma)
+    return out
 
 
 def _sharp(
@@ -644,11 +680,47 @@ def domain_estimate(
     ``why`` names the first point where f failed ("" where none did).
     """
     def method(index: npt.NDArray[np.intp]) -> methods.Estimate:
-        return methods.estimate(ev, pb, noise, h, index, f0)
+        return _lean(lambda part: methods.estimate(ev, pb, noise, h, part, f0), index)
 
     if pb.method == "complex":
         return method(np.arange(pb.layout.size)), np.zeros(pb.layout.size, bool), ""
     return within(method, np.arange(pb.layout.size))
+
+
+def _lean(
+    one: Callable[[npt.NDArray[np.intp]], methods.Estimate], index: npt.NDArray[np.intp]
+) -> methods.Estimate:
+    """``one`` over consecutive blocks of BLOCK coordinates of ``index`` (the blocks of
+    :func:`gradcheck.methods.estimate`), joined into the fields the verdict reads of the first
+    estimate: value, error, step, f_max and suspect; ``low`` and ``high`` only where both are
+    0 (0 there, NaN elsewhere: :func:`_flat`); the others (n,) constants. No (P,) array is
+    held that the verdict does not read."""
+    n = len(index)
+    value, error, step, f_max = (np.empty(n) for _ in range(4))
+    suspect, zero = np.empty(n, bool), _constant(np.nan, n)
+    calls = 0
+    for lo in range(0, max(n, 1), methods.BLOCK):
+        part = slice(lo, lo + methods.BLOCK)
+        est = one(index[part])
+        calls += est.n_evaluations
+        value[part], error[part], step[part], f_max[part] = (
+            est.value, est.error, est.step, est.f_max)
+        suspect[part] = est.suspect
+        both = (est.low == 0.0) & (est.high == 0.0)
+        if both.any():
+            zero = np.full(n, np.nan) if zero.strides == (0,) else zero
+            zero[part] = np.where(both, 0.0, np.nan)
+    nan = _constant(np.nan, n)
+    return methods.Estimate(
+        value=value, error=error, step=step, f_max=f_max, nonsmooth=_constant(False, n),
+        suspect=suspect, low=zero, high=zero, quotient_noise=nan, curvature=nan,
+        n_evaluations=calls)
+
+
+def _constant(value: Any, n: int) -> Any:
+    """(n,) of one value: a read-only view of it, no memory of the size of n."""
+    return np.broadcast_to(np.asarray(value, dtype=bool if isinstance(value, bool) else float),
+                           (n,))
 
 
 def within(
@@ -681,6 +753,9 @@ def _spread(est: methods.Estimate, index: npt.NDArray[np.intp], size: int) -> me
         return est
 
     def full(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        if a.strides == (0,) and a.size:  # a constant stays one
+            constant: npt.NDArray[np.generic] = _constant(a[0].item(), size)
+            return constant
         out = np.zeros(size, bool) if a.dtype == bool else np.full(size, np.nan)
         out[index] = a
         return out
