@@ -287,10 +287,16 @@ def run_check(
     h = steps.resolve_steps(
         pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
     )
-    confirm = steps.confirmation_steps(pb.method, h, pb.leaves, eps_floor=ev.result_eps)
+
+    def confirmation() -> Float64Array:
+        # the confirmation's steps, made again where it starts: not held before
+        nominal = steps.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step,
+                                      eps_floor=ev.result_eps)
+        return steps.confirmation_steps(pb.method, nominal, pb.leaves, eps_floor=ev.result_eps)
+
     probe_calls, premise = 0, None
     if explicit is None:  # f's noise, measured out to the farthest point the check uses
-        reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
+        reach = np.maximum(confirmation(), 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = steps.probe_noise(pb, function, f0, noise.eps, reach)
         noise = dataclasses.replace(noise, probed=float(sigma))  # its ε computed once
         del reach  # (P,) arrays the verdict does not read: freed before its peak
@@ -307,11 +313,12 @@ def run_check(
     else:
         eps_a = steps.compact(np.maximum(eps_a, noise.eps))
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
-                                 confirm_step=confirm, function=function, premise=premise,
+                                 confirm_step=confirmation, function=function,
+                                 premise=premise,
                                  outside=outside, domain_why=why)
         outside, why = verdict.outside or (outside, why)
         rule = "error model"
-    del est, confirm, eps_a, noise, premise  # (P,) arrays the result does not keep: freed
+    del est, eps_a, noise, premise  # (P,) arrays the result does not keep: freed
     findings = _diagnosis(pb, analytic, verdict, hints) + _verdict.domain_finding(pb, outside, why)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations

@@ -414,7 +414,9 @@ def probe_noise(
     A site where g is not finite is left out.
     """
     worst, calls = 0.0, 0
-    for d, shift in enumerate(probe_shifts(pb, eps)):
+    rng = np.random.default_rng(PROBE_SEED)  # the shifts of probe_shifts, one at a time
+    for d in range(PROBE_DIRECTIONS):
+        shift = _probe_shift(pb, eps, rng)
         base = rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
         center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
@@ -432,12 +434,16 @@ def probe_shifts(pb: Problem, eps: Float64Array) -> list[Float64Array]:
     Coordinates whose probe points would not be exact in x's dtype stay at x.
     """
     rng = np.random.default_rng(PROBE_SEED)
+    return [_probe_shift(pb, eps, rng) for _ in range(PROBE_DIRECTIONS)]
+
+
+def _probe_shift(pb: Problem, eps: Float64Array, rng: np.random.Generator) -> Float64Array:
+    """The next direction's ``δ v`` of :func:`probe_shifts`, drawn from ``rng``."""
     delta = 2.0 ** np.ceil(np.log2(PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
-    shifts = []
-    for _ in range(PROBE_DIRECTIONS):
-        shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
-        shifts.append(np.where(_exact(pb, pb.x_flat, shift), shift, 0.0))
-    return shifts
+    shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
+    del delta
+    out: Float64Array = np.where(_exact(pb, pb.x_flat, shift), shift, 0.0)
+    return out
 
 
 def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _evaluate.Evaluator:

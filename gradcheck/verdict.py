@@ -146,7 +146,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -224,7 +224,7 @@ def judge(
     eps_a: Float64Array,
     *,
     f0: float,
-    confirm_step: Float64Array,
+    confirm_step: Float64Array | Callable[[], Float64Array],
     function: _evaluate.ScalarFunction,
     premise: Float64Array | None = None,
     outside: npt.NDArray[np.bool_] | None = None,
@@ -233,6 +233,8 @@ def judge(
     """The error-model verdict with confirmation of failing and suspicious elements.
 
     ``function`` is f as ``ev`` evaluates it, for the complex step's noise probe.
+    ``confirm_step`` (P,), the confirmation's base steps, may be given as a function that
+    makes them, called when the confirmation starts (they are not held before).
     ``premise`` (complex step only, shape (P,)) is the smallest error per element that the
     premise check would have seen (:func:`gradcheck.methods.check_complex_resolution`): a
     mismatch below it is unresolved, the complex step's value not vouched for there.
@@ -244,15 +246,18 @@ def judge(
         outside = np.zeros(analytic.shape, bool)
     est, noise, tolerance, look, calls = _first_pass(
         pb, noise, est, analytic, eps_a, outside, function)
-    numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
+    zero = est.value == 0.0  # the first estimate's, for _flat
+    # the first estimate's values become the numeric ones, the confirmation's swapped in
+    # place (no second (P,) copy); the complex step's sharp tolerance reads them again
+    numeric = est.value.copy() if pb.method == "complex" else _own(est.value, est)
     status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
     status[outside] = UNVERIFIABLE
     tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
     outside, why, still = _confirm_all(
         ev, pb, noise, est, analytic, eps_a, f0, confirm_step,
-        np.flatnonzero(look.fail | est.suspect | look.coarse), (numeric, tolerance, status),
+        look.fail | est.suspect | look.coarse, (numeric, tolerance, status),
         outside, domain_why)
-    status, reason = _resolve(pb, noise, est, analytic, eps_a, still,
+    status, reason = _resolve(pb, noise, est, analytic, eps_a, (zero, still),
                               (numeric, tolerance, status), premise)
     return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
 
@@ -304,50 +309,94 @@ def _first_pass(
 def _confirm_all(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
     analytic: Float64Array, eps_a: Float64Array, f0: float,
-    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    confirm_step: Float64Array | Callable[[], Float64Array], look: BoolArray,
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]], outside: BoolArray,
     why: str,
 ) -> tuple[BoolArray, str, BoolArray]:
-    """:func:`_confirm` of the elements ``look``, by blocks of BLOCK elements (they bound its
-    memory); ``out`` (numeric, tolerance, status) is updated in place. Returns ``outside``
-    with the elements whose confirmation left f's domain, why f failed, and where f's values
-    did not move over the confirmation."""
+    """:func:`_confirm` of the elements where ``look`` (P,), by blocks of BLOCK elements
+    (they bound its memory); ``out`` (numeric, tolerance, status) is updated in place.
+    Returns ``outside`` with the elements whose confirmation left f's domain, why f failed,
+    and where f's values did not move over the confirmation."""
     still = np.zeros(analytic.shape, bool)
-    if look.size:
-        outside = outside.copy()
-    for lo in range(0, look.size, methods.BLOCK):
-        block = look[lo : lo + methods.BLOCK]
+    if not look.any():
+        return outside, why, still
+    outside = outside.copy()
+    base = confirm_step() if callable(confirm_step) else confirm_step
+    for block in _looked(look):
         gone, confirm_why, still[block] = _confirm(
-            ev, pb, noise, est, analytic, eps_a, f0, confirm_step, block, out)
+            ev, pb, noise, est, analytic, eps_a, f0, base, block, out)
         outside[block[gone]] = True
         why = why or confirm_why
     return outside, why, still
 
 
+def _looked(look: BoolArray) -> Iterator[npt.NDArray[np.intp]]:
+    """``np.flatnonzero(look)`` in consecutive blocks of BLOCK, found BLOCK coordinates at a
+    time (no index array of every element looked at)."""
+    pending = np.zeros(0, np.intp)
+    for lo in range(0, look.size, methods.BLOCK):
+        pending = np.concatenate([pending, np.flatnonzero(look[lo : lo + methods.BLOCK]) + lo])
+        while pending.size >= methods.BLOCK:
+            yield pending[: methods.BLOCK]
+            pending = pending[methods.BLOCK :]
+    if pending.size:
+        yield pending
+
+
 def _resolve(
     pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
-    eps_a: Float64Array, still: BoolArray,
+    eps_a: Float64Array, moved: tuple[BoolArray, BoolArray],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
     premise: Float64Array | None,
 ) -> tuple[npt.NDArray[np.int8], str]:
     """The status with passes the check could not resolve marked unresolved (see
-    :func:`mark` and :func:`unvouched`), and why."""
+    :func:`mark` and :func:`unvouched`), and why: :func:`mark`'s rule, taken by blocks of
+    BLOCK coordinates (the floors and flags of one block exist at a time). ``moved`` is
+    (where the first estimate is 0, where the confirmation's values did not move)."""
     numeric, tolerance, status = out
-    m = _scale(pb)
+    zero, still = moved
+    size = len(status)
+    gradient = max((float(_element_size(analytic[lo : lo + methods.BLOCK],
+                                         numeric[lo : lo + methods.BLOCK]).max(initial=0.0))
+                    for lo in range(0, size, methods.BLOCK)), default=0.0)
+    unmoved = bool(np.all(noise.probed == 0.0))
+    marked, opened, blind_opened = status.copy(), False, False
+    for lo in range(0, size, methods.BLOCK):
+        part = np.arange(lo, min(lo + methods.BLOCK, size))
+        rows: dict[str, Any] = {k: v[lo : lo + methods.BLOCK] for k, v in est._asdict().items()
+                                if isinstance(v, np.ndarray)}
+        part_est = est._replace(**rows)
+        floor, sharp = _floor(pb, noise, part_est, analytic[part], eps_a[part], part)
+        open_, blind = _opened(
+            status[part], analytic[part], numeric[part], tolerance[part], floor=floor,
+            spread=noise.spread, flat=_flat(pb, part_est, zero[part], unmoved, still[part]),
+            sharp=sharp,
+            gradient=gradient)
+        marked[part[open_]] = UNRESOLVED
+        opened, blind_opened = opened or bool(open_.any()), blind_opened or bool(
+            np.any(open_ & blind))
+    reason = _why(status, opened, blind_opened, method=pb.method, spread=noise.spread,
+                  float32=bool(np.any(noise.eps > 1e-10)))
+    if premise is not None:
+        return unvouched(marked, analytic, numeric, premise, reason)
+    return marked, reason
+
+
+def _floor(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, part: npt.NDArray[np.intp],
+) -> tuple[Float64Array, Float64Array | None]:
+    """:func:`mark`'s ``floor`` and ``sharp`` for the coordinates ``part`` (``est``, ``analytic``
+    and ``eps_a`` of those only)."""
+    m = steps.scale(pb, part)
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
-    resolution = noise.resolution(steps.all_coordinates(pb)) / est.step
-    floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
+    resolution = noise.resolution(part) / est.step
+    probed = noise.probed if np.ndim(noise.probed) == 0 else np.asarray(noise.probed)[part]
+    floor = np.maximum(np.maximum(est.f_max, probed / noise.eps[part]) / m,
                        10.0 * SAFETY * resolution)
-    status, reason = mark(
-        status, analytic, numeric, tolerance, floor=floor, method=pb.method,
-        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
-        flat=_flat(pb, est, noise, still),
-        sharp=_sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None,
-    )
-    if premise is not None:
-        status, reason = unvouched(status, analytic, numeric, premise, reason)
-    return status, reason
+    sharp = _sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None
+    return floor, sharp
 
 
 def _confirm(
@@ -488,8 +537,11 @@ def _own_noise(
     ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
     """
     look = np.flatnonzero(fail)
-    # Richardson's finest level, h/4, is where rounding weighs most
-    finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
+    # Richardson's finest level, h/4, is where rounding weighs most (the steps themselves,
+    # not a copy, where every element is looked at)
+    finest = est.step if look.size == est.step.size else est.step[look]
+    if pb.method == "richardson":
+        finest = finest / 4.0
     sigma, calls = steps.measure_own_noise(pb, function, finest, look, block=methods.BLOCK)
     sigma = steps.pooled_own_noise(pb, look, sigma, finest, block=methods.BLOCK)
     del finest
@@ -552,19 +604,22 @@ def _sharp(
 
 
 def _flat(
-    pb: Problem, est: methods.Estimate, noise: Noise, still: npt.NDArray[np.bool_]
+    pb: Problem, est: methods.Estimate, zero: npt.NDArray[np.bool_], unmoved: bool,
+    still: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.bool_]:
-    """Where f's values did not move at all over the step: the first estimate is exactly 0,
+    """Where f's values did not move at all over the step: the first estimate is exactly 0
+    (``zero``),
     and so are both one-sided quotients (central, Richardson); forward differences see one
-    side only, so there the noise probe must also have found f's values all equal, or the
+    side only, so there the noise probe must also have found f's values all equal
+    (``unmoved``: every ``σ_f`` 0), or the
     confirmation's levels (``still``) none moving (an f 0 by cancellation can be exactly 0
     at x and at x + h, not at the probe's points nor at the confirmation's). Never for the
     complex step."""
     if pb.method == "complex":
         return np.zeros(est.value.shape, bool)
-    flat: npt.NDArray[np.bool_] = est.value == 0.0
+    flat: npt.NDArray[np.bool_] = zero.copy()
     if pb.method == "forward":
-        flat &= still | bool(np.all(noise.probed == 0.0))
+        flat &= still | unmoved
     else:
         flat &= (est.low == 0.0) & (est.high == 0.0)
     return flat
@@ -624,9 +679,30 @@ def mark(
     where ``|a - n|`` exceeds ``sharp``, the tolerance of an estimate that is accurate to its
     own size: the complex step's, whose value of a saturated gradient is not rounding).
     """
+    gradient = float(_element_size(analytic, numeric).max(initial=0.0))
+    open_, blind = _opened(status, analytic, numeric, tolerance, floor=floor, spread=spread,
+                           flat=flat, sharp=sharp, gradient=gradient)
+    out = status.copy()
+    out[open_] = UNRESOLVED
+    return out, _why(status, bool(open_.any()), bool(np.any(open_ & blind)), method=method,
+                     spread=spread, float32=float32)
+
+
+def _element_size(analytic: Float64Array, numeric: Float64Array) -> Float64Array:
+    """``max(|a|, |n|)`` per element, 0 where not finite."""
     size = np.maximum(np.abs(analytic), np.abs(numeric))
-    size = np.where(np.isfinite(size), size, 0.0)
-    gradient = float(size.max(initial=0.0))
+    out: Float64Array = np.where(np.isfinite(size), size, 0.0)
+    return out
+
+
+def _opened(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    tolerance: Float64Array, *, floor: Float64Array, spread: float,
+    flat: npt.NDArray[np.bool_] | None, sharp: Float64Array | None, gradient: float,
+) -> tuple[BoolArray, BoolArray]:
+    """:func:`mark`'s passes to mark unresolved, and where f's scale excused nothing (blind);
+    ``gradient`` is the max-norm of the whole gradient's element sizes."""
+    size = _element_size(analytic, numeric)
     # f's values did not move over the step while the analytic element is not 0: f is flat
     # at float resolution there (saturated), not 0 by structure or cancellation (whose values
     # move by their rounding), so f's scale excuses nothing
@@ -639,13 +715,20 @@ def mark(
     if spread == 0.0:
         size = np.where(blind, size, np.maximum(size, floor))
     open_ = (status == PASS) & (tolerance > np.maximum(size, gradient))
+    return open_, blind
+
+
+def _why(
+    status: npt.NDArray[np.int8], opened: bool, blind: bool, *, method: str, spread: float,
+    float32: bool,
+) -> str:
+    """:func:`mark`'s reason: ``status`` before marking, whether any pass was marked, and
+    whether any marked one was blind."""
     keys = ["settle"] if np.any(status == UNRESOLVED) else []
-    out = status.copy()
-    if open_.any():
-        out[open_] = UNRESOLVED
+    if opened:
         if spread > 0.0:
             keys.append("spread")
-        elif np.any(open_ & blind):
+        elif blind:
             keys.append("sharp" if method == "complex" else "flat")
         elif method == "complex":
             keys.append("complex")
@@ -653,7 +736,7 @@ def mark(
             keys.append("forward32")
         else:
             keys.append("step")
-    return out, "; ".join(_WHY[key] for key in keys)
+    return "; ".join(_WHY[key] for key in keys)
 
 
 def unvouched(
