@@ -329,9 +329,9 @@ class Noise:
     spread: float
     probed: float | Float64Array = 0.0
     """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed);
-    per coordinate, shape (P,), once elements' own evaluations have been measured (see
-    :func:`gradcheck.verdict.judge`): one element's noise, a kink it straddles say, is never
-    lent to the others."""
+    per coordinate, shape (P,), once elements' own evaluations have been measured and one
+    exceeded it (see :func:`gradcheck.verdict.judge`): one element's noise, a kink it
+    straddles say, is never lent to the others."""
 
     def rounding(self, f_max: Float64Array, index: IntArray) -> Float64Array:
         """The absolute uncertainty of one value of f, ``max(ε_k F, σ_f, ulp₀) + spread``."""
