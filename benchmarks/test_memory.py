@@ -11,8 +11,8 @@ Measured on this 2-core machine (``pytest benchmarks/test_memory.py --benchmark-
 README's memory table. The full check estimates, measures f's own noise, confirms and marks
 in blocks of ``gradcheck.methods.BLOCK`` coordinates (their intermediates exist for one block
 at a time) and holds per element only what its verdict reads: with central differences (the
-default), forward differences and Richardson it peaks within FULL_CHECK_BYTES (central: 96.1
-at P = 1e5, 92.1 at 1e6, every element confirmed as for this f), and the test fails above it.
+default), forward differences and Richardson it peaks within FULL_CHECK_BYTES (central: 96.0
+at P = 1e5, 92.0 at 1e6, every element confirmed as for this f), and the test fails above it.
 The complex step peaks in its premise check (``gradcheck.methods.check_complex_resolution``,
 about 106): an expected failure while it is over the target, and a failure above
 COMPLEX_NOW, so that it cannot grow unseen.
