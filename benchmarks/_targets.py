@@ -66,7 +66,7 @@ def memory_section(benches: Sequence[Bench], conditions: Conditions) -> list[str
                                               natural_key(info(b).get("P")))):
         extra = info(bench)
         per_coordinate, size = float(extra["bytes_per_coordinate"]), int(extra["P"])
-        full = extra.get("check") == "check_gradient"
+        full = str(extra.get("check")).startswith("check_gradient")
         limit = FULL_CHECK_BYTES if full else PARTIAL_BYTES
         target = f"≤ {limit} B" + ("" if full else " (3 copies)")
         within = per_coordinate <= limit + SLACK_BYTES / size

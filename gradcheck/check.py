@@ -457,7 +457,7 @@ def _analytic(pb: Problem, grad: object, pair: _PairValue | None) -> tuple[Float
     eps = np.repeat(
         [float(np.finfo(leaf.dtype).eps) for leaf in leaves], np.diff(pb.layout.offsets)
     )
-    return _tree.concat(leaves), eps
+    return _tree.concat(leaves), methods.compact(eps)
 
 
 def _result(
@@ -683,13 +683,20 @@ def run_check(
     if abs(f0 - again) > allowed:
         return _nondeterministic(pb, analytic, abs(f0 - again), allowed, ev, start)
     noise = methods.noise_for(pb, ev.result_eps, allowed)
+    noise = dataclasses.replace(noise, eps=methods.compact(noise.eps))  # one dtype: no (P,)
     h = methods.resolve_steps(
         pb.method, pb.leaves, pb.layout, pb.treedef, step, eps_floor=ev.result_eps
     )
-    confirm = methods.confirmation_steps(pb.method, h, pb.leaves, eps_floor=ev.result_eps)
+
+    def confirmation() -> Float64Array:
+        # the confirmation's steps, made again where it starts: not held before
+        nominal = methods.resolve_steps(pb.method, pb.leaves, pb.layout, pb.treedef, step,
+                                      eps_floor=ev.result_eps)
+        return methods.confirmation_steps(pb.method, nominal, pb.leaves, eps_floor=ev.result_eps)
+
     probe_calls, premise = 0, None
     if explicit is None:  # f's noise, measured out to the farthest point the check uses
-        reach = np.maximum(confirm, 0.0 if pb.method == "complex" else h)
+        reach = np.maximum(confirmation(), 0.0 if pb.method == "complex" else h)
         sigma, probe_calls = methods.probe_noise(pb, function, f0, noise.eps, reach)
         noise = dataclasses.replace(noise, probed=float(sigma))  # its ε computed once
         del reach  # (P,) arrays the verdict does not read: freed before its peak
@@ -704,12 +711,14 @@ def run_check(
         verdict = _verdict.explicit(est, analytic, *explicit)
         rule = f"rtol={explicit[0]:g}, atol={explicit[1]:g}"
     else:
-        eps_a = np.maximum(eps_a, noise.eps)
+        eps_a = methods.compact(np.maximum(eps_a, noise.eps))
         verdict = _verdict.judge(ev, pb, noise, est, analytic, eps_a, f0=f0,
-                                 confirm_step=confirm, function=function, premise=premise,
+                                 confirm_step=confirmation, function=function,
+                                 premise=premise,
                                  outside=outside, domain_why=why)
         outside, why = verdict.outside or (outside, why)
         rule = "error model"
+    del est, eps_a, noise, premise  # (P,) arrays the result does not keep: freed
     findings = _diagnosis(pb, analytic, verdict, hints) + _verdict.domain_finding(pb, outside, why)
     seconds = time.perf_counter() - start
     calls = ev.n_evaluations + probe_calls + verdict.n_evaluations

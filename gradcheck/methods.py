@@ -430,9 +430,9 @@ class Noise:
     spread: float
     probed: float | Float64Array = 0.0
     """``σ_f``, the rounding noise of f measured near x by :func:`probe_noise` (0: not probed);
-    per coordinate, shape (P,), once elements' own evaluations have been measured (see
-    :func:`gradcheck.verdict.judge`): one element's noise, a kink it straddles say, is never
-    lent to the others."""
+    per coordinate, shape (P,), once elements' own evaluations have been measured and one
+    exceeded it (see :func:`gradcheck.verdict.judge`): one element's noise, a kink it
+    straddles say, is never lent to the others."""
 
     def rounding(self, f_max: Float64Array, index: IntArray) -> Float64Array:
         """The absolute uncertainty of one value of f, ``max(ε_k F, σ_f, ulp₀) + spread``."""
@@ -445,6 +445,15 @@ class Noise:
         eps = self.eps[index]
         tiny = np.where(eps > _EPS32, _TINY16, np.where(eps > _EPS64, _TINY32, _TINY64))
         return eps * tiny
+
+
+def compact(a: Float64Array) -> Float64Array:
+    """``a`` (P,) as a read-only view of its one value where all its values are equal (a
+    per-coordinate epsilon of one dtype: no memory of the size of P), else ``a`` itself."""
+    if a.size > 1 and a.strides != (0,) and bool(np.all(a == a[0])):
+        one: Float64Array = np.broadcast_to(a[0], a.shape)
+        return one
+    return a
 
 
 def prepare(
@@ -506,7 +515,9 @@ def probe_noise(
     A site where g is not finite is left out.
     """
     worst, calls = 0.0, 0
-    for d, shift in enumerate(probe_shifts(pb, eps)):
+    rng = np.random.default_rng(PROBE_SEED)  # the shifts of probe_shifts, one at a time
+    for d in range(PROBE_DIRECTIONS):
+        shift = _probe_shift(pb, eps, rng)
         base = rounded(pb, pb.x_flat + (-1.0) ** d * min(d, 1) * reach * np.sign(shift))
         shift = np.where(_exact(pb, base, shift), shift, 0.0)
         center = f0 if d == 0 else value_at(pb, g, base - pb.x_flat)
@@ -524,12 +535,16 @@ def probe_shifts(pb: Problem, eps: Float64Array) -> list[Float64Array]:
     Coordinates whose probe points would not be exact in x's dtype stay at x.
     """
     rng = np.random.default_rng(PROBE_SEED)
+    return [_probe_shift(pb, eps, rng) for _ in range(PROBE_DIRECTIONS)]
+
+
+def _probe_shift(pb: Problem, eps: Float64Array, rng: np.random.Generator) -> Float64Array:
+    """The next direction's ``δ v`` of :func:`probe_shifts`, drawn from ``rng``."""
     delta = 2.0 ** np.ceil(np.log2(PROBE_STEP * eps * np.maximum(1.0, np.abs(pb.x_flat))))
-    shifts = []
-    for _ in range(PROBE_DIRECTIONS):
-        shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
-        shifts.append(np.where(_exact(pb, pb.x_flat, shift), shift, 0.0))
-    return shifts
+    shift = delta * rng.choice([-1.0, 1.0], size=pb.layout.size)
+    del delta
+    out: Float64Array = np.where(_exact(pb, pb.x_flat, shift), shift, 0.0)
+    return out
 
 
 def evaluator_at(pb: Problem, g: Callable[..., Any], shift: Float64Array) -> _evaluate.Evaluator:
@@ -556,7 +571,10 @@ def _leaves(pb: Problem, flat: Float64Array) -> list[npt.NDArray[Any]]:
 
 
 def rounded(pb: Problem, flat: Float64Array) -> Float64Array:
-    """``flat`` rounded to x's dtypes, as float64, shape (P,)."""
+    """``flat`` rounded to x's dtypes, as float64, shape (P,): ``flat`` itself where every
+    leaf is float64 (nothing to round, and no copy of the size of x)."""
+    if all(leaf.dtype == np.float64 for leaf in pb.leaves):
+        return flat
     return _tree.concat(_leaves(pb, flat))
 
 
@@ -659,11 +677,15 @@ REPEAT_GAIN = {"forward": 2.0, "central": 1.0, "richardson": 6.6}
 
 
 def measure_own_noise(
-    pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray
+    pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray, *,
+    block: int = 1 << 12,
 ) -> tuple[Float64Array, int]:
     """``(σ, calls)``: per element of ``index`` (n,), the noise of one value of f near it.
 
-    ``h`` holds the elements' steps, shape (n,). A base where f is not finite is left out.
+    ``h`` holds the elements' steps, shape (n,); ``index`` holds distinct coordinates. A base
+    where f is not finite is left out. The elements are measured ``block`` at a time and the
+    seeded offsets drawn chunk by chunk: one point of x's size exists at a time, besides three
+    values per element, and σ does not depend on ``block``.
 
     Example
     -------
@@ -674,44 +696,133 @@ def measure_own_noise(
     >>> bool(sigma.max() > 1e-15), calls
     (True, 48)
     """
-    scale = REPEAT_JITTER * pb.layout.eps() * np.maximum(1.0, np.abs(pb.x_flat))
-    rng = np.random.default_rng(REPEAT_SEED)
-    offset = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
-    centre = scale * rng.uniform(-1.0, 1.0, pb.layout.size)
-    nudge = REPEAT_STEP_NUDGE * pb.layout.eps()[index] * np.maximum(1.0, np.abs(pb.x_flat[index]))
-    sigma = np.zeros(len(index))
-    calls = 12 * len(index)
-    # around x with the step's bits kept, then around x + s with them moved
-    for base, delta in ((0.0 * centre, 0.0 * nudge), (centre, nudge)):
-        ev = evaluator_at(pb, g, base)
-        mid = _repeat_difference(pb, ev, base, index, 0.0 * h, h)
-        if pb.method == "forward":
-            rho, beta = (REPEAT_SPREAD * h * _repeat_signed(rng, len(index)) for _ in range(2))
-            sigma = np.maximum(sigma, _repeat_spread(pb, ev, base, index, h, mid, rho, beta))
-            calls += 8 * len(index)
-        ev_p, ev_m = (evaluator_at(pb, g, base + t * offset) for t in (1.0, -1.0))
-        plus = _repeat_difference(pb, ev_p, base + offset, index, 0.0 * h, h + delta)
-        minus = _repeat_difference(pb, ev_m, base - offset, index, 0.0 * h, h - delta)
-        # D(b + r) + D(b - r) - 2 D(b): the smooth part cancels to O((|r|² + δ²) f‴), rounding
-        # stays; its standard deviation is √6 that of one difference, √2 σ / (2 h)
-        combined = _repeat_finite(np.abs(plus + minus - 2.0 * mid))
-        sigma = np.maximum(sigma, PROBE_SAFETY * h * combined / np.sqrt(3.0))
-    return sigma, calls
+    failed: frozenset[tuple[bool, float, str]] = frozenset()
+    while True:  # a request where f raised is NaN for every element, as one request was
+        try:
+            sigma = _Repeats(pb, g, h, index, max(1, int(block)), failed).sigma()
+        except _RepeatFailed as exc:
+            failed |= {exc.key}
+            continue
+        return sigma, (12 + (16 if pb.method == "forward" else 0)) * len(index)
 
 
-def _repeat_spread(
-    pb: Problem, ev: Any, base: Float64Array, index: IntArray, h: Float64Array,
-    mid: Float64Array, rho: Float64Array, beta: Float64Array,
-) -> Float64Array:
-    """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2, around
-    ``x + base``, each pair against ``mid``, the difference at ``x + base`` (forward only)."""
-    d = {s: _repeat_difference(pb, ev, base, index, s * rho, h + s * beta)
-         for s in (1.0, -1.0, 2.0, -2.0)}
-    # C(s) = D(+s) + D(-s) - 2 D(0): the smooth part of f leaves (s² ρ² + s² β² / 3) f‴,
-    # rounding stays (see the module notes); either scale is one draw
-    near, far = (_repeat_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
-    sigma: Float64Array = PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
-    return sigma
+class _RepeatFailed(Exception):
+    """f raised a domain error in one block of the request ``key``."""
+
+    def __init__(self, key: tuple[bool, float, str]) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _Repeats:
+    """The repeats of :func:`measure_own_noise`, base by base, each block of elements in turn.
+
+    Draws of the seeded stream, in order: the offsets r (P), the centres s (P), then for
+    forward differences ρ and β around x, then around x + s (n each, see
+    :func:`_repeat_signed_streams`). The requests in ``failed`` are NaN, as f's domain error
+    made them."""
+
+    def __init__(
+        self, pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray,
+        block: int, failed: frozenset[tuple[bool, float, str]],
+    ) -> None:
+        self.pb, self.g, self.h, self.index, self.block = pb, g, h, index, block
+        self.failed = failed
+        self.n = len(index)
+
+    def sigma(self) -> Float64Array:
+        """σ per element, the larger over both bases (see :func:`measure_own_noise`)."""
+        n = self.n
+        sigma, mid, plus = np.zeros(n), np.empty(n), np.empty(n)
+        streams = _repeat_signed_streams(self.pb.layout.size, n)
+        for moved in (False, True):
+            ev, point = self._evaluator(moved, 0.0)
+            for lo, i, h in self._blocks():
+                mid[lo : lo + len(i)] = self._difference(ev, point, (moved, 0.0, "mid"),
+                                                         i, 0.0 * h, h)
+            if self.pb.method == "forward":
+                draws = streams[2:] if moved else streams[:2]
+                for lo, i, h in self._blocks():
+                    part = slice(lo, lo + len(i))
+                    rho, beta = (REPEAT_SPREAD * h * (u.uniform(0.5, 1.0, len(i))
+                                                      * sign.choice([-1.0, 1.0], len(i)))
+                                 for u, sign in draws)
+                    sigma[part] = np.maximum(sigma[part], self._spread(
+                        ev, point, moved, i, h, mid[part], rho, beta))
+            del ev, point
+            for t in (1.0, -1.0):
+                ev, point = self._evaluator(moved, t)
+                for lo, i, h in self._blocks():
+                    part = slice(lo, lo + len(i))
+                    delta = self._nudge(i) if moved else 0.0 * self._nudge(i)
+                    d = self._difference(ev, point, (moved, t, "side"), i, 0.0 * h,
+                                         h + delta if t > 0 else h - delta)
+                    if t > 0:
+                        plus[part] = d
+                        continue
+                    combined = _repeat_finite(np.abs(plus[part] + d - 2.0 * mid[part]))
+                    sigma[part] = np.maximum(sigma[part],
+                                             PROBE_SAFETY * h * combined / np.sqrt(3.0))
+                del ev, point
+        return sigma
+
+    def _blocks(self) -> Any:
+        """``(start, index, h)`` of each block of elements."""
+        for lo in range(0, self.n, self.block):
+            yield lo, self.index[lo : lo + self.block], self.h[lo : lo + self.block]
+
+    def _nudge(self, i: IntArray) -> Float64Array:
+        """The repeats' step nudge ``REPEAT_STEP_NUDGE · ε_k · max(1, |x_k|)`` at ``i``."""
+        out: Float64Array = (
+            REPEAT_STEP_NUDGE * _eps_at(self.pb, i) * np.maximum(1.0, np.abs(self.pb.x_flat[i])))
+        return out
+
+    def _evaluator(self, moved: bool, t: float) -> tuple[Any, Float64Array]:
+        """An evaluator of g at the base ``x + s + t r`` (s as 0 · s around x), and that point,
+        shape (P,), made chunk by chunk from the seeded draws."""
+        pb, size = self.pb, self.pb.layout.size
+        offsets, centres = _repeat_stream(0), _repeat_stream(size)
+        point = np.empty(size)
+        for lo in range(0, size, self.block):
+            part = slice(lo, min(lo + self.block, size))
+            scale = REPEAT_JITTER * _eps_at(pb, np.arange(part.start, part.stop)) * np.maximum(
+                1.0, np.abs(pb.x_flat[part]))
+            offset = scale * offsets.uniform(-1.0, 1.0, part.stop - part.start)
+            centre = scale * centres.uniform(-1.0, 1.0, part.stop - part.start)
+            base = centre if moved else 0.0 * centre
+            point[part] = pb.x_flat[part] + (base + t * offset if t else base)
+        leaves = [part.astype(leaf.dtype, copy=False)
+                  for leaf, part in zip(pb.leaves, pb.split(point), strict=True)]
+        return pb.make_evaluator(self.g, leaves, pb.treedef, pb.args), point
+
+    def _spread(
+        self, ev: Any, point: Float64Array, moved: bool, i: IntArray, h: Float64Array,
+        mid: Float64Array, rho: Float64Array, beta: Float64Array,
+    ) -> Float64Array:
+        """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2,
+        around the base ``point``, each pair against ``mid``, the difference there, for one
+        block of elements (forward only)."""
+        d = {s: self._difference(ev, point, (moved, s, "spread"), i, s * rho, h + s * beta)
+             for s in (1.0, -1.0, 2.0, -2.0)}
+        near, far = (_repeat_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
+        sigma: Float64Array = PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
+        return sigma
+
+    def _difference(
+        self, ev: Any, point: Float64Array, key: tuple[bool, float, str], i: IntArray,
+        centre: Float64Array, h: Float64Array,
+    ) -> Float64Array:
+        """Central differences at ``i`` centred ``centre`` from the base ``point``, half-widths
+        ``h``: one block of the request ``key`` (f raising there raises _RepeatFailed)."""
+        if key in self.failed:
+            return np.full(len(i), np.nan)
+        hp, hm = _repeat_shifts(self.pb, point, i, centre + np.array([[1.0], [-1.0]]) * h)
+        try:
+            values = ev.along(np.concatenate([i, i]), np.concatenate([hp, hm]))
+        except DOMAIN_ERRORS:
+            raise _RepeatFailed(key) from None
+        result: Float64Array = (values[: len(i)] - values[len(i) :]) / (hp - hm)
+        return result
 
 
 def _repeat_finite(values: Float64Array) -> Float64Array:
@@ -720,39 +831,71 @@ def _repeat_finite(values: Float64Array) -> Float64Array:
     return out
 
 
-def _repeat_signed(rng: np.random.Generator, n: int) -> Float64Array:
-    """n seeded non-dyadic factors, ``0.5 ≤ |t| ≤ 1``, of random sign."""
-    out: Float64Array = rng.uniform(0.5, 1.0, n) * rng.choice([-1.0, 1.0], n)
+def _eps_at(pb: Problem, i: IntArray) -> Float64Array:
+    """Machine epsilon of the dtype of each coordinate ``i`` (``pb.layout.eps()[i]``)."""
+    out = np.empty(len(i))
+    for dtype, a, b in pb.layout.runs():
+        out[(i >= a) & (i < b)] = float(np.finfo(dtype).eps)
     return out
 
 
-def _repeat_difference(
-    pb: Problem, ev: Any, base: Float64Array, index: IntArray, centre: Float64Array,
-    h: Float64Array,
+def _repeat_stream(first: int) -> np.random.Generator:
+    """The repeats' seeded generator after ``first`` draws of 64 bits."""
+    bits = np.random.PCG64(REPEAT_SEED)
+    bits.advance(first)
+    return np.random.Generator(bits)
+
+
+def _repeat_signed_streams(
+    size: int, n: int
+) -> list[tuple[np.random.Generator, np.random.Generator]]:
+    """The generators of the forward repeats' factors ``ρ, β``: per base and factor, those of
+    ``rng.uniform(0.5, 1.0, n)`` and of ``rng.choice([-1.0, 1.0], n)`` (n seeded non-dyadic
+    factors, ``0.5 ≤ |t| ≤ 1``, of random sign, their product), as the repeats' one generator
+    made them after the offsets and centres (2 ``size`` draws of 64 bits), each drawn from
+    block by block. A uniform takes one draw; a sign takes 32 bits, the low half of a draw
+    then its high half, and a high half left over waits for the next sign."""
+    pos, pending, out = 2 * size, None, []
+    for _ in range(4):
+        factor = _repeat_stream(pos)
+        pos += n
+        sign = _repeat_stream(pos)
+        if pending is not None:  # the high half of draw ``pending`` is the first sign
+            state = sign.bit_generator.state
+            high = int(_repeat_stream(pending).bit_generator.random_raw()) >> 32
+            sign.bit_generator.state = {**state, "has_uint32": 1, "uinteger": high}
+        halves = n - int(pending is not None)
+        pending = pos + halves // 2 if halves % 2 else None
+        pos += (halves + 1) // 2
+        out.append((factor, sign))
+    return out
+
+
+def _repeat_shifts(
+    pb: Problem, point: Float64Array, i: IntArray, h: Float64Array
 ) -> Float64Array:
-    """Central differences at ``index`` centred ``centre`` from ``x + base``, half-widths ``h``."""
+    """:func:`shifted_steps` of the steps ``h`` (2, n) at the coordinates ``i`` alone of the
+    base ``point`` (P,), with its ValueError where a shift rounds to 0."""
+    out = np.empty(h.shape)
+    for dtype, a, b in pb.layout.runs():
+        inside = (i >= a) & (i < b)
+        if inside.any():
+            xs = point[i[inside]].astype(dtype)
+            out[:, inside] = (xs + h[:, inside].astype(dtype)) - xs
+    if (out != 0).all():
+        return out
     full = np.zeros((2, pb.layout.size))
-    full[:, index] = centre + np.array([[1.0], [-1.0]]) * h
-    hp, hm = shifted_steps(pb.x_flat + base, pb.layout, full, only=index)[:, index]
-    values = _repeat_values(ev, np.concatenate([index, index]), np.concatenate([hp, hm]))
-    result: Float64Array = (values[: len(index)] - values[len(index) :]) / (hp - hm)
-    return result
-
-
-def _repeat_values(ev: Any, index: IntArray, shifts: Float64Array) -> Float64Array:
-    """``ev.along``, NaN where f raises a domain error at the repeats' points."""
-    try:
-        values: Float64Array = ev.along(index, shifts)
-    except DOMAIN_ERRORS:
-        return np.full(len(index), np.nan)
-    return values
+    full[:, i] = h
+    return shifted_steps(point, pb.layout, full, only=i)[:, i]
 
 
 def pooled_own_noise(
-    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array
+    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array, *,
+    block: int = 1 << 12,
 ) -> Float64Array:
     """Each element's measured noise raised to the largest of its group's (elements ``look``
-    of one leaf whose steps ``h`` lie within the same power of two).
+    of one leaf whose steps ``h`` lie within the same power of two): ``sigma``, raised in
+    place (``block`` elements at a time).
 
     One value per element is one draw of f's noise near x, and a draw can land near 0 (a
     constant row of a layer norm: two of twelve came out 1e-16 and 0 among 4.7e-13), so the
@@ -761,14 +904,32 @@ def pooled_own_noise(
     f's curvature in, 4e-10 next to 2e-15) or a step of another scale would lend an element
     noise that is not its own, and hide a bug.
     """
+    block = max(1, int(block))
+    largest: dict[tuple[float, float], float] = {}
+    for lo in range(0, len(look), block):
+        groups, which = _noise_groups(pb, look[lo : lo + block], h[lo : lo + block])
+        top = np.full(len(groups), -np.inf)
+        np.maximum.at(top, which, sigma[lo : lo + block])
+        for group, value in zip(groups, top.tolist(), strict=True):
+            largest[group] = max(largest.get(group, -np.inf), value)
+    for lo in range(0, len(look), block):
+        groups, which = _noise_groups(pb, look[lo : lo + block], h[lo : lo + block])
+        sigma[lo : lo + block] = np.array([largest[group] for group in groups])[which]
+    return sigma
+
+
+def _noise_groups(
+    pb: Problem, look: IntArray, h: Float64Array
+) -> tuple[list[tuple[float, float]], IntArray]:
+    """The groups (leaf, octave of the step) of the elements ``look``, and each one's."""
     leaf = np.searchsorted(np.asarray(pb.layout.offsets), look, side="right") - 1
     octave = np.floor(np.log2(np.maximum(h, 1e-300)))
-    groups = np.stack([leaf, octave])
-    out: Float64Array = sigma.copy()
-    for group in np.unique(groups, axis=1).T:
-        same = np.all(groups == group[:, None], axis=0)
-        out[same] = sigma[same].max()
-    return out
+    if np.isfinite(octave).all():  # one integer key per group: a far quicker unique
+        keys, which = np.unique(leaf * 4096 + (octave + 2048.0).astype(np.int64),
+                                return_inverse=True)
+        return [(float(k // 4096), float(k % 4096 - 2048)) for k in keys.tolist()], which
+    groups, which = np.unique(np.stack([leaf, octave]), axis=1, return_inverse=True)
+    return [(float(a), float(b)) for a, b in groups.T], which.reshape(-1)
 
 
 # --- The estimators ----------------------------------------------------------------------------
@@ -1450,7 +1611,8 @@ def check_complex_resolution(
     calls = 0
     resolution = np.full(pb.layout.size, np.inf)
     for _ in range(DIRECTIONS):
-        w = h * rng.choice([-1.0, 1.0], size=pb.layout.size)
+        w = rng.choice([-1.0, 1.0], size=pb.layout.size)
+        w *= h
         found = _compare(pb, g, f0, est, noise, w)
         calls += 4
         if found is None:
@@ -1463,9 +1625,13 @@ def check_complex_resolution(
                 f"{real:.9g} (difference {abs(real - complex_):.2g}, allowed {bound:.2g}); "
                 + CAUSES
             )
+        np.abs(w, out=w)
         with np.errstate(divide="ignore"):
-            resolution = np.minimum(resolution, bound / np.abs(w))
-    return calls, np.where(np.isfinite(resolution), resolution, 0.0)
+            np.divide(bound, w, out=w)
+        np.minimum(resolution, w, out=resolution)
+        del w  # (P,) arrays held one at a time: the premise is the complex step's peak
+    resolution[~np.isfinite(resolution)] = 0.0
+    return calls, resolution
 
 
 def _compare(
@@ -1475,15 +1641,17 @@ def _compare(
     """``(real, complex, bound)`` along ``w``; None where f is not finite there."""
     gaps, values, reals = [], [abs(f0)], []
     for s in (1.0, 0.5):
-        plus = rounded(pb, pb.x_flat + s * w) - pb.x_flat
-        minus = rounded(pb, pb.x_flat - s * w) - pb.x_flat
-        fp, fm = value_at(pb, g, plus), value_at(pb, g, minus)
+        fp = value_at(pb, g, _move(pb, s, w))
+        fm = value_at(pb, g, _move(pb, -s, w))
         if not (np.isfinite(fp) and np.isfinite(fm)):
             return None
         values += [abs(fp), abs(fm)]
         real = (fp - fm) / (2.0 * s)
         reals.append(real)
-        gaps.append(real - float(est.value @ (plus - minus)) / (2.0 * s))
+        both = _move(pb, s, w)
+        both -= _move(pb, -s, w)
+        gaps.append(real - float(est.value @ both) / (2.0 * s))
+        del both
     gap = (4.0 * gaps[1] - gaps[0]) / 3.0
     u = float(noise.eps.max()) * max(values) + float(np.max(noise.probed)) + noise.spread
     own = float(est.error @ np.abs(w)) + 10.0 * float(noise.eps.max()) * float(
@@ -1491,6 +1659,16 @@ def _compare(
     bound = SAFETY * (abs(gaps[1] - gaps[0]) + 3.0 * u + own)
     real = (4.0 * reals[1] - reals[0]) / 3.0
     return real, real - gap, bound
+
+
+def _move(pb: Problem, s: float, w: Float64Array) -> Float64Array:
+    """``rounded(x + s w) - x``: the move along ``w`` that x's dtypes can make, made in place
+    in one new (P,) array."""
+    move = s * w
+    move += pb.x_flat
+    move = rounded(pb, move)
+    move -= pb.x_flat
+    return move
 
 
 # The registry (see Method, and the module notes that derive the relative steps):

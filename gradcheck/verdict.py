@@ -149,7 +149,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -227,7 +227,7 @@ def judge(
     eps_a: Float64Array,
     *,
     f0: float,
-    confirm_step: Float64Array,
+    confirm_step: Float64Array | Callable[[], Float64Array],
     function: _evaluate.ScalarFunction,
     premise: Float64Array | None = None,
     outside: npt.NDArray[np.bool_] | None = None,
@@ -236,6 +236,8 @@ def judge(
     """The error-model verdict with confirmation of failing and suspicious elements.
 
     ``function`` is f as ``ev`` evaluates it, for the complex step's noise probe.
+    ``confirm_step`` (P,), the confirmation's base steps, may be given as a function that
+    makes them, called when the confirmation starts (they are not held before).
     ``premise`` (complex step only, shape (P,)) is the smallest error per element that the
     premise check would have seen (:func:`gradcheck.methods.check_complex_resolution`): a
     mismatch below it is unresolved, the complex step's value not vouched for there.
@@ -245,24 +247,32 @@ def judge(
     """
     if outside is None:
         outside = np.zeros(analytic.shape, bool)
-    m = methods.scale(pb, methods.all_coordinates(pb))
     est, noise, tolerance, look, calls = _first_pass(
-        pb, noise, est, analytic, eps_a, m, outside, function)
+        pb, noise, est, analytic, eps_a, outside, function)
     if premise is not None:  # the complex step: its elements at 0 that its premise can't vouch
         est, noise, more = _unvouched_zeros(
             pb, noise, est, analytic, premise, look, confirm_step, function)
         calls += more
-    numeric = est.value.copy()  # after the first pass, whose noise measurement peaks
+    zero = est.value == 0.0  # the first estimate's, for _flat
+    # the first estimate's values become the numeric ones, the confirmation's swapped in
+    # place (no second (P,) copy); the complex step's sharp tolerance reads them again
+    numeric = est.value.copy() if pb.method == "complex" else _own(est.value, est)
     status = np.where(look.fail, MISMATCH, PASS).astype(np.int8)
     status[outside] = UNVERIFIABLE
     tolerance[outside] = 0.0  # no estimate (NaN), nothing tolerated: the diagnosis needs a number
     outside, why, still = _confirm_all(
-        ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step,
-        np.flatnonzero(look.fail | est.suspect | look.coarse), (numeric, tolerance, status),
+        ev, pb, noise, est, analytic, eps_a, f0, confirm_step,
+        look.fail | est.suspect | look.coarse, (numeric, tolerance, status),
         outside, domain_why)
-    status, reason = _resolve(pb, noise, est, analytic, eps_a, m, still,
+    status, reason = _resolve(pb, noise, est, analytic, eps_a, (zero, still),
                               (numeric, tolerance, status), premise)
     return Verdict(numeric, tolerance, status, calls, reason, (outside, why))
+
+
+def _scale(pb: Problem) -> Float64Array:
+    """``m = max(1, |x_k|)`` of every coordinate, shape (P,)."""
+    m: Float64Array = np.maximum(1.0, np.abs(pb.x_flat))
+    return m
 
 
 class _Look(NamedTuple):
@@ -276,8 +286,7 @@ class _Look(NamedTuple):
 
 def _first_pass(
     pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
-    eps_a: Float64Array, m: Float64Array, outside: BoolArray,
-    function: _evaluate.ScalarFunction,
+    eps_a: Float64Array, outside: BoolArray, function: _evaluate.ScalarFunction,
 ) -> tuple[methods.Estimate, Noise, Float64Array, _Look, int]:
     """The model tolerance, taken again where f's own noise is measured.
 
@@ -285,11 +294,13 @@ def _first_pass(
     own evaluations of every element the confirmation will look at. Returns the estimate and
     noise with it, the tolerance, the elements to look at, and the calls of f made.
     """
-    tolerance = model_tolerance(est, analytic, eps_a, m)
+    # m = max(1, |x_k|) is made where it is needed: not held through the noise measurement
+    tolerance = model_tolerance(est, analytic, eps_a, _scale(pb))
     fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
     calls = 0
     if pb.method == "complex" and fail.any():
-        est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, m, fail, function)
+        est, tolerance, calls = _complex_noise(pb, noise, est, analytic, eps_a, _scale(pb), fail,
+                                               function)
         fail = ~(np.abs(analytic - est.value) <= tolerance)
     coarse = _coarse(analytic, est.value, tolerance) & ~outside
     if pb.method != "complex" and (fail | est.suspect | coarse).any():
@@ -297,62 +308,107 @@ def _first_pass(
         # again with it, so the first one is not held while the noise is measured)
         del tolerance
         est, noise, calls = _own_noise(pb, noise, est, fail | est.suspect | coarse, function)
-        tolerance = model_tolerance(est, analytic, eps_a, m)
+        tolerance = model_tolerance(est, analytic, eps_a, _scale(pb))
         fail = ~(np.abs(analytic - est.value) <= tolerance) & ~outside
     return est, noise, tolerance, _Look(fail, coarse), calls
 
 
 def _confirm_all(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
-    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
-    confirm_step: Float64Array, look: npt.NDArray[np.intp],
+    analytic: Float64Array, eps_a: Float64Array, f0: float,
+    confirm_step: Float64Array | Callable[[], Float64Array], look: BoolArray,
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]], outside: BoolArray,
     why: str,
 ) -> tuple[BoolArray, str, BoolArray]:
-    """:func:`_confirm` of the elements ``look``, by blocks of BLOCK elements (they bound its
-    memory); ``out`` (numeric, tolerance, status) is updated in place. Returns ``outside``
-    with the elements whose confirmation left f's domain, why f failed, and where f's values
-    did not move over the confirmation."""
+    """:func:`_confirm` of the elements where ``look`` (P,), by blocks of BLOCK elements
+    (they bound its memory); ``out`` (numeric, tolerance, status) is updated in place.
+    Returns ``outside`` with the elements whose confirmation left f's domain, why f failed,
+    and where f's values did not move over the confirmation."""
     still = np.zeros(analytic.shape, bool)
-    if look.size:
-        outside = outside.copy()
-    for lo in range(0, look.size, methods.BLOCK):
-        block = look[lo : lo + methods.BLOCK]
+    if not look.any():
+        return outside, why, still
+    outside = outside.copy()
+    base = confirm_step() if callable(confirm_step) else confirm_step
+    for block in _looked(look):
         gone, confirm_why, still[block] = _confirm(
-            ev, pb, noise, est, analytic, eps_a, m, f0, confirm_step, block, out)
+            ev, pb, noise, est, analytic, eps_a, f0, base, block, out)
         outside[block[gone]] = True
         why = why or confirm_why
     return outside, why, still
 
 
+def _looked(look: BoolArray) -> Iterator[npt.NDArray[np.intp]]:
+    """``np.flatnonzero(look)`` in consecutive blocks of BLOCK, found BLOCK coordinates at a
+    time (no index array of every element looked at)."""
+    pending = np.zeros(0, np.intp)
+    for lo in range(0, look.size, methods.BLOCK):
+        pending = np.concatenate([pending, np.flatnonzero(look[lo : lo + methods.BLOCK]) + lo])
+        while pending.size >= methods.BLOCK:
+            yield pending[: methods.BLOCK]
+            pending = pending[methods.BLOCK :]
+    if pending.size:
+        yield pending
+
+
 def _resolve(
     pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
-    eps_a: Float64Array, m: Float64Array, still: BoolArray,
+    eps_a: Float64Array, moved: tuple[BoolArray, BoolArray],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
     premise: Float64Array | None,
 ) -> tuple[npt.NDArray[np.int8], str]:
     """The status with passes the check could not resolve marked unresolved (see
-    :func:`mark` and :func:`unvouched`), and why."""
+    :func:`mark` and :func:`unvouched`), and why: :func:`mark`'s rule, taken by blocks of
+    BLOCK coordinates (the floors and flags of one block exist at a time). ``moved`` is
+    (where the first estimate is 0, where the confirmation's values did not move)."""
     numeric, tolerance, status = out
+    zero, still = moved
+    size = len(status)
+    gradient = max((float(_element_size(analytic[lo : lo + methods.BLOCK],
+                                         numeric[lo : lo + methods.BLOCK]).max(initial=0.0))
+                    for lo in range(0, size, methods.BLOCK)), default=0.0)
+    unmoved = bool(np.all(noise.probed == 0.0))
+    marked, opened, blind_opened = status.copy(), False, False
+    for lo in range(0, size, methods.BLOCK):
+        part = np.arange(lo, min(lo + methods.BLOCK, size))
+        rows: dict[str, Any] = {k: v[lo : lo + methods.BLOCK] for k, v in est._asdict().items()
+                                if isinstance(v, np.ndarray)}
+        part_est = est._replace(**rows)
+        floor, sharp = _floor(pb, noise, part_est, analytic[part], eps_a[part], part)
+        open_, blind = _opened(
+            status[part], analytic[part], numeric[part], tolerance[part], floor=floor,
+            spread=noise.spread, flat=_flat(pb, part_est, zero[part], unmoved, still[part]),
+            sharp=sharp,
+            gradient=gradient)
+        marked[part[open_]] = UNRESOLVED
+        opened, blind_opened = opened or bool(open_.any()), blind_opened or bool(
+            np.any(open_ & blind))
+    reason = _why(status, opened, blind_opened, method=pb.method, spread=noise.spread,
+                  float32=bool(np.any(noise.eps > 1e-10)))
+    if premise is not None:
+        return unvouched(marked, analytic, numeric, premise, reason)
+    return marked, reason
+
+
+def _floor(
+    pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
+    eps_a: Float64Array, part: npt.NDArray[np.intp],
+) -> tuple[Float64Array, Float64Array | None]:
+    """:func:`mark`'s ``floor`` and ``sharp`` for the coordinates ``part`` (``est``, ``analytic``
+    and ``eps_a`` of those only)."""
+    m = methods.scale(pb, part)
     # f's derivative scale; for an f that is constant, at least what the spacing of subnormal
     # numbers lets any estimate resolve (Richardson's weights amplify it 6.6 times)
-    resolution = noise.resolution(methods.all_coordinates(pb)) / est.step
-    floor = np.maximum(np.maximum(est.f_max, noise.probed / noise.eps) / m,
+    resolution = noise.resolution(part) / est.step
+    probed = noise.probed if np.ndim(noise.probed) == 0 else np.asarray(noise.probed)[part]
+    floor = np.maximum(np.maximum(est.f_max, probed / noise.eps[part]) / m,
                        10.0 * SAFETY * resolution)
-    status, reason = mark(
-        status, analytic, numeric, tolerance, floor=floor, method=pb.method,
-        spread=noise.spread, float32=bool(np.any(noise.eps > 1e-10)),
-        flat=_flat(pb, est, noise, still),
-        sharp=_sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None,
-    )
-    if premise is not None:
-        status, reason = unvouched(status, analytic, numeric, premise, reason)
-    return status, reason
+    sharp = _sharp(est, analytic, eps_a, m, resolution) if pb.method == "complex" else None
+    return floor, sharp
 
 
 def _confirm(
     ev: _evaluate.Evaluator, pb: Problem, noise: Noise, est: methods.Estimate,
-    analytic: Float64Array, eps_a: Float64Array, m: Float64Array, f0: float,
+    analytic: Float64Array, eps_a: Float64Array, f0: float,
     confirm_step: Float64Array, look: npt.NDArray[np.intp],
     out: tuple[Float64Array, Float64Array, npt.NDArray[np.int8]],
 ) -> tuple[npt.NDArray[np.bool_], str, npt.NDArray[np.bool_]]:
@@ -367,7 +423,7 @@ def _confirm(
     conf, gone, why = within(
         lambda index: methods.richardson(ev, pb, noise, confirm_step, index, f0), look)
     a, n, t1 = analytic[look], numeric[look], tolerance[look]
-    rounding_a = _analytic_rounding(conf, a, eps_a[look], m[look])
+    rounding_a = _analytic_rounding(conf, a, eps_a[look], methods.scale(pb, look))
     tol_c = SAFETY * conf.error + SAFETY * rounding_a
     cmp = _compare(pb, est, conf, look, a, n, t1, tol_c)
     failed = status[look] == MISMATCH
@@ -488,21 +544,53 @@ def _own_noise(
     ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
     """
     look = np.flatnonzero(fail)
-    # Richardson's finest level, h/4, is where rounding weighs most
-    finest = est.step[look] / (4.0 if pb.method == "richardson" else 1.0)
-    sigma, calls = methods.measure_own_noise(pb, function, finest, look)
-    sigma = methods.pooled_own_noise(pb, look, sigma, finest)
-    # only noise well beyond the model's counts: rounding the model already bounds (f's
-    # values in float32, say) would come back inflated by the measurement's own safety factor
-    model = noise.rounding(est.f_max[look], look)
-    sigma = np.where(sigma > methods.REPEAT_BEYOND * model, sigma, 0.0)
-    error, f_max = est.error.copy(), est.f_max.copy()
-    error[look] += methods.REPEAT_GAIN[pb.method] * sigma / est.step[look]
-    f_max[look] = np.maximum(f_max[look], sigma / noise.eps[look])
-    probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), f_max.shape).copy()
-    probed[look] = np.maximum(probed[look], sigma)
+    # Richardson's finest level, h/4, is where rounding weighs most (the steps themselves,
+    # not a copy, where every element is looked at)
+    finest = est.step if look.size == est.step.size else est.step[look]
+    if pb.method == "richardson":
+        finest = finest / 4.0
+    sigma, calls = methods.measure_own_noise(pb, function, finest, look, block=methods.BLOCK)
+    sigma = methods.pooled_own_noise(pb, look, sigma, finest, block=methods.BLOCK)
+    del finest
+    # the estimate's error and F are raised in place (copied where shared): the caller's
+    # estimate is not read again, and a second (P,) copy of each would be the peak
+    error, f_max = (_own(a, est) for a in (est.error, est.f_max))
+    probed: float | Float64Array = noise.probed
+    for lo in range(0, look.size, methods.BLOCK):
+        k, part = look[lo : lo + methods.BLOCK], slice(lo, lo + methods.BLOCK)
+        # only noise well beyond the model's counts: rounding the model already bounds (f's
+        # values in float32, say) would come back inflated by the measurement's own safety
+        # factor
+        model = noise.rounding(f_max[k], k)
+        sigma[part] = np.where(sigma[part] > methods.REPEAT_BEYOND * model, sigma[part], 0.0)
+        error[k] += methods.REPEAT_GAIN[pb.method] * sigma[part] / est.step[k]
+        f_max[k] = np.maximum(f_max[k], sigma[part] / noise.eps[k])
+        probed = _raised(probed, k, sigma[part], pb.layout.size)
     noise = dataclasses.replace(noise, probed=probed)
     return est._replace(error=error, f_max=f_max), noise, calls
+
+
+def _own(a: Float64Array, est: methods.Estimate) -> Float64Array:
+    """``a``, a field of ``est``, itself where it may be written in place, else a copy."""
+    others = [v for v in est if isinstance(v, np.ndarray) and v is not a]
+    if a.flags.writeable and a.flags.owndata and not any(
+            np.may_share_memory(a, v) for v in others):
+        return a
+    copy: Float64Array = a.copy()
+    return copy
+
+
+def _raised(probed: float | Float64Array, k: npt.NDArray[np.intp], sigma: Float64Array,
+            size: int) -> float | Float64Array:
+    """``σ_f`` per coordinate with the elements ``k`` raised to their own noise ``sigma``:
+    still the one value while no element's exceeds it (no (P,) array of one value)."""
+    if np.ndim(probed) == 0:
+        if not np.any(sigma > probed):
+            return probed
+        probed = np.full(size, float(probed))
+    out = np.asarray(probed)
+    out[k] = np.maximum(out[k], sigma)
+    return out
 
 
 def _sharp(
@@ -524,20 +612,23 @@ def _sharp(
 
 
 def _flat(
-    pb: Problem, est: methods.Estimate, noise: Noise, still: npt.NDArray[np.bool_]
+    pb: Problem, est: methods.Estimate, zero: npt.NDArray[np.bool_], unmoved: bool,
+    still: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.bool_]:
-    """Where f's values did not move at all over the step: the first estimate is exactly 0,
+    """Where f's values did not move at all over the step: the first estimate is exactly 0
+    (``zero``),
     and so are both one-sided quotients (central, Richardson); forward differences see one
-    side only, so there the noise probe must also have found f's values all equal, or the
+    side only, so there the noise probe must also have found f's values all equal
+    (``unmoved``: every ``σ_f`` 0), or the
     confirmation's levels (``still``) none moving (an f 0 by cancellation can be exactly 0
     at x and at x + h, not at the probe's points nor at the confirmation's). For the complex
     step only where the confirmation's levels did not move and it decided (the elements its
     premise could not vouch for: suspect, see :func:`_unvouched_zeros`)."""
     if pb.method == "complex":  # only where the confirmation decided (see _unvouched_zeros)
         return still & est.suspect
-    flat: npt.NDArray[np.bool_] = est.value == 0.0
+    flat: npt.NDArray[np.bool_] = zero.copy()
     if pb.method == "forward":
-        flat &= still | bool(np.all(noise.probed == 0.0))
+        flat &= still | unmoved
     else:
         flat &= (est.low == 0.0) & (est.high == 0.0)
     return flat
@@ -545,7 +636,8 @@ def _flat(
 
 def _unvouched_zeros(
     pb: Problem, noise: Noise, est: methods.Estimate, analytic: Float64Array,
-    premise: Float64Array, look: _Look, confirm_step: Float64Array,
+    premise: Float64Array, look: _Look,
+    confirm_step: Float64Array | Callable[[], Float64Array],
     function: _evaluate.ScalarFunction,
 ) -> tuple[methods.Estimate, Noise, int]:
     """The complex-step estimate with its failing elements that the premise cannot tell from
@@ -568,13 +660,14 @@ def _unvouched_zeros(
     index = np.flatnonzero((doubt | look.coarse) & near_zero)
     if not index.size:
         return est, noise, 0
-    finest = confirm_step[index] / 4.0
-    sigma, calls = methods.measure_own_noise(pb, function, finest, index)
-    sigma = methods.pooled_own_noise(pb, index, sigma, finest)
+    base = confirm_step() if callable(confirm_step) else confirm_step
+    finest = base[index] / 4.0
+    del base
+    sigma, calls = methods.measure_own_noise(pb, function, finest, index, block=methods.BLOCK)
+    sigma = methods.pooled_own_noise(pb, index, sigma, finest, block=methods.BLOCK)
     model = noise.rounding(est.f_max[index], index)  # as _own_noise: only noise beyond it
     sigma = np.where(sigma > methods.REPEAT_BEYOND * model, sigma, 0.0)
-    probed = np.broadcast_to(np.asarray(noise.probed, dtype=np.float64), size.shape).copy()
-    probed[index] = np.maximum(probed[index], sigma)
+    probed = _raised(noise.probed, index, sigma, pb.layout.size)
     est = est._replace(suspect=est.suspect | doubt)
     return est, dataclasses.replace(noise, probed=probed), calls
 
@@ -633,9 +726,30 @@ def mark(
     where ``|a - n|`` exceeds ``sharp``, the tolerance of an estimate that is accurate to its
     own size: the complex step's, whose value of a saturated gradient is not rounding).
     """
+    gradient = float(_element_size(analytic, numeric).max(initial=0.0))
+    open_, blind = _opened(status, analytic, numeric, tolerance, floor=floor, spread=spread,
+                           flat=flat, sharp=sharp, gradient=gradient)
+    out = status.copy()
+    out[open_] = UNRESOLVED
+    return out, _why(status, bool(open_.any()), bool(np.any(open_ & blind)), method=method,
+                     spread=spread, float32=float32)
+
+
+def _element_size(analytic: Float64Array, numeric: Float64Array) -> Float64Array:
+    """``max(|a|, |n|)`` per element, 0 where not finite."""
     size = np.maximum(np.abs(analytic), np.abs(numeric))
-    size = np.where(np.isfinite(size), size, 0.0)
-    gradient = float(size.max(initial=0.0))
+    out: Float64Array = np.where(np.isfinite(size), size, 0.0)
+    return out
+
+
+def _opened(
+    status: npt.NDArray[np.int8], analytic: Float64Array, numeric: Float64Array,
+    tolerance: Float64Array, *, floor: Float64Array, spread: float,
+    flat: npt.NDArray[np.bool_] | None, sharp: Float64Array | None, gradient: float,
+) -> tuple[BoolArray, BoolArray]:
+    """:func:`mark`'s passes to mark unresolved, and where f's scale excused nothing (blind);
+    ``gradient`` is the max-norm of the whole gradient's element sizes."""
+    size = _element_size(analytic, numeric)
     # f's values did not move over the step while the analytic element is not 0: f is flat
     # at float resolution there (saturated), not 0 by structure or cancellation (whose values
     # move by their rounding), so f's scale excuses nothing
@@ -648,13 +762,20 @@ def mark(
     if spread == 0.0:
         size = np.where(blind, size, np.maximum(size, floor))
     open_ = (status == PASS) & (tolerance > np.maximum(size, gradient))
+    return open_, blind
+
+
+def _why(
+    status: npt.NDArray[np.int8], opened: bool, blind: bool, *, method: str, spread: float,
+    float32: bool,
+) -> str:
+    """:func:`mark`'s reason: ``status`` before marking, whether any pass was marked, and
+    whether any marked one was blind."""
     keys = ["settle"] if np.any(status == UNRESOLVED) else []
-    out = status.copy()
-    if open_.any():
-        out[open_] = UNRESOLVED
+    if opened:
         if spread > 0.0:
             keys.append("spread")
-        elif np.any(open_ & blind):
+        elif blind:
             keys.append("sharp" if method == "complex" else "flat")
         elif method == "complex":
             keys.append("complex")
@@ -662,7 +783,7 @@ def mark(
             keys.append("forward32")
         else:
             keys.append("step")
-    return out, "; ".join(_WHY[key] for key in keys)
+    return "; ".join(_WHY[key] for key in keys)
 
 
 def unvouched(
@@ -689,11 +810,47 @@ def domain_estimate(
     ``why`` names the first point where f failed ("" where none did).
     """
     def method(index: npt.NDArray[np.intp]) -> methods.Estimate:
-        return methods.estimate(ev, pb, noise, h, index, f0)
+        return _lean(lambda part: methods.estimate(ev, pb, noise, h, part, f0), index)
 
     if pb.method == "complex":
         return method(np.arange(pb.layout.size)), np.zeros(pb.layout.size, bool), ""
     return within(method, np.arange(pb.layout.size))
+
+
+def _lean(
+    one: Callable[[npt.NDArray[np.intp]], methods.Estimate], index: npt.NDArray[np.intp]
+) -> methods.Estimate:
+    """``one`` over consecutive blocks of BLOCK coordinates of ``index`` (the blocks of
+    :func:`gradcheck.methods.estimate`), joined into the fields the verdict reads of the first
+    estimate: value, error, step, f_max and suspect; ``low`` and ``high`` only where both are
+    0 (0 there, NaN elsewhere: :func:`_flat`); the others (n,) constants. No (P,) array is
+    held that the verdict does not read."""
+    n = len(index)
+    value, error, step, f_max = (np.empty(n) for _ in range(4))
+    suspect, zero = np.empty(n, bool), _constant(np.nan, n)
+    calls = 0
+    for lo in range(0, max(n, 1), methods.BLOCK):
+        part = slice(lo, lo + methods.BLOCK)
+        est = one(index[part])
+        calls += est.n_evaluations
+        value[part], error[part], step[part], f_max[part] = (
+            est.value, est.error, est.step, est.f_max)
+        suspect[part] = est.suspect
+        both = (est.low == 0.0) & (est.high == 0.0)
+        if both.any():
+            zero = np.full(n, np.nan) if zero.strides == (0,) else zero
+            zero[part] = np.where(both, 0.0, np.nan)
+    nan = _constant(np.nan, n)
+    return methods.Estimate(
+        value=value, error=error, step=step, f_max=f_max, nonsmooth=_constant(False, n),
+        suspect=suspect, low=zero, high=zero, quotient_noise=nan, curvature=nan,
+        n_evaluations=calls)
+
+
+def _constant(value: Any, n: int) -> Any:
+    """(n,) of one value: a read-only view of it, no memory of the size of n."""
+    return np.broadcast_to(np.asarray(value, dtype=bool if isinstance(value, bool) else float),
+                           (n,))
 
 
 def within(
@@ -726,6 +883,9 @@ def _spread(est: methods.Estimate, index: npt.NDArray[np.intp], size: int) -> me
         return est
 
     def full(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        if a.strides == (0,) and a.size:  # a constant stays one
+            constant: npt.NDArray[np.generic] = _constant(a[0].item(), size)
+            return constant
         out = np.zeros(size, bool) if a.dtype == bool else np.full(size, np.nan)
         out[index] = a
         return out

@@ -147,3 +147,74 @@ def test_a_step_below_the_resolution_is_named_in_blocks(
     x = np.array([1.0, 2.0, 1e6, 3.0])
     with pytest.raises(ValueError, match=r"`step` \S*1e-12\S* is below the resolution of `x\[2\]`"):
         gradcheck.numerical_gradient(lambda v: np.sum(v**2), x, step=1e-12)
+
+
+def _layer_norm(x: Any) -> Any:
+    """A layer norm's weighted sum: rounding by cancellation, so f's own noise is measured."""
+    z = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    return np.sum(z * np.linspace(-1.0, 1.0, x.shape[1]))
+
+
+@pytest.mark.parametrize("n", [1, 4, 7])
+def test_the_repeats_draw_the_one_generators_stream_block_by_block(n: int) -> None:
+    # the forward repeats' factors, as one generator drew them after the offsets and centres
+    # (a sign takes 32 bits: an odd n leaves a high half that the next signs start with)
+    size = 9
+    rng = np.random.default_rng(methods.REPEAT_SEED)
+    rng.uniform(-1.0, 1.0, size), rng.uniform(-1.0, 1.0, size)
+    whole = [rng.uniform(0.5, 1.0, n) * rng.choice([-1.0, 1.0], n) for _ in range(4)]
+    for block in (1, 2, 3):
+        streams = methods._repeat_signed_streams(size, n)
+        drawn = [np.concatenate([u.uniform(0.5, 1.0, len(part)) * s.choice([-1.0, 1.0], len(part))
+                                 for part in np.array_split(np.arange(n), range(block, n, block))])
+                 for u, s in streams]
+        assert [a.tobytes() for a in drawn] == [a.tobytes() for a in whole]
+
+
+@pytest.mark.parametrize("method", ["forward", "central"])
+def test_own_noise_in_blocks_is_bit_identical(method: str) -> None:
+    x = np.random.default_rng(2).normal(0.0, 1.0, (4, 6))
+    x[1] = 0.7  # a constant row: its rounding is what the repeats measure
+    pb = methods.prepare(_layer_norm, x, (), method)
+    index = np.array([17, 3, 0, 22, 9, 10, 5])  # any order
+    h = np.full(index.size, 3e-6) * (1.0 + np.arange(index.size) % 3)
+    whole = methods.measure_own_noise(pb, _layer_norm, h, index)
+    assert whole[0].max() > 0.0  # noise found: the comparison below means something
+    for block in (1, 2, 3):
+        sigma, calls = methods.measure_own_noise(pb, _layer_norm, h, index, block=block)
+        assert (sigma.tobytes(), calls) == (whole[0].tobytes(), whole[1])
+        pooled = methods.pooled_own_noise(pb, index, sigma, h, block=block)
+        assert pooled is sigma  # raised in place
+        # each element's group: its leaf (one here) and the power of two of its step
+        octave = np.floor(np.log2(h))
+        assert pooled.tolist() == [whole[0][octave == o].max() for o in octave]
+        assert len(set(pooled.tolist())) > 1  # more than one group
+
+
+class _OffTheAxes:
+    """Smooth, but raising ValueError at points that move every coordinate by more than a few
+    ulps (the repeats' moved bases) when the one moved farther is ``late`` or beyond."""
+
+    def __init__(self, x0: np.ndarray, late: int) -> None:
+        self.x0, self.late = x0.copy(), late
+
+    def __call__(self, x: np.ndarray) -> Any:
+        moved = np.abs(x - self.x0)
+        far = np.flatnonzero(moved > 1e-10)
+        if (moved > 1e-15).sum() > 1 and (far.size == 0 or far[0] >= self.late):
+            raise ValueError("off the axes")
+        return np.sum(np.exp(0.3 * x)) + np.sum(x**3)
+
+
+@pytest.mark.parametrize("late", [0, 7])
+def test_a_repeat_raising_in_one_block_fails_its_whole_request(late: int) -> None:
+    # one request over all elements raised as a whole: in blocks, a block raising makes its
+    # request NaN for every element, as it was
+    x = np.random.default_rng(1).uniform(0.2, 1.0, 12)
+    f = _OffTheAxes(x, late)
+    pb = methods.prepare(f, x, (), "forward")
+    index, h = np.arange(12), np.full(12, 2e-8)
+    whole = methods.measure_own_noise(pb, f, h, index)
+    for block in (2, 5):
+        sigma, calls = methods.measure_own_noise(pb, f, h, index, block=block)
+        assert (sigma.tobytes(), calls) == (whole[0].tobytes(), whole[1])
