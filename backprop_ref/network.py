@@ -376,8 +376,14 @@ class MLP:
     ) -> tuple[list[Layer], FloatArray, FloatArray]:
         """The validated params, and X and Y (validated float64 arrays) in their dtype.
 
-        For `Objective`, which validates its data once: only ``params`` is checked here.
+        For `Objective`, which validates its data once: only ``params`` is checked here, by
+        `fast_checked` in the common case (real params of the network's shapes, all finite: one
+        pass over them and the data, on every call of the objective) and otherwise by
+        `check_params`, which names what is wrong.
         """
+        checked = fast_checked(params, X, Y, self._shapes, unit=False)  # Y checked before
+        if checked is not None:
+            return checked
         layers = check_params(params, self.layer_sizes, complex_ok=complex_ok)
         dtype = np.finfo(layers[0].W.dtype).dtype  # float64 for complex128
         return layers, X.astype(dtype, copy=False), Y.astype(dtype, copy=False)

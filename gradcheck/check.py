@@ -575,7 +575,7 @@ def check_gradient(
     ``ε |f|`` misses (a cost near zero). An element that fails, or looks non-smooth, first
     has the noise of its own evaluations measured (its difference repeated at x ± r, r tiny,
     and at x + s ± r with the step moved by a few hundred ulps: 12 calls, see
-    :func:`gradcheck.methods.measure_own_noise`), then is re-estimated alone by Richardson
+    :func:`gradcheck.verdict.measure_own_noise`), then is re-estimated alone by Richardson
     extrapolation at the scale of the method's own step (6 more calls of f per element);
     where its one-sided gaps grow as its step shrinks (f noisier there than the probe found),
     that noise is taken from them. It passes if the analytic value agrees with that

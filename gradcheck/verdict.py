@@ -81,7 +81,7 @@ bound and ``tol_c`` its tolerance:
 
 Where the confirmation decided, its value and tolerance are reported. Before the
 confirmation, every element it will look at has the noise of its own evaluations measured
-(:func:`gradcheck.methods.measure_own_noise`): where that noise is well beyond the model's
+(:func:`gradcheck.measure_own_noise`): where that noise is well beyond the model's
 (REPEAT_BEYOND times u), it joins the element's error and f's noise for the confirmation.
 Last, a passing
 element whose tolerance exceeds its own magnitude and the gradient's is marked unresolved
@@ -158,11 +158,12 @@ import numpy.typing as npt
 from gradcheck import evaluators as _evaluate
 from gradcheck import methods
 from gradcheck.diagnosis import Finding
-from gradcheck.methods import Noise, Problem
+from gradcheck.methods import DOMAIN_ERRORS, PROBE_SAFETY, Noise, Problem, shifted_steps
 from gradcheck.report import MISMATCH, PASS, UNRESOLVED, UNVERIFIABLE
 
 Float64Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 
 #: Multiplies every error estimate: how far past its own error estimate an estimator may land.
 SAFETY = 10.0
@@ -538,7 +539,7 @@ def _own_noise(
 ) -> tuple[methods.Estimate, Noise, int]:
     """The estimate with the noise of the failing elements' own evaluations in its error.
 
-    See :func:`gradcheck.methods.measure_own_noise`: ``σ_k`` adds ``REPEAT_GAIN · σ_k / h_k`` to
+    See :func:`gradcheck.measure_own_noise`: ``σ_k`` adds ``REPEAT_GAIN · σ_k / h_k`` to
     the error, and ``σ_k / ε`` (the size of the values f cancels) to the scale F of the
     analytic rounding;
     ``σ_k`` joins f's noise for element k's own confirmation (never for the others').
@@ -549,8 +550,8 @@ def _own_noise(
     finest = est.step if look.size == est.step.size else est.step[look]
     if pb.method == "richardson":
         finest = finest / 4.0
-    sigma, calls = methods.measure_own_noise(pb, function, finest, look, block=methods.BLOCK)
-    sigma = methods.pooled_own_noise(pb, look, sigma, finest, block=methods.BLOCK)
+    sigma, calls = measure_own_noise(pb, function, finest, look, block=methods.BLOCK)
+    sigma = pooled_own_noise(pb, look, sigma, finest, block=methods.BLOCK)
     del finest
     # the estimate's error and F are raised in place (copied where shared): the caller's
     # estimate is not read again, and a second (P,) copy of each would be the peak
@@ -562,8 +563,8 @@ def _own_noise(
         # values in float32, say) would come back inflated by the measurement's own safety
         # factor
         model = noise.rounding(f_max[k], k)
-        sigma[part] = np.where(sigma[part] > methods.REPEAT_BEYOND * model, sigma[part], 0.0)
-        error[k] += methods.REPEAT_GAIN[pb.method] * sigma[part] / est.step[k]
+        sigma[part] = np.where(sigma[part] > REPEAT_BEYOND * model, sigma[part], 0.0)
+        error[k] += REPEAT_GAIN[pb.method] * sigma[part] / est.step[k]
         f_max[k] = np.maximum(f_max[k], sigma[part] / noise.eps[k])
         probed = _raised(probed, k, sigma[part], pb.layout.size)
     noise = dataclasses.replace(noise, probed=probed)
@@ -663,10 +664,10 @@ def _unvouched_zeros(
     base = confirm_step() if callable(confirm_step) else confirm_step
     finest = base[index] / 4.0
     del base
-    sigma, calls = methods.measure_own_noise(pb, function, finest, index, block=methods.BLOCK)
-    sigma = methods.pooled_own_noise(pb, index, sigma, finest, block=methods.BLOCK)
+    sigma, calls = measure_own_noise(pb, function, finest, index, block=methods.BLOCK)
+    sigma = pooled_own_noise(pb, index, sigma, finest, block=methods.BLOCK)
     model = noise.rounding(est.f_max[index], index)  # as _own_noise: only noise beyond it
-    sigma = np.where(sigma > methods.REPEAT_BEYOND * model, sigma, 0.0)
+    sigma = np.where(sigma > REPEAT_BEYOND * model, sigma, 0.0)
     probed = _raised(noise.probed, index, sigma, pb.layout.size)
     est = est._replace(suspect=est.suspect | doubt)
     return est, dataclasses.replace(noise, probed=probed), calls
@@ -911,3 +912,323 @@ def domain_finding(pb: Problem, outside: BoolArray, why: str) -> tuple[Finding, 
         pb.layout.paths[int(np.searchsorted(pb.layout.offsets, k, side="right")) - 1]
         for k in np.flatnonzero(outside)))
     return (Finding("outside-domain", message, leaves, {"elements": len(names)}),)
+
+# --- The rounding noise of f at an element's own evaluations: the repeats -------------------
+# The rounding noise of f at an element's own evaluations: the repeats of the verdict.
+#
+# Entered only when the verdict looks at an element again (:func:`gradcheck.verdict.judge`):
+# a passing check of a smooth f never comes here.
+#
+# The noise probe (:func:`gradcheck.methods.probe_noise`) measures f's noise along a few
+# directions; where f is the small difference of large values (a layer norm of a row with a
+# small spread or a constant row, an f that is 0 by cancellation) the rounding of f depends on
+# the very point it is evaluated at, and the probe's points can keep f's arithmetic exact where
+# the checker's steps do not. So an element that fails is first repeated: its central
+# difference ``D(b, h) = (f(b + h e_k) - f(b - h e_k)) / 2h`` is evaluated at the bases ``b = x``
+# and ``b = x ± r``, r a tiny, non-dyadic, seeded offset (``|r_i| ≤ REPEAT_JITTER · ε_i · max(1,
+# |x_i|)``), and again at ``b = x + s`` (s another such offset) and ``x + s ± r`` with the
+# steps ``h ± δ``, δ of the same order: f's rounding can depend on the bits of the step itself
+# (on a layer norm's constant rows it did, and neither r nor the confirmation, whose levels are
+# h times powers of two, moved it). In ``D(b + r, h ± δ) + D(b - r, h ∓ δ) - 2 D(b, h)`` the
+# smooth part of f cancels to ``O((|r|² + δ²) f‴)``, nothing at this scale, while the rounding
+# of f's arithmetic at those points (a mean that rounds the other way, a cancellation whose
+# residue moves) changes entirely: for independent rounding of standard deviation σ per value
+# of f, the combination has standard deviation ``√3 σ / h``, so ``σ_k = PROBE_SAFETY · h ·
+# |combination| / √3`` is the uncertainty of one value of f that the element's own evaluations
+# show, the larger of the two combinations (one draw each, and a draw can land near 0). 12
+# calls of f per element.
+#
+# Forward differences need more. Their step is the smallest (2^-26 · max(1, |x_k|)), and
+# where f's rounding lives in an intermediate far coarser than ε |f| (a sigmoid output at
+# z = 13.5: J = (1 - σ)² / 2 ≈ 9e-13 is rounded in 1 + e^(-z), at 2e-22, not 2e-28), offsets
+# of 1e3 ulps move that intermediate by far less than its own ulp: every repeat rounds alike,
+# σ comes out 0, and forward quotients 4e-5 off (central ones at half-widths within 10% of h:
+# up to 3e-3) were confirmed by Richardson's levels at h, 2h, 4h, on the same binary lattice. So
+# around each base the forward repeats also take ``D(b + s ρ, h + s β) + D(b - s ρ, h - s β)
+# - 2 D(b, h)`` for s = 1, 2, with ρ_k, β_k seeded, non-dyadic, ``REPEAT_SPREAD / 2 ≤ |ρ_k|, |β_k| /
+# h_k ≤ REPEAT_SPREAD``: a fraction of the step, they move f's intermediates by a fraction of what
+# the step moves them (the last bias there: 5 to 18 ulps of 1 + e^(-z), the step 92). f's
+# smooth part leaves ``s² (ρ² + β² / 3) f‴ ≤ 0.053 h² |f‴|`` there, which adds at most
+# ``2 · 3 / √3 · 0.053 h² |f‴| ≈ 0.18 h² |f‴|`` to the element's error, next to the
+# ``h |f″| / 2`` of forward truncation already in it: ``0.37 h |f‴ / f″|`` of it, below 1e-6
+# at the default step wherever f″ varies on a scale above 0.006 · max(1, |x_k|). Central and
+# Richardson differences do not take these repeats: their truncation, ``h² f‴ / 6`` and far
+# less, is no larger than that leak, and near a pole (digamma at 0.002) the leak widened a
+# wrong gradient's tolerance past it. 28 calls of f per element with forward differences.
+
+#: The bases' offsets, in units of ``ε_i · max(1, |x_i|)``.
+REPEAT_JITTER = 1e3
+#: The forward repeats move the centre of element k's difference by up to
+#: ``s · REPEAT_SPREAD · h_k`` and its half-width by up to ``s · REPEAT_SPREAD · h_k``
+#: (s = 1, 2; non-dyadic, seeded): a fraction
+#: of the step, so they move f's intermediates by a fraction of what the step itself moves
+#: them, units in their last place wherever the difference quotient means anything.
+REPEAT_SPREAD = 0.1
+#: The repeats' steps around x + s are also moved by ± REPEAT_STEP_NUDGE · ε_k · max(1, |x_k|)
+#: (non-dyadic, some 700 units in the last place of x_k): rounding that depends on the bits
+#: of the step itself (a constant row's mean, where x + h e_k moves one value of four)
+#: changes with them, while the smooth part of f moves by ``δ² f‴ / 3``, nothing at this scale.
+REPEAT_STEP_NUDGE = 0.7 * REPEAT_JITTER
+#: Seed of the offsets: a check is reproducible.
+REPEAT_SEED = 20261202
+#: Measured noise counts where it exceeds the error model's own uncertainty u this many times.
+REPEAT_BEYOND = 10.0
+#: How much rounding each method's estimate gathers from its values, in units of ``u / h``
+#: (h its base step; Richardson: the weights (1, -20, 64) / 45 at h, h/2, h/4).
+REPEAT_GAIN = {"forward": 2.0, "central": 1.0, "richardson": 6.6}
+
+
+def measure_own_noise(
+    pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray, *,
+    block: int = 1 << 12,
+) -> tuple[Float64Array, int]:
+    """``(σ, calls)``: per element of ``index`` (n,), the noise of one value of f near it.
+
+    ``h`` holds the elements' steps, shape (n,); ``index`` holds distinct coordinates. A base
+    where f is not finite is left out. The elements are measured ``block`` at a time and the
+    seeded offsets drawn chunk by chunk: one point of x's size exists at a time, besides three
+    values per element, and σ does not depend on ``block``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> f = lambda x: float(np.sum((x - x.mean()) / np.sqrt(x.var() + 1e-5)))  # 0 by cancellation
+    >>> pb = methods.prepare(f, np.full(4, 1.5), (), "central")
+    >>> sigma, calls = measure_own_noise(pb, f, np.full(4, 9.08e-6), np.arange(4))
+    >>> bool(sigma.max() > 1e-15), calls
+    (True, 48)
+    """
+    failed: frozenset[tuple[bool, float, str]] = frozenset()
+    while True:  # a request where f raised is NaN for every element, as one request was
+        try:
+            sigma = _Repeats(pb, g, h, index, max(1, int(block)), failed).sigma()
+        except _RepeatFailed as exc:
+            failed |= {exc.key}
+            continue
+        return sigma, (12 + (16 if pb.method == "forward" else 0)) * len(index)
+
+
+class _RepeatFailed(Exception):
+    """f raised a domain error in one block of the request ``key``."""
+
+    def __init__(self, key: tuple[bool, float, str]) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _Repeats:
+    """The repeats of :func:`measure_own_noise`, base by base, each block of elements in turn.
+
+    Draws of the seeded stream, in order: the offsets r (P), the centres s (P), then for
+    forward differences ρ and β around x, then around x + s (n each, see
+    :func:`_repeat_signed_streams`). The requests in ``failed`` are NaN, as f's domain error
+    made them."""
+
+    def __init__(
+        self, pb: Problem, g: Callable[..., Any], h: Float64Array, index: IntArray,
+        block: int, failed: frozenset[tuple[bool, float, str]],
+    ) -> None:
+        self.pb, self.g, self.h, self.index, self.block = pb, g, h, index, block
+        self.failed = failed
+        self.n = len(index)
+
+    def sigma(self) -> Float64Array:
+        """σ per element, the larger over both bases (see :func:`measure_own_noise`)."""
+        n = self.n
+        sigma, mid, plus = np.zeros(n), np.empty(n), np.empty(n)
+        streams = _repeat_signed_streams(self.pb.layout.size, n)
+        for moved in (False, True):
+            ev, point = self._evaluator(moved, 0.0)
+            for lo, i, h in self._blocks():
+                mid[lo : lo + len(i)] = self._difference(ev, point, (moved, 0.0, "mid"),
+                                                         i, 0.0 * h, h)
+            if self.pb.method == "forward":
+                draws = streams[2:] if moved else streams[:2]
+                for lo, i, h in self._blocks():
+                    part = slice(lo, lo + len(i))
+                    rho, beta = (REPEAT_SPREAD * h * (u.uniform(0.5, 1.0, len(i))
+                                                      * sign.choice([-1.0, 1.0], len(i)))
+                                 for u, sign in draws)
+                    sigma[part] = np.maximum(sigma[part], self._spread(
+                        ev, point, moved, i, h, mid[part], rho, beta))
+            del ev, point
+            for t in (1.0, -1.0):
+                ev, point = self._evaluator(moved, t)
+                for lo, i, h in self._blocks():
+                    part = slice(lo, lo + len(i))
+                    delta = self._nudge(i) if moved else 0.0 * self._nudge(i)
+                    d = self._difference(ev, point, (moved, t, "side"), i, 0.0 * h,
+                                         h + delta if t > 0 else h - delta)
+                    if t > 0:
+                        plus[part] = d
+                        continue
+                    combined = _repeat_finite(np.abs(plus[part] + d - 2.0 * mid[part]))
+                    sigma[part] = np.maximum(sigma[part],
+                                             PROBE_SAFETY * h * combined / np.sqrt(3.0))
+                del ev, point
+        return sigma
+
+    def _blocks(self) -> Any:
+        """``(start, index, h)`` of each block of elements."""
+        for lo in range(0, self.n, self.block):
+            yield lo, self.index[lo : lo + self.block], self.h[lo : lo + self.block]
+
+    def _nudge(self, i: IntArray) -> Float64Array:
+        """The repeats' step nudge ``REPEAT_STEP_NUDGE · ε_k · max(1, |x_k|)`` at ``i``."""
+        out: Float64Array = (
+            REPEAT_STEP_NUDGE * _eps_at(self.pb, i) * np.maximum(1.0, np.abs(self.pb.x_flat[i])))
+        return out
+
+    def _evaluator(self, moved: bool, t: float) -> tuple[Any, Float64Array]:
+        """An evaluator of g at the base ``x + s + t r`` (s as 0 · s around x), and that point,
+        shape (P,), made chunk by chunk from the seeded draws."""
+        pb, size = self.pb, self.pb.layout.size
+        offsets, centres = _repeat_stream(0), _repeat_stream(size)
+        point = np.empty(size)
+        for lo in range(0, size, self.block):
+            part = slice(lo, min(lo + self.block, size))
+            scale = REPEAT_JITTER * _eps_at(pb, np.arange(part.start, part.stop)) * np.maximum(
+                1.0, np.abs(pb.x_flat[part]))
+            offset = scale * offsets.uniform(-1.0, 1.0, part.stop - part.start)
+            centre = scale * centres.uniform(-1.0, 1.0, part.stop - part.start)
+            base = centre if moved else 0.0 * centre
+            point[part] = pb.x_flat[part] + (base + t * offset if t else base)
+        leaves = [part.astype(leaf.dtype, copy=False)
+                  for leaf, part in zip(pb.leaves, pb.split(point), strict=True)]
+        return pb.make_evaluator(self.g, leaves, pb.treedef, pb.args), point
+
+    def _spread(
+        self, ev: Any, point: Float64Array, moved: bool, i: IntArray, h: Float64Array,
+        mid: Float64Array, rho: Float64Array, beta: Float64Array,
+    ) -> Float64Array:
+        """σ from the repeats at centres ``s ρ`` and half-widths ``h + s β``, s = ±1, ±2,
+        around the base ``point``, each pair against ``mid``, the difference there, for one
+        block of elements (forward only)."""
+        d = {s: self._difference(ev, point, (moved, s, "spread"), i, s * rho, h + s * beta)
+             for s in (1.0, -1.0, 2.0, -2.0)}
+        near, far = (_repeat_finite(np.abs(d[s] + d[-s] - 2.0 * mid)) for s in (1.0, 2.0))
+        sigma: Float64Array = PROBE_SAFETY * h * np.maximum(near, far) / np.sqrt(3.0)
+        return sigma
+
+    def _difference(
+        self, ev: Any, point: Float64Array, key: tuple[bool, float, str], i: IntArray,
+        centre: Float64Array, h: Float64Array,
+    ) -> Float64Array:
+        """Central differences at ``i`` centred ``centre`` from the base ``point``, half-widths
+        ``h``: one block of the request ``key`` (f raising there raises _RepeatFailed)."""
+        if key in self.failed:
+            return np.full(len(i), np.nan)
+        hp, hm = _repeat_shifts(self.pb, point, i, centre + np.array([[1.0], [-1.0]]) * h)
+        try:
+            values = ev.along(np.concatenate([i, i]), np.concatenate([hp, hm]))
+        except DOMAIN_ERRORS:
+            raise _RepeatFailed(key) from None
+        result: Float64Array = (values[: len(i)] - values[len(i) :]) / (hp - hm)
+        return result
+
+
+def _repeat_finite(values: Float64Array) -> Float64Array:
+    """``values`` with every NaN or inf set to 0 (a base where f is not finite is left out)."""
+    out: Float64Array = np.where(np.isfinite(values), values, 0.0)
+    return out
+
+
+def _eps_at(pb: Problem, i: IntArray) -> Float64Array:
+    """Machine epsilon of the dtype of each coordinate ``i`` (``pb.layout.eps()[i]``)."""
+    out = np.empty(len(i))
+    for dtype, a, b in pb.layout.runs():
+        out[(i >= a) & (i < b)] = float(np.finfo(dtype).eps)
+    return out
+
+
+def _repeat_stream(first: int) -> np.random.Generator:
+    """The repeats' seeded generator after ``first`` draws of 64 bits."""
+    bits = np.random.PCG64(REPEAT_SEED)
+    bits.advance(first)
+    return np.random.Generator(bits)
+
+
+def _repeat_signed_streams(
+    size: int, n: int
+) -> list[tuple[np.random.Generator, np.random.Generator]]:
+    """The generators of the forward repeats' factors ``ρ, β``: per base and factor, those of
+    ``rng.uniform(0.5, 1.0, n)`` and of ``rng.choice([-1.0, 1.0], n)`` (n seeded non-dyadic
+    factors, ``0.5 ≤ |t| ≤ 1``, of random sign, their product), as the repeats' one generator
+    made them after the offsets and centres (2 ``size`` draws of 64 bits), each drawn from
+    block by block. A uniform takes one draw; a sign takes 32 bits, the low half of a draw
+    then its high half, and a high half left over waits for the next sign."""
+    pos, pending, out = 2 * size, None, []
+    for _ in range(4):
+        factor = _repeat_stream(pos)
+        pos += n
+        sign = _repeat_stream(pos)
+        if pending is not None:  # the high half of draw ``pending`` is the first sign
+            state = sign.bit_generator.state
+            high = int(_repeat_stream(pending).bit_generator.random_raw()) >> 32
+            sign.bit_generator.state = {**state, "has_uint32": 1, "uinteger": high}
+        halves = n - int(pending is not None)
+        pending = pos + halves // 2 if halves % 2 else None
+        pos += (halves + 1) // 2
+        out.append((factor, sign))
+    return out
+
+
+def _repeat_shifts(
+    pb: Problem, point: Float64Array, i: IntArray, h: Float64Array
+) -> Float64Array:
+    """:func:`shifted_steps` of the steps ``h`` (2, n) at the coordinates ``i`` alone of the
+    base ``point`` (P,), with its ValueError where a shift rounds to 0."""
+    out = np.empty(h.shape)
+    for dtype, a, b in pb.layout.runs():
+        inside = (i >= a) & (i < b)
+        if inside.any():
+            xs = point[i[inside]].astype(dtype)
+            out[:, inside] = (xs + h[:, inside].astype(dtype)) - xs
+    if (out != 0).all():
+        return out
+    full = np.zeros((2, pb.layout.size))
+    full[:, i] = h
+    return shifted_steps(point, pb.layout, full, only=i)[:, i]
+
+
+def pooled_own_noise(
+    pb: Problem, look: IntArray, sigma: Float64Array, h: Float64Array, *,
+    block: int = 1 << 12,
+) -> Float64Array:
+    """Each element's measured noise raised to the largest of its group's (elements ``look``
+    of one leaf whose steps ``h`` lie within the same power of two): ``sigma``, raised in
+    place (``block`` elements at a time).
+
+    One value per element is one draw of f's noise near x, and a draw can land near 0 (a
+    constant row of a layer norm: two of twelve came out 1e-16 and 0 among 4.7e-13), so the
+    elements share the largest, as the probe takes the largest of its differences. Only within
+    a group: another leaf's precision (float32: its repeats' offsets are large enough to let
+    f's curvature in, 4e-10 next to 2e-15) or a step of another scale would lend an element
+    noise that is not its own, and hide a bug.
+    """
+    block = max(1, int(block))
+    largest: dict[tuple[float, float], float] = {}
+    for lo in range(0, len(look), block):
+        groups, which = _noise_groups(pb, look[lo : lo + block], h[lo : lo + block])
+        top = np.full(len(groups), -np.inf)
+        np.maximum.at(top, which, sigma[lo : lo + block])
+        for group, value in zip(groups, top.tolist(), strict=True):
+            largest[group] = max(largest.get(group, -np.inf), value)
+    for lo in range(0, len(look), block):
+        groups, which = _noise_groups(pb, look[lo : lo + block], h[lo : lo + block])
+        sigma[lo : lo + block] = np.array([largest[group] for group in groups])[which]
+    return sigma
+
+
+def _noise_groups(
+    pb: Problem, look: IntArray, h: Float64Array
+) -> tuple[list[tuple[float, float]], IntArray]:
+    """The groups (leaf, octave of the step) of the elements ``look``, and each one's."""
+    leaf = np.searchsorted(np.asarray(pb.layout.offsets), look, side="right") - 1
+    octave = np.floor(np.log2(np.maximum(h, 1e-300)))
+    if np.isfinite(octave).all():  # one integer key per group: a far quicker unique
+        keys, which = np.unique(leaf * 4096 + (octave + 2048.0).astype(np.int64),
+                                return_inverse=True)
+        return [(float(k // 4096), float(k % 4096 - 2048)) for k in keys.tolist()], which
+    groups, which = np.unique(np.stack([leaf, octave]), axis=1, return_inverse=True)
+    return [(float(a), float(b)) for a, b in groups.T], which.reshape(-1)

@@ -13,6 +13,7 @@ import pytest
 
 import gradcheck
 from gradcheck import methods
+from gradcheck import verdict as _verdict
 
 METHODS = ("forward", "central", "complex", "richardson")
 _C = np.linspace(-1.0, 1.0, 13)
@@ -160,11 +161,11 @@ def test_the_repeats_draw_the_one_generators_stream_block_by_block(n: int) -> No
     # the forward repeats' factors, as one generator drew them after the offsets and centres
     # (a sign takes 32 bits: an odd n leaves a high half that the next signs start with)
     size = 9
-    rng = np.random.default_rng(methods.REPEAT_SEED)
+    rng = np.random.default_rng(_verdict.REPEAT_SEED)
     rng.uniform(-1.0, 1.0, size), rng.uniform(-1.0, 1.0, size)
     whole = [rng.uniform(0.5, 1.0, n) * rng.choice([-1.0, 1.0], n) for _ in range(4)]
     for block in (1, 2, 3):
-        streams = methods._repeat_signed_streams(size, n)
+        streams = _verdict._repeat_signed_streams(size, n)
         drawn = [np.concatenate([u.uniform(0.5, 1.0, len(part)) * s.choice([-1.0, 1.0], len(part))
                                  for part in np.array_split(np.arange(n), range(block, n, block))])
                  for u, s in streams]
@@ -178,12 +179,12 @@ def test_own_noise_in_blocks_is_bit_identical(method: str) -> None:
     pb = methods.prepare(_layer_norm, x, (), method)
     index = np.array([17, 3, 0, 22, 9, 10, 5])  # any order
     h = np.full(index.size, 3e-6) * (1.0 + np.arange(index.size) % 3)
-    whole = methods.measure_own_noise(pb, _layer_norm, h, index)
+    whole = _verdict.measure_own_noise(pb, _layer_norm, h, index)
     assert whole[0].max() > 0.0  # noise found: the comparison below means something
     for block in (1, 2, 3):
-        sigma, calls = methods.measure_own_noise(pb, _layer_norm, h, index, block=block)
+        sigma, calls = _verdict.measure_own_noise(pb, _layer_norm, h, index, block=block)
         assert (sigma.tobytes(), calls) == (whole[0].tobytes(), whole[1])
-        pooled = methods.pooled_own_noise(pb, index, sigma, h, block=block)
+        pooled = _verdict.pooled_own_noise(pb, index, sigma, h, block=block)
         assert pooled is sigma  # raised in place
         # each element's group: its leaf (one here) and the power of two of its step
         octave = np.floor(np.log2(h))
@@ -214,7 +215,7 @@ def test_a_repeat_raising_in_one_block_fails_its_whole_request(late: int) -> Non
     f = _OffTheAxes(x, late)
     pb = methods.prepare(f, x, (), "forward")
     index, h = np.arange(12), np.full(12, 2e-8)
-    whole = methods.measure_own_noise(pb, f, h, index)
+    whole = _verdict.measure_own_noise(pb, f, h, index)
     for block in (2, 5):
-        sigma, calls = methods.measure_own_noise(pb, f, h, index, block=block)
+        sigma, calls = _verdict.measure_own_noise(pb, f, h, index, block=block)
         assert (sigma.tobytes(), calls) == (whole[0].tobytes(), whole[1])

@@ -47,6 +47,18 @@ def test_verify_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]
     assert runs[0] == runs[1]
 
 
+def test_verify_gives_the_same_summary_with_any_number_of_processes() -> None:
+    seen: list[tuple[int, int]] = []
+    one = _verify.verify(3, seed=2, methods=("central", "forward"), jobs=1).to_dict()
+    two = _verify.verify(3, seed=2, methods=("central", "forward"), jobs=2,
+                         progress=lambda phase, done, total: seen.append((done, total))).to_dict()
+    del one["seconds"], two["seconds"]
+    assert one == two
+    assert one["per_method"]["central"]["checks"] == one["per_method"]["forward"]["checks"] == 6
+    assert one["bugs"]["applicable"] + one["bugs"]["not_applicable"] == 6 * one["bugs"]["planted"]
+    assert seen == [(0, 6), (2, 6), (4, 6), (6, 6)]  # a step per case, in order
+
+
 _NO_HYPOTHESIS = """
 import sys
 class Blocked:

@@ -15,8 +15,10 @@ the method's own noise cannot be seen by any honest checker.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -222,21 +224,65 @@ def _check_case(
 
 def verify(
     n_cases: int, *, seed: int, methods: Sequence[str] = METHODS,
-    progress: PhaseProgress | None = None, max_reported: int = 3,
+    progress: PhaseProgress | None = None, max_reported: int = 3, jobs: int = 1,
 ) -> Summary:
-    """Draw ``n_cases`` cases from ``seed`` and check them with every method (see module)."""
+    """Draw ``n_cases`` cases from ``seed`` and check them with every method (see module).
+
+    ``jobs`` processes check the cases (1: this process). The cases are drawn here, before
+    any is checked, and each case's checks depend on that case alone, so the summary is the
+    same for any ``jobs`` but for ``seconds``.
+    """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     cases = [random_case(rng) for _ in range(n_cases)]
-    summary = Summary(seed, n_cases, tuple(methods), {m: MethodSummary() for m in methods})
-    total = n_cases * len(methods)
-    for i, case in enumerate(cases):
-        cost = _cost(case)
-        for j, method in enumerate(methods):
-            if progress is not None:
-                progress("checking", i * len(methods) + j, total)
-            _check_case(i, case, method, summary, max_reported, cost)
+    methods = tuple(methods)
+    summary = Summary(seed, n_cases, methods, {m: MethodSummary() for m in methods})
+    total, done = n_cases * len(methods), 0
     if progress is not None:
-        progress("checking", total, total)
+        progress("checking", done, total)
+    for part in _case_summaries(cases, methods, max_reported, jobs):
+        _merge(summary, part, max_reported)
+        done += len(methods)
+        if progress is not None:
+            progress("checking", done, total)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _case_summaries(
+    cases: Sequence[Case], methods: tuple[str, ...], max_reported: int, jobs: int
+) -> Iterator[Summary]:
+    """The summary of each case alone, in the order of ``cases``, from ``jobs`` processes."""
+    indices = range(len(cases))
+    if jobs == 1 or len(cases) == 1:
+        yield from map(_one_case, indices, cases, repeat(methods), repeat(max_reported))
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(cases))) as pool:
+        yield from pool.map(_one_case, indices, cases, repeat(methods), repeat(max_reported))
+
+
+def _one_case(i: int, case: Case, methods: tuple[str, ...], max_reported: int) -> Summary:
+    """Case ``i`` checked with every method: a summary of that case alone."""
+    part = Summary(0, 1, methods, {m: MethodSummary() for m in methods})
+    cost = _cost(case)
+    for method in methods:
+        _check_case(i, case, method, part, max_reported, cost)
+    return part
+
+
+def _merge(summary: Summary, part: Summary, max_reported: int) -> None:
+    """Add the summary of one case to ``summary``, as if its checks had been made there."""
+    for method, stats in part.per_method.items():
+        into = summary.per_method[method]
+        into.checks += stats.checks
+        into.failures += stats.failures
+        into.unverifiable += stats.unverifiable
+        into.worst_rel_error = max(into.worst_rel_error, stats.worst_rel_error)
+        into.worst_rel_difference = max(into.worst_rel_difference, stats.worst_rel_difference)
+        into.worst_tolerance_used = max(into.worst_tolerance_used, stats.worst_tolerance_used)
+    summary.failures += part.failures[: max(0, max_reported - len(summary.failures))]
+    summary.n_failures += part.n_failures
+    summary.bugs_applicable += part.bugs_applicable
+    summary.bugs_caught += part.bugs_caught
+    summary.bugs_not_applicable += part.bugs_not_applicable
+    summary.missed += part.missed
