@@ -244,7 +244,7 @@ def test_process_pool_and_dask_give_the_serial_numbers() -> None:
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         pooled = gradcheck.check_vjp(dense, X, _dense_vjp, executor=pool)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         dasked = gradcheck.check_jvp(dense, X, lambda x, t: dense_jacobian(x) @ t,
                                      executor=client)

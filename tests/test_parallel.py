@@ -173,10 +173,12 @@ def test_dask_client_gives_the_serial_result() -> None:
     distributed = pytest.importorskip("distributed")
     x = _point()
     good = gradient(x)
-    # In-process workers (processes=False): starts in a fraction of a second, opens no port
-    # for the workers (inproc transport) and no dashboard, so it runs beside pytest -n.
+    # In-process workers (processes=False): starts in a fraction of a second and opens no port
+    # for the workers (inproc transport). Its HTTP server takes a free port (":0"): with
+    # dashboard_address=None it still asks for 8787, which a cluster in another pytest -n
+    # worker may hold, and the warning about it is an error here.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         pooled = numerical_gradient(cost, x, method="richardson", executor=client)
         result = check_gradient(cost, x, good, executor=client)
