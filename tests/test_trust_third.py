@@ -16,6 +16,7 @@ import pytest
 
 from backprop_ref import MLP, Layer
 from gradcheck import check_gradient, report
+from tests.test_trust import _normalised, _normalised_grad  # the layer norm and its backward pass
 
 
 def _kinked_network() -> tuple[MLP, list[Layer], np.ndarray, np.ndarray]:
@@ -97,17 +98,6 @@ def test_x_log_x_near_0_still_passes_with_richardson() -> None:
         result = check_gradient(lambda v: float(np.sum(v * np.log(v))), x, np.log(x) + 1.0,
                                 method="richardson")
     assert result.passed and result.n_unverifiable == 0 and not result.diagnosis, str(result)
-
-
-def _normalised(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
-
-
-def _normalised_grad(x: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """∂/∂x of Σ c ⊙ y, y the layer norm of each row (the textbook backward pass)."""
-    y = _normalised(x)
-    inv = 1.0 / np.sqrt(x.var(1, keepdims=True) + 1e-5)
-    return inv * (c - c.mean(1, keepdims=True) - y * (c * y).mean(1, keepdims=True))
 
 
 def _draws(seeds: range) -> list[tuple[str, np.ndarray, np.ndarray]]:
