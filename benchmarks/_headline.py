@@ -2,13 +2,14 @@
 
 A `Figure` names the two sides of a ratio (``kind``, ``num``, ``den``) and the case keys that
 tell its cases apart. Its value on a case comes from the benchmark of ``benchmarks/
-test_bench_paired.py`` that timed both sides in alternating blocks (``bench == "paired"``): the
-median of the per-pair ratios, with their quartiles and the median's uncertainty
-(`benchmarks._paired`). Without one, the figure divides the medians of two benchmarks timed
-apart (``bench == kind``, ``key`` telling the sides apart), and is left out of the headline as
-unpaired: on a VM, the machine's speed drifts between them by more than the 15% two runs must
-agree to. A figure whose pairs are too few or too spread is left out with the reason, and a
-share above 100% (a floor slower than the whole) is a measurement fault.
+test_bench_paired.py`` that timed both sides in alternating blocks (``bench == "paired"``), in
+visits spread over the run: the median of the per-pair ratios of all its visits, with their
+quartiles and the median's uncertainty (`benchmarks._paired`). Without one, the figure divides
+the medians of two benchmarks timed apart (``bench == kind``, ``key`` telling the sides
+apart), and is left out of the headline as unpaired: on a VM, the machine's speed drifts
+between them by more than the 15% two runs must agree to. A figure whose pairs are too few or
+too spread is left out with the reason, and a share above 100% (a floor slower than the
+whole) is a measurement fault.
 
 Groups whose benchmarks carry ``false_alarms``, ``caught`` and ``planted`` (the peer checkers
 on corpora: ``corpus-peers``, ``jacobian-peers``) make a table of their own.
@@ -142,26 +143,37 @@ def _ratio(figure: Figure, case: dict[str, Any], num: Bench, den: Bench, c: Cond
     )
 
 
-def _paired_ratio(figure: Figure, case: dict[str, Any], bench: Bench, c: Conditions) -> Ratio:
-    paired = PairedRatio.from_bench(bench)
+def _paired_ratio(figure: Figure, case: dict[str, Any], visits: Sequence[Bench],
+                  c: Conditions) -> Ratio:
+    paired = PairedRatio.pooled(visits)
     return Ratio(figure=figure, case=case, median=paired.median, minimum=paired.minimum,
                  low=paired.q1, high=paired.q3, rounds=paired.pairs,
-                 trust=paired_trust(bench, c), paired=True, uncertainty=paired.uncertainty)
+                 trust=paired_trust(visits, c), paired=True, uncertainty=paired.uncertainty)
 
 
-def _sides(benches: Sequence[Bench], figure: Figure) -> dict[str, dict[tuple[Any, ...], Bench]]:
-    """The figure's benchmarks by side ("paired", num, den), then by case."""
-    sides: dict[str, dict[tuple[Any, ...], Bench]] = {"paired": {}, figure.num: {},
-                                                     figure.den: {}}
+@dataclass
+class _Sides:
+    """A figure's benchmarks by case: the visits of its paired benchmark, and each side's
+    benchmark timed apart (``num``, ``den``)."""
+
+    paired: dict[tuple[Any, ...], list[Bench]]
+    num: dict[tuple[Any, ...], Bench]
+    den: dict[tuple[Any, ...], Bench]
+
+
+def _sides(benches: Sequence[Bench], figure: Figure) -> _Sides:
+    sides = _Sides({}, {}, {})
     for bench in benches:
         extra = info(bench)
         case = tuple(extra.get(key) for key in figure.case_keys)
         if extra.get("bench") == "paired":
             if (extra.get("kind"), extra.get("num"), extra.get("den")) == (
                     figure.kind, figure.num, figure.den):
-                sides["paired"][case] = bench
-        elif extra.get("bench") == figure.kind and extra.get(figure.key) in sides:
-            sides[extra[figure.key]][case] = bench
+                sides.paired.setdefault(case, []).append(bench)
+        elif extra.get("bench") == figure.kind and extra.get(figure.key) == figure.num:
+            sides.num[case] = bench
+        elif extra.get("bench") == figure.kind and extra.get(figure.key) == figure.den:
+            sides.den[case] = bench
     return sides
 
 
@@ -169,17 +181,16 @@ def ratios(benches: Sequence[Bench], conditions: Conditions, figure: Figure) -> 
     """The figure on every measured case, in numeric order: paired where a paired benchmark
     ran, else from two benchmarks timed apart (left out of the headline as unpaired)."""
     sides = _sides(benches, figure)
-    cases = sides["paired"].keys() | (sides[figure.num].keys() & sides[figure.den].keys())
+    cases = sides.paired.keys() | (sides.num.keys() & sides.den.keys())
     found = []
     for case in sorted(cases, key=natural_key):
         named = dict(zip(figure.case_keys, case, strict=True))
         if figure.select is not None and not figure.select(named):
             continue
-        if case in sides["paired"]:
-            found.append(_paired_ratio(figure, named, sides["paired"][case], conditions))
+        if case in sides.paired:
+            found.append(_paired_ratio(figure, named, sides.paired[case], conditions))
         else:
-            num, den = sides[figure.num][case], sides[figure.den][case]
-            found.append(_ratio(figure, named, num, den, conditions))
+            found.append(_ratio(figure, named, sides.num[case], sides.den[case], conditions))
     return found
 
 
@@ -214,9 +225,11 @@ def headline_section(benches: Sequence[Bench], conditions: Conditions) -> list[s
     header = ["figure", "case", "ratio", "Q1–Q3", "uncertainty", "pairs", "ratio of minima",
               "note"]
     lines = ["## Headline", "",
-             "Each figure is timed as a ratio: its two sides run in alternating blocks in one "
-             "benchmark, and the *ratio* is the median of the per-pair ratios (*Q1–Q3*: their "
-             "quartiles; *uncertainty*: the standard error of that median). Above 1, ours is "
+             "Each figure is timed as a ratio: its two sides run in alternating blocks, in "
+             "visits spread over the run, and the *ratio* is the median of the per-pair ratios "
+             "of all visits (*Q1–Q3*: their quartiles; *uncertainty*: the standard error of "
+             "that median, from the pairs' spread or the visits', whichever is larger). Above "
+             "1, ours is "
              "faster; a share is the matrix products' time over the whole. A figure is left "
              f"out when its uncertainty exceeds {UNCERTAINTY_LIMIT:.0%}, its pairs' spread "
              f"{SPREAD_CEILING:.0%}, or when it was not paired.", ""]

@@ -5,21 +5,29 @@ up to 1.7× over a minute (steal, other tenants' use of the shared caches and me
 two benchmarks timed a minute apart do not give a ratio that holds to 15% from one run to the
 next, however narrow each one's spread. `time_pairs` therefore times the two sides of a ratio
 in alternating blocks of calls (num, den, den, num, ...) in the same process, and each pair
-gives one ratio: a drift slower than a pair divides out. The figure is the median of the
-per-pair ratios; its spread is their IQR over the median, and its uncertainty the standard
-error that spread implies for the median of that many pairs. `paired_trust` judges a figure on
+gives one ratio: a drift slower than a pair divides out.
+
+A drift does not divide out entirely: two different workloads do not slow alike (in two runs
+back to back, torch's gradcheck slowed 2.2× where ours slowed 1.8×, and their ratio moved by
+16%). So each figure is timed in several visits spread over the run (``benchmarks/conftest.py``
+orders them) and its pairs are pooled: the figure then carries the run's mix of the machine's
+states, not one moment's. The figure is the median of the pooled per-pair ratios; its spread is
+their IQR over the median; its uncertainty is the larger of the standard error that spread
+implies for that many pairs and the standard error of the mean of the visits' medians (pairs
+of one visit share a state, so they are not independent). `paired_trust` judges a figure on
 that uncertainty: the load of other processes, which slows both sides alike, is only noted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._stats import Bench, Conditions, Trust, info
+from benchmarks._stats import Bench, Conditions, Trust, info, sig3
 
 __all__ = [
     "FULL",
@@ -54,6 +62,15 @@ class PairPlan:
     max_pairs: int
     block_seconds: float
     budget_seconds: float
+
+    def per_visit(self, visits: int) -> PairPlan:
+        """The share of one of ``visits`` visits: the pairs and the budget split between them."""
+        if visits < 1:
+            raise ValueError(f"`visits` must be at least 1; got {visits}")
+        return PairPlan(min_pairs=math.ceil(self.min_pairs / visits),
+                        max_pairs=math.ceil(self.max_pairs / visits),
+                        block_seconds=self.block_seconds,
+                        budget_seconds=self.budget_seconds / visits)
 
 
 QUICK = PairPlan(min_pairs=9, max_pairs=25, block_seconds=0.02, budget_seconds=1.0)
@@ -107,15 +124,19 @@ def _calls_per_block(sides: tuple[Callable[[], Any], Callable[[], Any]],
 
 
 def time_pairs(num: Callable[[], Any], den: Callable[[], Any], *, plan: PairPlan,
-               timer: Callable[[], float], clock: Callable[[], float] | None = None) -> Pairs:
+               timer: Callable[[], float], clock: Callable[[], float] | None = None,
+               calls: tuple[int, int] | None = None) -> Pairs:
     """Time ``num`` and ``den`` in alternating blocks, one pair of blocks per ratio.
 
     Odd pairs run ``den`` first, so that a drift within a pair, or a cost of going first
     (cold caches), falls on each side equally often. ``clock`` measures the budget
-    (default: ``timer``).
+    (default: ``timer``). ``calls`` per block, when given (by an earlier visit of the same
+    figure), spares the call of each side that sizes the blocks: at the largest sizes that
+    call takes 20 s.
     """
     clock = clock or timer
-    calls = _calls_per_block((num, den), timer, plan.block_seconds)
+    if calls is None:
+        calls = _calls_per_block((num, den), timer, plan.block_seconds)
     sides: tuple[list[float], list[float]] = ([], [])
     results: list[Any] = [None, None]
     start = clock()
@@ -146,6 +167,8 @@ class PairedRatio:
     pairs: int
     minimum: float | None
     """The fastest num over the fastest den (the ratio of minima)."""
+    visit_medians: tuple[float, ...] = ()
+    """The median ratio of each visit, when the pairs were pooled from more than one."""
 
     @classmethod
     def of(cls, num: Sequence[float], den: Sequence[float]) -> PairedRatio:
@@ -161,29 +184,64 @@ class PairedRatio:
         extra = info(bench)
         return cls.of(extra["num_seconds"], extra["den_seconds"])
 
+    @classmethod
+    def pooled(cls, benches: Sequence[Bench]) -> PairedRatio:
+        """From the pairs of every visit of one figure (one benchmark per visit, at least one)."""
+        if not benches:
+            raise ValueError("`benches` needs at least one visit of the figure; got none")
+        num = [t for bench in benches for t in info(bench)["num_seconds"]]
+        den = [t for bench in benches for t in info(bench)["den_seconds"]]
+        ratio = cls.of(num, den)
+        if len(benches) == 1:
+            return ratio
+        medians = tuple(cls.from_bench(bench).median for bench in benches)
+        return dataclasses.replace(ratio, visit_medians=medians)
+
     @property
     def spread(self) -> float:
         """IQR of the per-pair ratios over their median."""
         return (self.q3 - self.q1) / self.median if self.median else math.inf
 
     @property
-    def uncertainty(self) -> float:
-        """The standard error of the median, relative to it, that the spread implies."""
+    def pairs_uncertainty(self) -> float:
+        """The standard error of the median, relative to it, that the pairs' spread implies."""
         return _MEDIAN_ERROR * self.spread / math.sqrt(self.pairs)
 
+    @property
+    def visits_uncertainty(self) -> float:
+        """The standard error of the mean of the visits' medians, relative to the median (0
+        with one visit)."""
+        if len(self.visit_medians) < 2 or not self.median:
+            return 0.0
+        error = statistics.stdev(self.visit_medians) / math.sqrt(len(self.visit_medians))
+        return error / self.median
 
-def paired_trust(bench: Bench, conditions: Conditions) -> Trust:
-    """Problems: too few pairs, a median uncertain beyond 4%, a spread beyond 50%; notes: load."""
-    ratio = PairedRatio.from_bench(bench)
+    @property
+    def uncertainty(self) -> float:
+        """The larger of the two standard errors: the pairs' and the visits'."""
+        return max(self.pairs_uncertainty, self.visits_uncertainty)
+
+
+def paired_trust(benches: Sequence[Bench], conditions: Conditions) -> Trust:
+    """Problems: too few pairs, a median uncertain beyond 4%, a spread beyond 50%; notes: load.
+
+    ``benches`` are the visits of one figure (`PairedRatio.pooled`).
+    """
+    ratio = PairedRatio.pooled(benches)
     problems, notes = [], []
     if ratio.pairs < MIN_PAIRS:
         problems.append(f"{ratio.pairs} pair{'s' * (ratio.pairs != 1)}: spread unknown")
     elif ratio.spread > SPREAD_CEILING:
         problems.append(f"pairs' spread {ratio.spread:.0%}")
-    elif ratio.uncertainty > UNCERTAINTY_LIMIT:
-        problems.append(f"uncertainty ±{ratio.uncertainty:.1%} (spread {ratio.spread:.0%} "
-                        f"over {ratio.pairs} pairs)")
-    others = info(bench).get("others_cpu")
+    elif ratio.pairs_uncertainty > UNCERTAINTY_LIMIT:
+        problems.append(f"uncertainty ±{ratio.pairs_uncertainty:.1%} (spread "
+                        f"{ratio.spread:.0%} over {ratio.pairs} pairs)")
+    elif ratio.visits_uncertainty > UNCERTAINTY_LIMIT:
+        low, high = min(ratio.visit_medians), max(ratio.visit_medians)
+        problems.append(f"uncertainty ±{ratio.visits_uncertainty:.1%} (its "
+                        f"{len(ratio.visit_medians)} visits gave {sig3(low)} to {sig3(high)})")
+    loads = [info(bench).get("others_cpu") for bench in benches]
+    others = max((load for load in loads if load is not None), default=None)
     if others is not None and others > conditions.load_limit:
         notes.append(f"others used {others:.2f} of {conditions.cores} cores")
     return Trust(tuple(problems), tuple(notes))

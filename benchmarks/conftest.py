@@ -15,6 +15,11 @@ compares it with a saved run's under ``--benchmark-compare`` and warns, an error
 
 ``BENCH_QUICK=1`` deselects the benchmarks marked ``full_only`` (the quick mode of ``tox -e
 bench``: the headline's cases without the rest of the grid).
+
+Benchmarks parametrized by ``visit`` (the paired ones of ``test_bench_paired.py``) are spread
+over the run: visit k of every figure runs at k/``visits`` of the way through the others, so
+that a figure's pairs sample the machine's states across the whole run. The smoke run
+(``--benchmark-disable``) keeps visit 0 only.
 """
 
 from __future__ import annotations
@@ -111,14 +116,47 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_LOAD_BEFORE] = _load()
 
 
+def _visit(item: pytest.Item) -> int | None:
+    """The ``visit`` parameter of a benchmark timed in visits, else None."""
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("visit")
+
+
+def _deselect(config: pytest.Config, items: list[pytest.Item], drop: set[pytest.Item]) -> None:
+    if drop:
+        config.hook.pytest_deselected(items=[item for item in items if item in drop])
+        items[:] = [item for item in items if item not in drop]
+
+
+def _spread_visits(items: list[pytest.Item]) -> None:
+    """Put visit k of every figure at k/visits of the way through the other benchmarks."""
+    visits: dict[int, list[pytest.Item]] = {}
+    others = []
+    for item in items:
+        visit = _visit(item)
+        if visit is None:
+            others.append(item)
+        else:
+            visits.setdefault(visit, []).append(item)
+    count = max(visits, default=-1) + 1
+    ordered = []
+    for k in range(count):
+        ordered += visits.get(k, [])
+        ordered += others[round(k * len(others) / count):round((k + 1) * len(others) / count)]
+    items[:] = ordered if count else others
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``BENCH_QUICK=1``, deselect the benchmarks marked ``full_only``."""
-    if not os.environ.get("BENCH_QUICK"):
-        return
-    dropped = [item for item in items if item.get_closest_marker("full_only")]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("full_only")]
+    """Deselect the ``full_only`` benchmarks under ``BENCH_QUICK=1`` and the later visits in
+    the smoke run; spread the visits over the run."""
+    if os.environ.get("BENCH_QUICK"):
+        _deselect(config, items, {item for item in items if item.get_closest_marker("full_only")})
+    disabled = config.getoption("benchmark_disable", False) and not config.getoption(
+        "benchmark_enable", False)
+    if disabled:
+        _deselect(config, items, {item for item in items if (_visit(item) or 0) > 0})
+    else:
+        _spread_visits(items)
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +197,8 @@ def pytest_benchmark_update_machine_info(
 def pytest_benchmark_update_json(
     config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]
 ) -> None:
-    """Add the conditions of this run: load before and after, timer, threads, quick mode."""
+    """Add the conditions of this run: load before and after, timer, threads, quick mode,
+    cores and the hash seed (tox draws one per run unless ``PYTHONHASHSEED`` is set)."""
     timer = config.getoption("benchmark_timer", None)
     output_json["conditions"] = {
         "load_before": list(config.stash.get(_LOAD_BEFORE, ())),
@@ -168,4 +207,5 @@ def pytest_benchmark_update_json(
         "threads": os.environ.get("BENCH_THREADS"),
         "quick": bool(os.environ.get("BENCH_QUICK")),
         "cpu_count": os.cpu_count(),
+        "hash_seed": os.environ.get("PYTHONHASHSEED"),
     }

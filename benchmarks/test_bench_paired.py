@@ -8,10 +8,12 @@ out of every pair. ``extra_info`` holds ``bench="paired"``, the figure's ``kind`
 per-pair seconds of each side; the report's headline reads its figures from these. Both sides'
 last results are asserted, as in the benchmarks they mirror.
 
-The quick mode (``BENCH_QUICK=1``) pairs for about 1 s of CPU time per figure (9 to 25 pairs)
-and the checker up to P = 808; the full run for about 4 s (7 to 61 pairs) at every size. The
-smoke run (``--benchmark-disable``) makes one pair of single calls, on the checker up to
-P = 808 and none of the full checks.
+Each figure is timed in `VISITS` visits (``visit`` in ``extra_info`` and ``-visitN`` in the
+name), which ``benchmarks/conftest.py`` spreads over the whole run; the report pools their
+pairs. The quick mode (``BENCH_QUICK=1``) pairs for about 1 s of CPU time per figure in all
+(9 to 25 pairs) and the checker up to P = 808; the full run for about 4 s (7 to 61 pairs) at
+every size. The smoke run (``--benchmark-disable``) makes one pair of single calls in one
+visit, on the checker up to P = 808 and none of the full checks.
 """
 
 from __future__ import annotations
@@ -37,12 +39,21 @@ from benchmarks.test_network import bare_cost_and_gradient
 Side = Callable[[], Any]
 QUICK_MAX_P = 808
 """The quick mode and the smoke run pair the checker up to this P (the full run: every P)."""
+VISITS = 4
+"""Visits per figure, spread over the run: each makes a quarter of the figure's pairs."""
+_CALLS: dict[str, tuple[int, int]] = {}
+"""Calls per block of each figure, sized by its first visit and kept for the later ones."""
 
 
 def _plan(benchmark: Any) -> PairPlan:
     if benchmark.disabled:
         return SMOKE
-    return QUICK if os.environ.get("BENCH_QUICK") else FULL
+    return (QUICK if os.environ.get("BENCH_QUICK") else FULL).per_visit(VISITS)
+
+
+def _figure_id(request: pytest.FixtureRequest) -> str:
+    """The test id less its visit: the same for every visit of a figure."""
+    return str(request.node.callspec.id).rsplit("-visit", 1)[0]
 
 
 def _timer(request: pytest.FixtureRequest) -> Callable[[], float]:
@@ -55,10 +66,13 @@ def _timer(request: pytest.FixtureRequest) -> Callable[[], float]:
 def _pair(benchmark: Any, request: pytest.FixtureRequest, theirs: Side, ours: Side,
           **extra: Any) -> tuple[Any, Any]:
     """Time ``theirs`` (the numerator) against ``ours`` in pairs under the benchmark, record
-    them in ``extra_info`` with ``extra``; return the last result of each."""
-    plan, timer = _plan(benchmark), _timer(request)
-    pairs = benchmark.pedantic(lambda: time_pairs(theirs, ours, plan=plan, timer=timer),
-                               rounds=1, iterations=1)
+    them in ``extra_info`` with ``extra`` (the visit among them); return the last result of
+    each."""
+    plan, timer, figure = _plan(benchmark), _timer(request), _figure_id(request)
+    pairs = benchmark.pedantic(
+        lambda: time_pairs(theirs, ours, plan=plan, timer=timer, calls=_CALLS.get(figure)),
+        rounds=1, iterations=1)
+    _CALLS[figure] = pairs.calls
     benchmark.extra_info.update(bench="paired", **extra, **pairs.extra_info())
     assert len(pairs.num) == len(pairs.den) >= plan.min_pairs
     return pairs.results
@@ -93,15 +107,16 @@ def _network_params() -> list[Any]:
     return params
 
 
+@pytest.mark.parametrize("visit", range(VISITS), ids=lambda k: f"visit{k}")
 @pytest.mark.benchmark(group="paired network")
 @pytest.mark.parametrize(("impl", "case"), _network_params())
-def test_network_pair(benchmark: Any, request: pytest.FixtureRequest, impl: str,
+def test_network_pair(benchmark: Any, request: pytest.FixtureRequest, visit: int, impl: str,
                       case: Case) -> None:
     problem = Problem.make(case)
     theirs, ours = _pair(benchmark, request, _network_side(impl, problem),
-                         _network_side("vectorized", problem), kind="network", num=impl,
-                         den="vectorized", layers=layers_name(case.sizes), dtype=case.dtype,
-                         m=case.m)
+                         _network_side("vectorized", problem), kind="network", visit=visit,
+                         num=impl, den="vectorized", layers=layers_name(case.sizes),
+                         dtype=case.dtype, m=case.m)
     assert math.isfinite(theirs) and math.isfinite(ours)
     if impl != "matmul":  # the floor's result is a sum of entries, not the cost
         assert theirs == pytest.approx(ours, rel=1e-9)
@@ -119,15 +134,16 @@ def _full_check_params() -> list[Any]:
     return params
 
 
+@pytest.mark.parametrize("visit", range(VISITS), ids=lambda k: f"visit{k}")
 @pytest.mark.benchmark(group="paired full-check")
 @pytest.mark.parametrize(("impl", "sizes"), _full_check_params())
-def test_full_check_pair(benchmark: Any, request: pytest.FixtureRequest, impl: str,
-                         sizes: tuple[int, ...]) -> None:
+def test_full_check_pair(benchmark: Any, request: pytest.FixtureRequest, visit: int,
+                         impl: str, sizes: tuple[int, ...]) -> None:
     if benchmark.disabled:
         pytest.skip("timing only: the smoke run of test_bench_full_check.py runs these checks")
     theirs, size = full_check.RUNS[impl](sizes)
     ours, _ = full_check.structured_run(sizes)
-    verdicts = _pair(benchmark, request, theirs, ours, kind="full-check", num=impl,
+    verdicts = _pair(benchmark, request, theirs, ours, kind="full-check", visit=visit, num=impl,
                      den="structured", P=size)
     assert verdicts == (True, True)
 
@@ -142,9 +158,10 @@ def _checker_params() -> list[Any]:
     return params
 
 
+@pytest.mark.parametrize("visit", range(VISITS), ids=lambda k: f"visit{k}")
 @pytest.mark.benchmark(group="paired checker")
 @pytest.mark.parametrize(("peer", "sizes"), _checker_params())
-def test_checker_pair(benchmark: Any, request: pytest.FixtureRequest, peer: str,
+def test_checker_pair(benchmark: Any, request: pytest.FixtureRequest, visit: int, peer: str,
                       sizes: tuple[int, ...]) -> None:
     objective = checker.Objective.make(sizes)
     if benchmark.disabled and objective.n_params > QUICK_MAX_P:
@@ -153,16 +170,19 @@ def test_checker_pair(benchmark: Any, request: pytest.FixtureRequest, peer: str,
     theirs = checker.torch_run(objective) if peer == "torch" else checker.scipy_run(objective)
     verdict, result = _pair(benchmark, request, theirs,
                             checker.check_gradient_run(objective, method), kind="checker",
+                            visit=visit,
                             num="torch.gradcheck" if peer == "torch" else "scipy.check_grad",
                             den="check_gradient", P=objective.n_params, method=method)
     assert result.passed, str(result)
     assert verdict is True if peer == "torch" else checker.scipy_passed(objective, verdict)
 
 
+@pytest.mark.parametrize("visit", range(VISITS), ids=lambda k: f"visit{k}")
 @pytest.mark.benchmark(group="paired batched")
 @pytest.mark.parametrize("name", [pytest.param(name, id=f"batched-{batched._test_id(name)}")
                                   for name in batched.CASES])
-def test_batched_pair(benchmark: Any, request: pytest.FixtureRequest, name: str) -> None:
+def test_batched_pair(benchmark: Any, request: pytest.FixtureRequest, visit: int,
+                      name: str) -> None:
     case = batched.CASES[name]
 
     def unbatched() -> Any:
@@ -172,7 +192,7 @@ def test_batched_pair(benchmark: Any, request: pytest.FixtureRequest, name: str)
         return gradcheck.numerical_gradient(case.batch_f, case.x, args=case.args,
                                             vectorized=True)
 
-    one, block = _pair(benchmark, request, unbatched, vectorized, kind="batched",
+    one, block = _pair(benchmark, request, unbatched, vectorized, kind="batched", visit=visit,
                        num="unbatched", den="batched", function=name.split()[0],
                        P=batched._n_params(case.x), m=case.examples or None)
     for got, want in zip(batched._leaves(block), batched._leaves(one), strict=True):

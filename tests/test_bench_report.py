@@ -6,6 +6,7 @@ import copy
 import json
 import statistics
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -554,7 +555,7 @@ def test_pairs_divide_out_a_drift_that_wrecks_a_ratio_of_medians() -> None:
     pairs = time_pairs(theirs, ours, plan=plan, timer=machine.timer)
     ratio = PairedRatio.of(pairs.num, pairs.den)
     assert ratio.median == pytest.approx(3.0, rel=0.01)  # the true ratio, drift or not
-    assert paired_trust({"extra_info": pairs.extra_info()}, Conditions(2, 1)).reliable
+    assert paired_trust([{"extra_info": pairs.extra_info()}], Conditions(2, 1)).reliable
     assert pairs.results == ("theirs", "ours")
     # blocks of 20 ms: 7 calls of theirs (3 ms each), 20 of ours (after one call each to size)
     assert pairs.calls == (7, 20)
@@ -598,9 +599,83 @@ def test_a_paired_figure_is_judged_on_its_uncertainty(
     options = {} if others is None else {"others_cpu": others}
     bench = _paired("network", "torch", "vectorized", 2.0, spread=spread, pairs=pairs,
                     **options)
-    verdict = paired_trust(bench, Conditions(2, 1))
+    verdict = paired_trust([bench], Conditions(2, 1))
     assert verdict.problems == ((problem,) if problem else ())
     assert verdict.notes == ((note,) if note else ())
+
+
+def test_a_plan_splits_its_pairs_and_budget_between_visits() -> None:
+    plan = PairPlan(min_pairs=7, max_pairs=61, block_seconds=0.05, budget_seconds=4.0)
+    assert plan.per_visit(4) == PairPlan(min_pairs=2, max_pairs=16, block_seconds=0.05,
+                                         budget_seconds=1.0)
+    assert plan.per_visit(1) == plan
+    with pytest.raises(ValueError, match=r"`visits` must be at least 1; got 0"):
+        plan.per_visit(0)
+
+
+def test_a_later_visit_reuses_the_block_sizes_of_the_first() -> None:
+    machine = _DriftingMachine(period=1e9)
+    slow, fast = machine.work("slow", 0.5), machine.work("fast", 1e-3)
+    plan = PairPlan(min_pairs=2, max_pairs=2, block_seconds=0.01, budget_seconds=0.0)
+    first = time_pairs(slow, fast, plan=plan, timer=machine.timer)
+    assert machine.log[:2] == ["slow", "fast"]  # one call of each to size the blocks
+    machine.log.clear()
+    later = time_pairs(slow, fast, plan=plan, timer=machine.timer, calls=first.calls)
+    assert later.calls == first.calls == (1, 125)
+    assert machine.log.count("slow") == 2  # the two pairs' blocks, no sizing call
+
+
+def _visits(ratios: list[float], pairs: int = 11) -> list[dict[str, Any]]:
+    """One paired benchmark per visit of the torch network figure, each at its own ratio."""
+    return [_paired_network("torch", ratio, pairs=pairs, spread=0.02, visit=k)
+            for k, ratio in enumerate(ratios)]
+
+
+def test_the_visits_of_a_figure_are_pooled() -> None:
+    ratio = PairedRatio.pooled(_visits([2.0, 2.0, 2.2, 2.2]))
+    assert ratio.pairs == 44
+    assert ratio.visit_medians == pytest.approx((2.0, 2.0, 2.2, 2.2))
+    assert 2.0 < ratio.median < 2.2
+    # visits apart by 10%: the mean of four is known to ±1.2% of 2.1, more than the pairs say
+    expected = statistics.stdev([2.0, 2.0, 2.2, 2.2]) / 2 / ratio.median
+    assert ratio.visits_uncertainty == pytest.approx(expected)
+    assert ratio.uncertainty == ratio.visits_uncertainty > ratio.pairs_uncertainty
+    assert PairedRatio.pooled(_visits([2.0])).visit_medians == ()
+    with pytest.raises(ValueError, match="`benches` needs at least one visit"):
+        PairedRatio.pooled([])
+
+
+def test_visits_that_disagree_keep_a_figure_out_of_the_headline(data: dict[str, Any]) -> None:
+    _drop_paired(data, "torch")
+    data["benchmarks"] += _visits([1.6, 2.0, 2.4, 2.0])
+    headline = build_headline(data)
+    # stdev 0.327 / √4 / 2.0 = 8.2%
+    assert ("ours vs torch autograd (torch time / ours), 64x128x128x10 float64 m=2048: "
+            "unreliable (uncertainty ±8.2% (its 4 visits gave 1.60 to 2.40))") in headline
+    _drop_paired(data, "torch")
+    data["benchmarks"] += _visits([2.0, 2.04, 1.98, 2.02])
+    headline = build_headline(data)
+    assert "| ours vs torch autograd (torch time / ours) | 64x128x128x10 float64 m=2048 | " \
+        "2.01 |" in headline
+    assert "| 44 |" in headline  # one row of the four visits' pairs
+
+
+def test_visits_are_spread_over_the_run() -> None:
+    conftest = pytest.importorskip("benchmarks.conftest")
+
+    def item(name: str, visit: int | None = None) -> Any:
+        params = {} if visit is None else {"visit": visit}
+        return types.SimpleNamespace(name=name, callspec=types.SimpleNamespace(params=params))
+
+    others = [item(f"o{i}") for i in range(8)]
+    visits = [item(f"{figure}{k}", k) for k in range(2) for figure in "ab"]
+    items = others[:3] + visits + others[3:]
+    conftest._spread_visits(items)
+    assert [i.name for i in items] == ["a0", "b0", "o0", "o1", "o2", "o3", "a1", "b1", "o4",
+                                       "o5", "o6", "o7"]
+    plain = list(others)
+    conftest._spread_visits(plain)
+    assert plain == others
 
 
 def test_agreement_counts_figures_within_15_percent_and_the_reliable_ones() -> None:
