@@ -9,13 +9,15 @@ gives one ratio: a drift slower than a pair divides out.
 
 A drift does not divide out entirely: two different workloads do not slow alike (in two runs
 back to back, torch's gradcheck slowed 2.2× where ours slowed 1.8×, and their ratio moved by
-16%). So each figure is timed in several visits spread over the run (``benchmarks/conftest.py``
-orders them) and its pairs are pooled: the figure then carries the run's mix of the machine's
-states, not one moment's. The figure is the median of the pooled per-pair ratios; its spread is
-their IQR over the median; its uncertainty is the larger of the standard error that spread
-implies for that many pairs and the standard error of the mean of the visits' medians (pairs
-of one visit share a state, so they are not independent). `paired_trust` judges a figure on
-that uncertainty: the load of other processes, which slows both sides alike, is only noted.
+16%); and a whole process can run a figure 10-20% off (``benchmarks/run.py``). So each figure
+is timed in several visits, each in a process of its own, spread over the run (``python -m
+benchmarks.run``), and its pairs are pooled: the figure then carries a mix of the machine's
+states and of processes, not one of each. The figure is the median of the pooled per-pair
+ratios; its spread is their IQR over the median; its uncertainty is the larger of the standard
+error that spread implies for that many pairs and the standard error of the mean of the visits'
+medians (pairs of one visit share a state, so they are not independent). `paired_trust` judges
+a figure on that uncertainty: the load of other processes, which slows both sides alike, is
+only noted.
 """
 
 from __future__ import annotations
@@ -124,19 +126,15 @@ def _calls_per_block(sides: tuple[Callable[[], Any], Callable[[], Any]],
 
 
 def time_pairs(num: Callable[[], Any], den: Callable[[], Any], *, plan: PairPlan,
-               timer: Callable[[], float], clock: Callable[[], float] | None = None,
-               calls: tuple[int, int] | None = None) -> Pairs:
+               timer: Callable[[], float], clock: Callable[[], float] | None = None) -> Pairs:
     """Time ``num`` and ``den`` in alternating blocks, one pair of blocks per ratio.
 
     Odd pairs run ``den`` first, so that a drift within a pair, or a cost of going first
     (cold caches), falls on each side equally often. ``clock`` measures the budget
-    (default: ``timer``). ``calls`` per block, when given (by an earlier visit of the same
-    figure), spares the call of each side that sizes the blocks: at the largest sizes that
-    call takes 20 s.
+    (default: ``timer``).
     """
     clock = clock or timer
-    if calls is None:
-        calls = _calls_per_block((num, den), timer, plan.block_seconds)
+    calls = _calls_per_block((num, den), timer, plan.block_seconds)
     sides: tuple[list[float], list[float]] = ([], [])
     results: list[Any] = [None, None]
     start = clock()

@@ -16,10 +16,9 @@ compares it with a saved run's under ``--benchmark-compare`` and warns, an error
 ``BENCH_QUICK=1`` deselects the benchmarks marked ``full_only`` (the quick mode of ``tox -e
 bench``: the headline's cases without the rest of the grid).
 
-Benchmarks parametrized by ``visit`` (the paired ones of ``test_bench_paired.py``) are spread
-over the run: visit k of every figure runs at k/``visits`` of the way through the others, so
-that a figure's pairs sample the machine's states across the whole run. The smoke run
-(``--benchmark-disable``) keeps visit 0 only.
+Benchmarks parametrized by ``visit`` (the paired ones of ``test_bench_paired.py``) are timed
+in several visits, which ``python -m benchmarks.run`` (``tox -e bench``) runs in processes of
+their own, spread over the run; the smoke run (``--benchmark-disable``) keeps visit 0 only.
 """
 
 from __future__ import annotations
@@ -128,35 +127,15 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], drop: set[pytest.
         items[:] = [item for item in items if item not in drop]
 
 
-def _spread_visits(items: list[pytest.Item]) -> None:
-    """Put visit k of every figure at k/visits of the way through the other benchmarks."""
-    visits: dict[int, list[pytest.Item]] = {}
-    others = []
-    for item in items:
-        visit = _visit(item)
-        if visit is None:
-            others.append(item)
-        else:
-            visits.setdefault(visit, []).append(item)
-    count = max(visits, default=-1) + 1
-    ordered = []
-    for k in range(count):
-        ordered += visits.get(k, [])
-        ordered += others[round(k * len(others) / count):round((k + 1) * len(others) / count)]
-    items[:] = ordered if count else others
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the ``full_only`` benchmarks under ``BENCH_QUICK=1`` and the later visits in
-    the smoke run; spread the visits over the run."""
+    the smoke run."""
     if os.environ.get("BENCH_QUICK"):
         _deselect(config, items, {item for item in items if item.get_closest_marker("full_only")})
     disabled = config.getoption("benchmark_disable", False) and not config.getoption(
         "benchmark_enable", False)
     if disabled:
         _deselect(config, items, {item for item in items if (_visit(item) or 0) > 0})
-    else:
-        _spread_visits(items)
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,12 @@ per-pair seconds of each side; the report's headline reads its figures from thes
 last results are asserted, as in the benchmarks they mirror.
 
 Each figure is timed in `VISITS` visits (``visit`` in ``extra_info`` and ``-visitN`` in the
-name), which ``benchmarks/conftest.py`` spreads over the whole run; the report pools their
-pairs. The quick mode (``BENCH_QUICK=1``) pairs for about 1 s of CPU time per figure in all
-(9 to 25 pairs) and the checker up to P = 808; the full run for about 4 s (7 to 61 pairs) at
-every size. The smoke run (``--benchmark-disable``) makes one pair of single calls in one
-visit, on the checker up to P = 808 and none of the full checks.
+name), which ``python -m benchmarks.run`` (``tox -e bench``) runs in processes of their own,
+spread over the run; the report pools their pairs. The quick mode (``BENCH_QUICK=1``) pairs for
+about 1 s of CPU time per figure in all (12 to 28 pairs) and the checker up to P = 808; the
+full run for about 4 s (8 to 64 pairs) at every size. The smoke run (``--benchmark-disable``)
+makes one pair of single calls in one visit, on the checker up to P = 808 and none of the full
+checks.
 """
 
 from __future__ import annotations
@@ -41,19 +42,12 @@ QUICK_MAX_P = 808
 """The quick mode and the smoke run pair the checker up to this P (the full run: every P)."""
 VISITS = 4
 """Visits per figure, spread over the run: each makes a quarter of the figure's pairs."""
-_CALLS: dict[str, tuple[int, int]] = {}
-"""Calls per block of each figure, sized by its first visit and kept for the later ones."""
 
 
 def _plan(benchmark: Any) -> PairPlan:
     if benchmark.disabled:
         return SMOKE
     return (QUICK if os.environ.get("BENCH_QUICK") else FULL).per_visit(VISITS)
-
-
-def _figure_id(request: pytest.FixtureRequest) -> str:
-    """The test id less its visit: the same for every visit of a figure."""
-    return str(request.node.callspec.id).rsplit("-visit", 1)[0]
 
 
 def _timer(request: pytest.FixtureRequest) -> Callable[[], float]:
@@ -68,11 +62,9 @@ def _pair(benchmark: Any, request: pytest.FixtureRequest, theirs: Side, ours: Si
     """Time ``theirs`` (the numerator) against ``ours`` in pairs under the benchmark, record
     them in ``extra_info`` with ``extra`` (the visit among them); return the last result of
     each."""
-    plan, timer, figure = _plan(benchmark), _timer(request), _figure_id(request)
-    pairs = benchmark.pedantic(
-        lambda: time_pairs(theirs, ours, plan=plan, timer=timer, calls=_CALLS.get(figure)),
-        rounds=1, iterations=1)
-    _CALLS[figure] = pairs.calls
+    plan, timer = _plan(benchmark), _timer(request)
+    pairs = benchmark.pedantic(lambda: time_pairs(theirs, ours, plan=plan, timer=timer),
+                               rounds=1, iterations=1)
     benchmark.extra_info.update(bench="paired", **extra, **pairs.extra_info())
     assert len(pairs.num) == len(pairs.den) >= plan.min_pairs
     return pairs.results

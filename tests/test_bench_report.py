@@ -6,7 +6,6 @@ import copy
 import json
 import statistics
 import sys
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -613,18 +612,6 @@ def test_a_plan_splits_its_pairs_and_budget_between_visits() -> None:
         plan.per_visit(0)
 
 
-def test_a_later_visit_reuses_the_block_sizes_of_the_first() -> None:
-    machine = _DriftingMachine(period=1e9)
-    slow, fast = machine.work("slow", 0.5), machine.work("fast", 1e-3)
-    plan = PairPlan(min_pairs=2, max_pairs=2, block_seconds=0.01, budget_seconds=0.0)
-    first = time_pairs(slow, fast, plan=plan, timer=machine.timer)
-    assert machine.log[:2] == ["slow", "fast"]  # one call of each to size the blocks
-    machine.log.clear()
-    later = time_pairs(slow, fast, plan=plan, timer=machine.timer, calls=first.calls)
-    assert later.calls == first.calls == (1, 125)
-    assert machine.log.count("slow") == 2  # the two pairs' blocks, no sizing call
-
-
 def _visits(ratios: list[float], pairs: int = 11) -> list[dict[str, Any]]:
     """One paired benchmark per visit of the torch network figure, each at its own ratio."""
     return [_paired_network("torch", ratio, pairs=pairs, spread=0.02, visit=k)
@@ -660,22 +647,32 @@ def test_visits_that_disagree_keep_a_figure_out_of_the_headline(data: dict[str, 
     assert "| 44 |" in headline  # one row of the four visits' pairs
 
 
-def test_visits_are_spread_over_the_run() -> None:
-    conftest = pytest.importorskip("benchmarks.conftest")
+def test_the_run_puts_each_visit_in_a_process_of_its_own_spread_over_the_others() -> None:
+    run = pytest.importorskip("benchmarks.run")
+    paired = "benchmarks/test_bench_paired.py::test_network_pair"
+    visits = [f"{paired}[{figure}-visit{k}]" for k in range(2) for figure in "ab"]
+    others = [f"benchmarks/test_network.py::test_x[o{i}]" for i in range(5)]
+    assert run.plan_parts(others[:2] + visits + others[2:]) == [
+        visits[:2], others[:2], visits[2:], others[2:]]  # 5 others: 2 after visit 0, 3 after 1
+    assert run.plan_parts(others) == [others]
+    assert run.plan_parts(visits[:2]) == [visits[:2]]
+    assert run.plan_parts([]) == []
 
-    def item(name: str, visit: int | None = None) -> Any:
-        params = {} if visit is None else {"visit": visit}
-        return types.SimpleNamespace(name=name, callspec=types.SimpleNamespace(params=params))
 
-    others = [item(f"o{i}") for i in range(8)]
-    visits = [item(f"{figure}{k}", k) for k in range(2) for figure in "ab"]
-    items = others[:3] + visits + others[3:]
-    conftest._spread_visits(items)
-    assert [i.name for i in items] == ["a0", "b0", "o0", "o1", "o2", "o3", "a1", "b1", "o4",
-                                       "o5", "o6", "o7"]
-    plain = list(others)
-    conftest._spread_visits(plain)
-    assert plain == others
+def test_the_run_merges_its_parts_into_one_json() -> None:
+    run = pytest.importorskip("benchmarks.run")
+    first = {"machine_info": {"node": "vm"}, "benchmarks": [{"name": "a"}],
+             "conditions": {"load_before": [0.1], "load_after": [0.2], "timer": "t"}}
+    last = {"machine_info": {"node": "other"}, "benchmarks": [{"name": "b"}, {"name": "c"}],
+            "conditions": {"load_before": [0.3], "load_after": [0.9], "timer": "t"}}
+    merged = run.merge([first, last])
+    assert [b["name"] for b in merged["benchmarks"]] == ["a", "b", "c"]
+    assert merged["machine_info"] == {"node": "vm"}
+    assert merged["conditions"] == {"load_before": [0.1], "load_after": [0.9], "timer": "t",
+                                    "processes": 2}
+    assert first["benchmarks"] == [{"name": "a"}]  # the parts are left as they were
+    with pytest.raises(ValueError, match="`parts` needs at least one saved JSON"):
+        run.merge([])
 
 
 def test_agreement_counts_figures_within_15_percent_and_the_reliable_ones() -> None:
