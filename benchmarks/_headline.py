@@ -229,8 +229,8 @@ def headline_section(benches: Sequence[Bench], conditions: Conditions) -> list[s
              "visits spread over the run, and the *ratio* is the median of the per-pair ratios "
              "of all visits (*Q1–Q3*: their quartiles; *uncertainty*: the standard error of "
              "that median, from the pairs' spread or the visits', whichever is larger). Above "
-             "1, ours is "
-             "faster; a share is the matrix products' time over the whole. A figure is left "
+             "1, ours is faster; a share is the matrix products' time over the whole. A "
+             "figure is left "
              f"out when its uncertainty exceeds {UNCERTAINTY_LIMIT:.0%}, its pairs' spread "
              f"{SPREAD_CEILING:.0%}, or when it was not paired.", ""]
     lines += table(header, shown) if shown else ["No figure of this run is reliable."]

@@ -56,8 +56,8 @@ def _collect(pytest_args: Sequence[str]) -> list[str]:
 
 
 def plan_parts(node_ids: Sequence[str]) -> list[list[str]]:
-    """The node ids of each part, in order: the visits of the paired benchmarks, each followed
-    by its share of the others (all of them after the last visit when there is no visit)."""
+    """The node ids of each part, in order: each visit of the paired benchmarks, followed by
+    its share of the others (one part of them all when nothing is timed in visits)."""
     visits: dict[int, list[str]] = {}
     others = []
     for node in node_ids:
